@@ -1,0 +1,66 @@
+"""Ember: Keras's simplicity with a fast native core.
+
+``import ember as keras`` runs a typical Keras Sequential script unchanged.
+
+Example:
+    >>> import ember as em
+    >>> model = em.Sequential([em.layers.Dense(1, input_shape=(2,))])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> model.predict(em.ops.ones((1, 2)).numpy(), verbose=0).shape
+    (1, 1)
+"""
+
+from __future__ import annotations
+
+import contextlib as _contextlib
+
+from . import _core
+from . import config as _config
+from . import (
+    activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
+    optimizers, random, utils,
+)
+from .autograd import GradientTape, no_grad
+from .backend import get_backend as _get_backend
+from .config import get_num_threads, set_num_threads
+from .layers import Input
+from .models import Model, Sequential
+from .tensor import Tensor, Variable, tensor
+from .tensor import _default_device
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "device", "set_default_device",
+    "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
+    "metrics", "optimizers", "activations", "initializers", "callbacks", "ops", "utils", "datasets", "random",
+    "autograd", "__version__",
+]
+
+
+def set_default_device(device: str) -> None:
+    """Sets the device new tensors and models use ("cpu" or "gpu"). Raises
+    `BackendUnavailableError` when the device has no backend here (never falls back)."""
+    _get_backend(device)
+    _default_device[0] = device
+
+
+def get_default_device() -> str:
+    return _default_device[0]
+
+
+@_contextlib.contextmanager
+def device(name: str):
+    """``with ember.device("gpu"):`` creates tensors on that device inside the block."""
+    _get_backend(name)
+    prev = _default_device[0]
+    _default_device[0] = name
+    try:
+        yield
+    finally:
+        _default_device[0] = prev
+
+
+_env_device = _config.default_device_from_env()
+if _env_device != "cpu":
+    set_default_device(_env_device)

@@ -1,0 +1,84 @@
+"""The CPU backend: every kernel is a call into the Rust core (`ember._core`), which
+releases the GIL and runs rayon-parallel kernels."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .. import _core
+from .base import Backend, Buffer, Shape
+
+_NP = {"float32": np.float32, "int32": np.int32}
+
+
+class CpuBackend(Backend):
+    name = "cpu"
+
+    def from_numpy(self, array: np.ndarray, dtype: str) -> Buffer:
+        a = np.asarray(array)
+        if a.dtype != _NP[dtype]:
+            a = a.astype(_NP[dtype])
+        return _core.CpuBuffer.from_array(a.reshape(-1) if a.ndim != 1 else a, dtype)
+
+    def to_numpy(self, buf: Buffer, shape: Shape, dtype: str) -> np.ndarray:
+        # A read-only view of the Rust memory (the buffer stays alive as its base).
+        return np.frombuffer(buf, dtype=_NP[dtype]).reshape(shape)
+
+    def full(self, n: int, value: float, dtype: str) -> Buffer:
+        return _core.CpuBuffer.full(n, float(value), dtype)
+
+    def copy(self, buf: Buffer) -> Buffer:
+        return buf.copy()
+
+    def assign(self, dst: Buffer, src: Buffer) -> None:
+        dst.assign(src)
+
+    def cast(self, buf: Buffer, dtype: str) -> Buffer:
+        return _core.cast(buf, dtype)
+
+    def all_finite(self, buf: Buffer) -> bool:
+        return _core.all_finite(buf)
+
+    unary = staticmethod(_core.unary_op)  # type: ignore[assignment]
+    unary_backward = staticmethod(_core.unary_backward)  # type: ignore[assignment]
+    binary = staticmethod(_core.binary_op)  # type: ignore[assignment]
+    binary_backward = staticmethod(_core.binary_backward)  # type: ignore[assignment]
+
+    def reduce(self, op: str, x: Buffer, shape: Shape, axes: Sequence[int] | None, keepdims: bool) -> tuple[Buffer, Shape]:
+        buf, s = _core.reduce_op(op, x, shape, None if axes is None else list(axes), keepdims)
+        return buf, tuple(s)
+
+    sum_to_shape = staticmethod(_core.sum_to_shape)  # type: ignore[assignment]
+    broadcast_to = staticmethod(_core.broadcast_to)  # type: ignore[assignment]
+    transpose = staticmethod(_core.transpose)  # type: ignore[assignment]
+    take_rows = staticmethod(_core.take_rows)  # type: ignore[assignment]
+    scatter_add_rows = staticmethod(_core.scatter_add_rows)  # type: ignore[assignment]
+    one_hot = staticmethod(_core.one_hot)  # type: ignore[assignment]
+
+    def matmul(self, a: Buffer, a_shape: Shape, b: Buffer, b_shape: Shape, trans_a: bool, trans_b: bool) -> tuple[Buffer, Shape]:
+        buf, s = _core.matmul(a, a_shape, b, b_shape, trans_a, trans_b)
+        return buf, tuple(s)
+
+    softmax = staticmethod(_core.softmax)  # type: ignore[assignment]
+    softmax_backward = staticmethod(_core.softmax_backward)  # type: ignore[assignment]
+    softmax_cross_entropy = staticmethod(_core.softmax_cross_entropy)  # type: ignore[assignment]
+    softmax_cross_entropy_backward = staticmethod(_core.softmax_cross_entropy_backward)  # type: ignore[assignment]
+    sigmoid_bce = staticmethod(_core.sigmoid_bce)  # type: ignore[assignment]
+    sigmoid_bce_backward = staticmethod(_core.sigmoid_bce_backward)  # type: ignore[assignment]
+    # Fused overrides of the composites in base.py.
+    dense = staticmethod(_core.dense)  # type: ignore[assignment]
+    dense_backward = staticmethod(_core.dense_backward)  # type: ignore[assignment]
+    random = staticmethod(_core.random)  # type: ignore[assignment]
+    sgd_update = staticmethod(_core.sgd_update)  # type: ignore[assignment]
+    adam_update = staticmethod(_core.adam_update)  # type: ignore[assignment]
+
+
+class ReferenceCompositeCpuBackend(CpuBackend):
+    """The CPU backend with its fused overrides switched off, so the conformance suite
+    can check each fused kernel against the composite default it replaces."""
+
+    name = "cpu-composite"
+    dense = Backend.dense  # type: ignore[assignment]
+    dense_backward = Backend.dense_backward  # type: ignore[assignment]

@@ -1,0 +1,61 @@
+"""Ember's exception hierarchy.
+
+Every error Ember raises on purpose is an :class:`EmberError`. Subclasses also derive
+from the builtin a Keras or numpy user would catch: a shape mismatch is a ``ValueError``,
+a wrong dtype a ``TypeError``. The Rust core raises these same classes (looked up by
+name), so there is one hierarchy for both sides.
+
+Example:
+    >>> import ember as em
+    >>> try:
+    ...     em.ops.matmul(em.ones((2, 3)), em.ones((4, 5)))
+    ... except em.errors.ShapeError as e:
+    ...     print(e)
+    matmul: shapes (2, 3) and (4, 5) are not aligned (3 != 4)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmberError",
+    "ShapeError",
+    "DTypeError",
+    "InvalidArgumentError",
+    "DeviceError",
+    "BackendUnavailableError",
+    "SerializationError",
+    "NotBuiltError",
+]
+
+
+class EmberError(Exception):
+    """Base class of every error Ember raises deliberately."""
+
+
+class ShapeError(EmberError, ValueError):
+    """Operand shapes do not fit an op, a layer or the data given to ``fit``."""
+
+
+class DTypeError(EmberError, TypeError):
+    """An operand has an element type the op does not accept."""
+
+
+class InvalidArgumentError(EmberError, ValueError):
+    """An argument's value is out of range: an unknown name, a negative rate, a label
+    outside the classes, a non-finite input."""
+
+
+class DeviceError(EmberError, RuntimeError):
+    """Tensors on different devices were mixed in one op."""
+
+
+class BackendUnavailableError(EmberError, RuntimeError):
+    """The requested device has no usable backend on this machine."""
+
+
+class SerializationError(EmberError, ValueError):
+    """A saved model or weights file is malformed or does not match the model."""
+
+
+class NotBuiltError(EmberError, ValueError):
+    """A layer or model was asked for weights before it knows its input shape."""

@@ -1,0 +1,191 @@
+"""The Keras layer contract.
+
+``__init__`` stores and validates configuration; ``build(input_shape)`` creates weights
+with ``add_weight``; ``call(inputs, training=False)`` is tensor math through ``ops``;
+``compute_output_shape`` and ``get_config``/``from_config`` complete it. Calling a layer
+builds it on first use from the input's shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from .. import initializers
+from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
+from ..tensor import Tensor, Variable, as_tensor
+
+_name_counts: dict[str, int] = defaultdict(int)
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def unique_name(base: str) -> str:
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _shape_arg(shape, owner: str) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except TypeError:
+        raise InvalidArgumentError(f"{owner}: shape must be a tuple of ints, got {shape!r}") from None
+    if any(d is not None and d < 0 for d in shape):
+        raise InvalidArgumentError(f"{owner}: shape has a negative dimension: {shape}")
+    return shape
+
+
+class Layer:
+    """Base class of every layer."""
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, input_shape=None,
+                 input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
+        if kwargs:
+            raise InvalidArgumentError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.trainable = trainable
+        self.built = False
+        self._weights: list[Variable] = []
+        self._layers: list[Layer] = []
+        self.input_shape_: tuple | None = None
+        self.output_shape_: tuple | None = None
+        self._batch_input_shape: tuple | None = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = _shape_arg(batch_input_shape, type(self).__name__)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + _shape_arg(input_shape, type(self).__name__)
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size,) + _shape_arg((input_dim,), type(self).__name__)
+
+    # -- weights ------------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None, trainable: bool = True,
+                   regularizer=None, constraint=None, name: str | None = None) -> Variable:
+        shape = tuple(int(d) for d in (shape or ()))
+        init = initializers.get(initializer)
+        value = init(shape, dtype=dtype)
+        v = Variable(value, dtype=dtype or "float32", trainable=trainable, name=f"{self.name}/{name or 'weight'}")
+        self._weights.append(v)
+        return v
+
+    @property
+    def weights(self) -> list[Variable]:
+        out = list(self._weights)
+        for layer in self._layers:
+            out.extend(layer.weights)
+        return out
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        out = [w for w in self._weights if w.trainable]
+        for layer in self._layers:
+            out.extend(layer.trainable_weights)
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        tw = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in tw]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.array(w.numpy()) for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ShapeError(
+                f"set_weights: layer {self.name!r} expects {len(own)} weight arrays "
+                f"(shapes {[w.shape for w in own]}), got {len(weights)}"
+            )
+        arrays = []
+        for w, a in zip(own, weights):
+            a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+            if a.shape != w.shape:
+                raise ShapeError(f"set_weights: weight {w.name!r} has shape {w.shape}, got an array of shape {a.shape}")
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise InvalidArgumentError(f"set_weights: weight {w.name!r} would receive non-finite values")
+            arrays.append(a)
+        for w, a in zip(own, arrays):
+            w.assign(a)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError(f"count_params: layer {self.name!r} is not built yet; call it on data or build it first")
+        return int(sum(w.size for w in self.weights))
+
+    # -- building and calling -------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return tuple(input_shape)
+
+    def call(self, inputs, training: bool = False):
+        return inputs
+
+    def _maybe_build(self, input_shape: tuple) -> None:
+        if not self.built:
+            self.input_shape_ = tuple(input_shape)
+            self.build(tuple(input_shape))
+            self.built = True
+            self.output_shape_ = tuple(self.compute_output_shape(tuple(input_shape)))
+
+    def __call__(self, inputs, training: bool | None = None, **kwargs):
+        x = as_tensor(inputs) if not isinstance(inputs, Tensor) else inputs
+        if x.dtype != "float32" and type(self).__name__ not in ("InputLayer",):
+            from ..ops import core
+
+            x = core.cast(x, "float32")
+        self._maybe_build((None,) + x.shape[1:])
+        self._check_input(x)
+        return self.call(x, training=bool(training), **kwargs)
+
+    def _check_input(self, x: Tensor) -> None:
+        spec = self.input_shape_
+        if spec is None or isinstance(self, _AnyRank):
+            return
+        if len(spec) != x.ndim or any(w is not None and w != g for w, g in zip(spec[1:], x.shape[1:])):
+            raise ShapeError(
+                f"Input to layer {self.name!r} has shape {x.shape} but the layer expects inputs of shape {spec}"
+            )
+
+    @property
+    def input_shape(self):
+        return self.input_shape_
+
+    @property
+    def output_shape(self):
+        return self.output_shape_
+
+    # -- config ---------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        cfg: dict = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._batch_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _AnyRank:
+    """Marker: the layer accepts inputs of any rank (Flatten, Dropout, Activation...)."""

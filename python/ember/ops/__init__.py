@@ -1,0 +1,29 @@
+"""Functional ops with Keras 3 ``keras.ops`` names. Each op is differentiable."""
+
+from .core import (
+    abs, add, argmax, argmin, broadcast_to, cast, clip, concatenate, divide, equal, exp, expand_dims, getitem,
+    greater, greater_equal, less, less_equal, log, max, maximum, mean, min, minimum, multiply, negative,
+    not_equal, power, relu, reshape, sigmoid, sqrt, square, squeeze, stop_gradient, subtract, sum, take, tanh,
+    transpose,
+)
+from .nn import (
+    dense, log_softmax, matmul, one_hot, sigmoid_binary_cross_entropy, softmax, softmax_cross_entropy,
+)
+from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
+
+
+def convert_to_numpy(x):
+    """A numpy copy of ``x``."""
+    import numpy as np
+
+    return np.array(x)
+
+
+__all__ = [
+    "abs", "add", "argmax", "argmin", "broadcast_to", "cast", "clip", "concatenate", "divide", "equal", "exp",
+    "expand_dims", "getitem", "greater", "greater_equal", "less", "less_equal", "log", "max", "maximum", "mean",
+    "min", "minimum", "multiply", "negative", "not_equal", "power", "relu", "reshape", "sigmoid", "sqrt",
+    "square", "squeeze", "stop_gradient", "subtract", "sum", "take", "tanh", "transpose", "dense",
+    "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
+    "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
+]

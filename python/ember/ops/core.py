@@ -1,0 +1,360 @@
+"""Elementwise, reduction and shape ops, each with its backward next to its forward.
+
+Every op runs its forward through the tensor's backend and, when gradients are being
+recorded and an input requires them, attaches a `Node` whose closure computes the
+inputs' gradients with backend kernels (so every device gets gradients for free).
+"""
+
+from __future__ import annotations
+
+import builtins as _builtins
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from ..autograd import Node, _state
+from ..errors import DeviceError, DTypeError, InvalidArgumentError, ShapeError
+from ..tensor import Tensor, as_tensor, full
+
+_wrap = Tensor._wrap
+
+
+def _record(out: Tensor, inputs: tuple, backward) -> Tensor:
+    """Attaches a node when recording and some input requires grad."""
+    if _state.enabled:
+        for i in inputs:
+            if i is not None and i.requires_grad:
+                out.requires_grad = True
+                out._node = Node(inputs, backward)
+                break
+    return out
+
+
+_scalar_cache: dict = {}
+
+
+def _scalar(value: float, like: Tensor) -> Tensor:
+    key = (float(value), like.device)
+    t = _scalar_cache.get(key)
+    if t is None:
+        if len(_scalar_cache) > 4096:
+            _scalar_cache.clear()
+        t = full((), float(value), "float32", like.device)
+        _scalar_cache[key] = t
+    return t
+
+
+def _float(t: Tensor) -> Tensor:
+    return t if t.dtype == "float32" else cast(t, "float32")
+
+
+def _pair(a, b) -> tuple[Tensor, Tensor]:
+    """Operands as float32 tensors on one device (Python numbers become scalars)."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.device != b.device:
+                raise DeviceError(f"operands are on different devices: {a.device!r} and {b.device!r}; move one with .to()")
+        elif isinstance(b, numbers.Number):
+            b = _scalar(b, a)
+        else:
+            b = as_tensor(b, device=a.device)
+    elif isinstance(b, Tensor):
+        a = _scalar(a, b) if isinstance(a, numbers.Number) else as_tensor(a, device=b.device)
+    else:
+        a, b = as_tensor(a), as_tensor(b)
+    if a.dtype != "float32":
+        a = cast(a, "float32")
+    if b.dtype != "float32":
+        b = cast(b, "float32")
+    return a, b
+
+
+# -- elementwise unary ----------------------------------------------------------------------
+
+def _unary(op: str, x) -> Tensor:
+    x = _float(as_tensor(x))
+    be = x._backend
+    y = _wrap(be.unary(op, x._buf), x.shape, "float32", be)
+
+    def backward(g):
+        return (_wrap(be.unary_backward(op, x._buf, y._buf, g._buf), x.shape, "float32", be),)
+
+    return _record(y, (x,), backward)
+
+
+def negative(x): return _unary("neg", x)
+def abs(x): return _unary("abs", x)  # noqa: A001
+def exp(x): return _unary("exp", x)
+def log(x): return _unary("log", x)
+def sqrt(x): return _unary("sqrt", x)
+def square(x): return _unary("square", x)
+def relu(x): return _unary("relu", x)
+def sigmoid(x): return _unary("sigmoid", x)
+def tanh(x): return _unary("tanh", x)
+
+
+# -- elementwise binary ---------------------------------------------------------------------
+
+def _binary(op: str, a, b) -> Tensor:
+    a, b = _pair(a, b)
+    be = a._backend
+    buf, shape = be.binary(op, a._buf, a.shape, b._buf, b.shape)
+    out = _wrap(buf, tuple(shape), "float32", be)
+    if op in _COMPARISONS:
+        return out
+
+    def backward(g):
+        ga, gb = be.binary_backward(op, a._buf, a.shape, b._buf, b.shape, g._buf, a.requires_grad, b.requires_grad)
+        return (
+            None if ga is None else _wrap(ga, a.shape, "float32", be),
+            None if gb is None else _wrap(gb, b.shape, "float32", be),
+        )
+
+    return _record(out, (a, b), backward)
+
+
+_COMPARISONS = frozenset(["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
+
+
+def add(a, b): return _binary("add", a, b)
+def subtract(a, b): return _binary("sub", a, b)
+def multiply(a, b): return _binary("mul", a, b)
+def divide(a, b): return _binary("div", a, b)
+def power(a, b): return _binary("pow", a, b)
+def maximum(a, b): return _binary("maximum", a, b)
+def minimum(a, b): return _binary("minimum", a, b)
+def equal(a, b): return _binary("equal", a, b)
+def not_equal(a, b): return _binary("not_equal", a, b)
+def less(a, b): return _binary("less", a, b)
+def less_equal(a, b): return _binary("less_equal", a, b)
+def greater(a, b): return _binary("greater", a, b)
+def greater_equal(a, b): return _binary("greater_equal", a, b)
+
+
+def clip(x, x_min, x_max) -> Tensor:
+    """Clamps to [x_min, x_max]; the gradient passes where x_min <= x <= x_max."""
+    return minimum(maximum(x, x_min), x_max)
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+def _axes(axis, ndim: int, op: str) -> list[int] | None:
+    if axis is None:
+        return None
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise InvalidArgumentError(f"{op}: axis {a} is out of bounds for a tensor of rank {ndim}")
+        out.append(a % ndim)
+    return sorted(set(out))
+
+
+def _kept_shape(shape: tuple, axes: list[int] | None) -> tuple:
+    return tuple(1 if (axes is None or i in axes) else d for i, d in enumerate(shape))
+
+
+def _reduce(op: str, x, axis, keepdims: bool) -> Tensor:
+    x = _float(as_tensor(x))
+    be = x._backend
+    axes = _axes(axis, x.ndim, op)
+    buf, shape = be.reduce(op, x._buf, x.shape, axes, keepdims)
+    y = _wrap(buf, tuple(shape), "float32", be)
+    kept = _kept_shape(x.shape, axes)
+    count = x.size // _builtins.max(1, int(np.prod(kept))) if x.size else 0
+
+    def backward(g):
+        gk = reshape(g, kept)
+        if op in ("sum", "mean"):
+            gx = _wrap(be.broadcast_to(gk._buf, kept, x.shape), x.shape, "float32", be)
+            return (gx if op == "sum" else multiply(gx, 1.0 / _builtins.max(count, 1)),)
+        # max / min: split the gradient evenly among the tied extrema (as TF and PyTorch).
+        mask = equal(x, reshape(y, kept))
+        ties = _reduce("sum", mask, axes, True)
+        return (multiply(mask, divide(gk, ties)),)
+
+    return _record(y, (x,), backward)
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    return _reduce("mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _reduce("min", x, axis, keepdims)
+
+
+def _arg(op: str, x, axis, keepdims: bool) -> Tensor:
+    x = _float(as_tensor(x))
+    be = x._backend
+    if axis is None:
+        x = reshape(x, (x.size,))
+        axis = 0
+    axes = _axes(axis, x.ndim, op)
+    buf, shape = be.reduce(op, x._buf, x.shape, axes, keepdims)
+    return _wrap(buf, tuple(shape), "int32", be)
+
+
+def argmax(x, axis=-1, keepdims: bool = False) -> Tensor:
+    """Index of the first maximum along ``axis`` (int32); no gradient."""
+    return _arg("argmax", x, axis, keepdims)
+
+
+def argmin(x, axis=-1, keepdims: bool = False) -> Tensor:
+    return _arg("argmin", x, axis, keepdims)
+
+
+# -- shape -------------------------------------------------------------------------------------
+
+def reshape(x, shape) -> Tensor:
+    """A tensor sharing ``x``'s memory with a new shape (one -1 is inferred)."""
+    x = as_tensor(x)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: can only specify one unknown dimension, got {shape}")
+    if -1 in shape:
+        known = 1
+        for d in shape:
+            if d != -1:
+                known *= d
+        if known == 0 or x.size % known:
+            raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
+        shape = tuple(x.size // known if d == -1 else d for d in shape)
+    n = 1
+    for d in shape:
+        if d < 0:
+            raise ShapeError(f"reshape: negative dimension in {shape}")
+        n *= d
+    if n != x.size:
+        raise ShapeError(f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    if shape == x.shape:
+        return x
+    y = _wrap(x._buf, shape, x.dtype, x._backend)
+    src_shape = x.shape
+    return _record(y, (x,), lambda g: (reshape(g, src_shape),))
+
+
+def transpose(x, axes: Sequence[int] | None = None) -> Tensor:
+    """numpy.transpose: reverses the axes by default."""
+    x = as_tensor(x)
+    perm = list(range(x.ndim))[::-1] if axes is None else [int(a) % _builtins.max(x.ndim, 1) for a in axes]
+    if sorted(perm) != list(range(x.ndim)):
+        raise InvalidArgumentError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
+    if perm == list(range(x.ndim)):
+        return x
+    x = _float(x)
+    be = x._backend
+    y = _wrap(be.transpose(x._buf, x.shape, perm), tuple(x.shape[p] for p in perm), "float32", be)
+    inv = list(np.argsort(perm))
+    return _record(y, (x,), lambda g: (transpose(g, inv),))
+
+
+def expand_dims(x, axis: int) -> Tensor:
+    x = as_tensor(x)
+    a = axis if axis >= 0 else axis + x.ndim + 1
+    if not 0 <= a <= x.ndim:
+        raise InvalidArgumentError(f"expand_dims: axis {axis} is out of bounds for rank {x.ndim}")
+    return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
+
+
+def squeeze(x, axis=None) -> Tensor:
+    x = as_tensor(x)
+    if axis is None:
+        return reshape(x, tuple(d for d in x.shape if d != 1))
+    axes = _axes(axis, x.ndim, "squeeze")
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: cannot squeeze axis {a} of size {x.shape[a]} in shape {x.shape}")
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+def broadcast_to(x, shape) -> Tensor:
+    x = _float(as_tensor(x))
+    shape = tuple(int(d) for d in shape)
+    if shape == x.shape:
+        return x
+    be = x._backend
+    y = _wrap(be.broadcast_to(x._buf, x.shape, shape), shape, "float32", be)
+    src = x.shape
+    return _record(y, (x,), lambda g: (_wrap(be.sum_to_shape(g._buf, shape, src), src, "float32", be),))
+
+
+def cast(x, dtype) -> Tensor:
+    from ..tensor import normalize_dtype
+
+    x = as_tensor(x)
+    dt = normalize_dtype(dtype)
+    if dt == x.dtype:
+        return x
+    y = _wrap(x._backend.cast(x._buf, dt), x.shape, dt, x._backend)
+    if dt == "float32":
+        return y
+    return y
+
+
+def stop_gradient(x) -> Tensor:
+    return as_tensor(x).detach()
+
+
+def take(x, indices, axis: int = 0) -> Tensor:
+    """Rows of ``x`` along axis 0 (numpy ``x[indices]``); gradient by scatter-add."""
+    x = as_tensor(x)
+    if axis != 0:
+        raise InvalidArgumentError("take: only axis=0 is supported")
+    if x.ndim == 0:
+        raise ShapeError("take: cannot index a 0-d tensor")
+    idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"take: indices must be integers, got {idx.dtype}")
+    row_len = x.size // x.shape[0] if x.shape[0] else int(np.prod(x.shape[1:]))
+    flat = idx.reshape(-1).tolist()
+    be = x._backend
+    y = _wrap(be.take_rows(x._buf, row_len, flat), idx.shape + x.shape[1:], x.dtype, be)
+    n = x.shape[0]
+    return _record(
+        y, (x,), lambda g: (_wrap(be.scatter_add_rows(g._buf, row_len, flat, n), x.shape, "float32", be),)
+    )
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    """Indexing of the leading axis: an int, a slice, or an integer array."""
+    if isinstance(key, tuple):
+        if len(key) == 1:
+            key = key[0]
+        else:
+            raise InvalidArgumentError("tensor indexing supports the leading axis only (an int, a slice or an index array)")
+    if x.ndim == 0:
+        raise ShapeError("cannot index a 0-d tensor")
+    n = x.shape[0]
+    if isinstance(key, (int, np.integer)):
+        k = int(key)
+        if not -n <= k < n:
+            raise InvalidArgumentError(f"index {k} is out of bounds for axis 0 with size {n}")
+        return reshape(take(x, [k % n]), x.shape[1:])
+    if isinstance(key, slice):
+        return take(x, list(range(*key.indices(n))))
+    return take(x, key)
+
+
+def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
+    """Joins tensors along ``axis`` (through numpy on the host; no gradient)."""
+    ts = [as_tensor(t) for t in tensors]
+    return Tensor(np.concatenate([np.asarray(t.numpy()) for t in ts], axis=axis), device=ts[0].device)
+
+
+def sum_to(x: Tensor, shape: tuple) -> Tensor:
+    """Sums ``x`` down to ``shape`` (undoing a broadcast)."""
+    if x.shape == shape:
+        return x
+    be = x._backend
+    return _wrap(be.sum_to_shape(x._buf, x.shape, shape), shape, "float32", be)

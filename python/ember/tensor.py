@@ -1,0 +1,350 @@
+"""`Tensor`: a backend buffer plus shape, dtype and device, with autograd links.
+
+Tensors are immutable values (ops return new tensors); `Variable` adds in-place
+`assign` for model weights. Memory is contiguous row-major, so `reshape` shares the
+buffer and costs nothing.
+
+Example:
+    >>> import ember as em
+    >>> x = em.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> (x @ x.T).numpy().tolist()
+    [[5.0, 11.0], [11.0, 25.0]]
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from . import autograd
+from .backend import get_backend
+from .errors import DTypeError, InvalidArgumentError, ShapeError
+
+__all__ = ["Tensor", "Variable", "tensor", "as_tensor", "zeros", "ones", "full", "ones_like", "zeros_like"]
+
+_DTYPES = ("float32", "int32")
+_default_device = ["cpu"]
+
+
+def normalize_dtype(dtype: Any) -> str:
+    if dtype is None:
+        return "float32"
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name in ("float32", "float64", "float16", "float", "double", "half"):
+        return "float32"
+    if name in ("int32", "int64", "int16", "int8", "uint8", "uint16", "uint32", "int", "bool"):
+        return "int32"
+    raise DTypeError(f"tensor: unsupported dtype {dtype!r}; ember supports float32 and int32")
+
+
+def _infer_dtype(a: np.ndarray) -> str:
+    if a.dtype.kind in "biu":
+        return "int32"
+    if a.dtype.kind == "f":
+        return "float32"
+    raise DTypeError(f"tensor: cannot make a tensor from data of dtype {a.dtype}")
+
+
+class Tensor:
+    """An n-dimensional array on a device, differentiable through `ember.ops`."""
+
+    __slots__ = ("_buf", "shape", "dtype", "device", "_backend", "requires_grad", "grad", "_node", "_keras_logits", "__weakref__")
+    __array_priority__ = 100  # numpy defers `ndarray op Tensor` to our reflected operators
+
+    def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False):
+        device = device or _default_device[0]
+        backend = get_backend(device)
+        if isinstance(data, Tensor):
+            a = data.numpy()
+        else:
+            a = np.asarray(data)
+        dt = normalize_dtype(dtype) if dtype is not None else _infer_dtype(a)
+        if dt == "int32" and a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)):
+                raise InvalidArgumentError("tensor: cannot convert non-finite values to int32")
+        self._buf = backend.from_numpy(a, dt)
+        self.shape = tuple(int(d) for d in a.shape)
+        self.dtype = dt
+        self.device = device
+        self._backend = backend
+        self.requires_grad = requires_grad
+        self.grad = None
+        self._node = None
+        self._keras_logits = None
+
+    @classmethod
+    def _wrap(cls, buf, shape: tuple, dtype: str, backend) -> "Tensor":
+        """Internal: a tensor around an existing buffer (no copy, no checks)."""
+        t = object.__new__(Tensor)
+        t._buf = buf
+        t.shape = shape
+        t.dtype = dtype
+        t.device = backend.name
+        t._backend = backend
+        t.requires_grad = False
+        t.grad = None
+        t._node = None
+        t._keras_logits = None
+        return t
+
+    # -- basic properties ---------------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def numpy(self) -> np.ndarray:
+        """The values as a numpy array. On the CPU this is a read-only view of the
+        tensor's memory (no copy); use ``np.array(t)`` for a writable copy."""
+        return self._backend.to_numpy(self._buf, self.shape, self.dtype)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        if copy:
+            return a.copy()
+        return a
+
+    def item(self) -> float | int:
+        if self.size != 1:
+            raise ShapeError(f"item: only a one-element tensor converts to a Python scalar, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", precision=4, threshold=20)
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}, shape={self.shape}, dtype={self.dtype}, device={self.device!r}{extra})"
+
+    # -- autograd -----------------------------------------------------------------------
+    def backward(self, grad_output=None) -> None:
+        """Accumulates gradients of this tensor into ``.grad`` of the leaves."""
+        autograd.backward(self, grad_output)
+
+    def detach(self) -> "Tensor":
+        return Tensor._wrap(self._buf, self.shape, self.dtype, self._backend)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        self.requires_grad = flag
+        return self
+
+    # -- conversions --------------------------------------------------------------------
+    def to(self, device: str) -> "Tensor":
+        """This tensor on ``device`` (a copy when the device differs)."""
+        backend = get_backend(device)
+        if backend is self._backend:
+            return self
+        return Tensor(self.numpy(), dtype=self.dtype, device=device)
+
+    def astype(self, dtype) -> "Tensor":
+        from .ops import core
+
+        return core.cast(self, dtype)
+
+    # -- shape and math through ops -------------------------------------------------------
+    def reshape(self, *shape) -> "Tensor":
+        from .ops import core
+
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return core.reshape(self, shape)
+
+    @property
+    def T(self) -> "Tensor":
+        from .ops import core
+
+        return core.transpose(self)
+
+    def sum(self, axis=None, keepdims=False):
+        from .ops import core
+
+        return core.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        from .ops import core
+
+        return core.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        from .ops import core
+
+        return core.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        from .ops import core
+
+        return core.min(self, axis, keepdims)
+
+    def argmax(self, axis=-1):
+        from .ops import core
+
+        return core.argmax(self, axis)
+
+    def __getitem__(self, key):
+        from .ops import core
+
+        return core.getitem(self, key)
+
+
+def _binop(name: str, reflected: bool = False):
+    def method(self, other):
+        from . import ops
+
+        f = getattr(ops, name)
+        return f(other, self) if reflected else f(self, other)
+
+    method.__name__ = name
+    return method
+
+
+for _name, _op in [
+    ("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"), ("pow", "power"),
+    ("matmul", "matmul"),
+]:
+    setattr(Tensor, f"__{_name}__", _binop(_op))
+    setattr(Tensor, f"__r{_name}__", _binop(_op, reflected=True))
+for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal")]:
+    setattr(Tensor, f"__{_name}__", _binop(_op))
+Tensor.__neg__ = lambda self: __import__("ember.ops.core", fromlist=["negative"]).negative(self)  # type: ignore[attr-defined]
+Tensor.__abs__ = lambda self: __import__("ember.ops.core", fromlist=["abs"]).abs(self)  # type: ignore[attr-defined]
+# `==` stays identity-based (tensors are dict keys in optimizers, as in PyTorch);
+# use ember.ops.equal for elementwise comparison.
+Tensor.__hash__ = object.__hash__  # type: ignore[assignment]
+
+_var_ids = itertools.count()
+
+
+class Variable(Tensor):
+    """A mutable, named tensor: a model weight or optimizer slot (Keras ``keras.Variable``).
+
+    Example:
+        >>> import ember as em
+        >>> v = em.Variable([1.0, 2.0], name="w")
+        >>> v.assign([3.0, 4.0]); v.numpy().tolist()
+        [3.0, 4.0]
+    """
+
+    __slots__ = ("name", "trainable", "_id")
+
+    def __init__(self, initializer: Any, shape=None, dtype=None, trainable: bool = True, name: str | None = None, device: str | None = None):
+        value = initializer(shape, dtype=dtype) if callable(initializer) else initializer
+        if isinstance(value, Tensor):
+            device = device or value.device
+            value = value.numpy()
+        super().__init__(value, dtype=dtype if dtype is not None else ("float32" if np.asarray(value).dtype.kind == "f" else None), device=device)
+        if shape is not None and tuple(shape) != self.shape:
+            raise ShapeError(f"Variable: initial value has shape {self.shape}, expected {tuple(shape)}")
+        self._id = next(_var_ids)
+        self.name = name or f"variable_{self._id}"
+        self.trainable = trainable
+        self.requires_grad = trainable and self.dtype == "float32"
+
+    @property
+    def path(self) -> str:
+        return self.name
+
+    @property
+    def value(self) -> Tensor:
+        return self.detach()
+
+    def assign(self, value) -> "Variable":
+        """Overwrites the values in place (shape and dtype must match)."""
+        if isinstance(value, Tensor):
+            if value.shape != self.shape:
+                raise ShapeError(f"assign: value of shape {value.shape} does not match variable {self.name!r} of shape {self.shape}")
+            src = value.to(self.device)
+            if src.dtype != self.dtype:
+                src = src.astype(self.dtype)
+            self._backend.assign(self._buf, src._buf)
+            return self
+        a = np.asarray(value)
+        if a.shape != self.shape:
+            raise ShapeError(f"assign: value of shape {a.shape} does not match variable {self.name!r} of shape {self.shape}")
+        self._backend.assign(self._buf, self._backend.from_numpy(a, self.dtype))
+        return self
+
+    def assign_add(self, value) -> "Variable":
+        return self.assign(self.detach() + value)
+
+    def assign_sub(self, value) -> "Variable":
+        return self.assign(self.detach() - value)
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.name}, shape={self.shape}, dtype={self.dtype}, value={np.array2string(self.numpy(), threshold=10)}>"
+
+
+def as_tensor(x: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    """``x`` as a Tensor (no copy when it already is one of that dtype)."""
+    if isinstance(x, Tensor):
+        if dtype is not None and normalize_dtype(dtype) != x.dtype:
+            return x.astype(dtype)
+        return x
+    return Tensor(x, dtype=dtype, device=device)
+
+
+def tensor(data: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """Copies ``data`` (array-like) into a new tensor.
+
+    Floats become float32 and integers int32 unless ``dtype`` says otherwise.
+    """
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _shape_tuple(shape) -> tuple:
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"full: negative dimension in shape {shape}")
+    return shape
+
+
+def full(shape, value: float, dtype: Any = "float32", device: str | None = None) -> Tensor:
+    shape = _shape_tuple(shape)
+    backend = get_backend(device or _default_device[0])
+    n = 1
+    for d in shape:
+        n *= d
+    dt = normalize_dtype(dtype)
+    return Tensor._wrap(backend.full(n, value, dt), shape, dt, backend)
+
+
+def zeros(shape, dtype: Any = "float32", device: str | None = None) -> Tensor:
+    return full(shape, 0.0, dtype, device)
+
+
+def ones(shape, dtype: Any = "float32", device: str | None = None) -> Tensor:
+    return full(shape, 1.0, dtype, device)
+
+
+def ones_like(t: Tensor) -> Tensor:
+    return full(t.shape, 1.0, t.dtype, t.device)
+
+
+def zeros_like(t: Tensor) -> Tensor:
+    return full(t.shape, 0.0, t.dtype, t.device)

@@ -1,0 +1,52 @@
+"""Utilities with Keras names: to_categorical, set_random_seed, normalize."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+__all__ = ["to_categorical", "set_random_seed", "normalize"]
+
+
+def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
+    """One-hot float32 matrix of integer class labels (Keras's layout and dtype).
+
+    Example:
+        >>> import ember as em
+        >>> em.utils.to_categorical([0, 2], 3).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    y = np.asarray(x)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise InvalidArgumentError("to_categorical: labels must be integers")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "biu":
+        raise InvalidArgumentError(f"to_categorical: labels must be integers, got dtype {y.dtype}")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    if y.size and y.min() < 0:
+        raise InvalidArgumentError(f"to_categorical: labels must be >= 0, got {int(y.min())}")
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    elif y.size and y.max() >= num_classes:
+        raise InvalidArgumentError(f"to_categorical: label {int(y.max())} is out of range for num_classes={num_classes}")
+    out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
+    np.put_along_axis(out, y[..., None].astype(np.int64), 1.0, axis=-1)
+    return out
+
+
+def set_random_seed(seed: int) -> None:
+    """Seeds Ember's Philox generator, Python's `random` and numpy (as Keras does)."""
+    from .. import random as _random
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InvalidArgumentError(f"set_random_seed: seed must be an integer, got {seed!r}")
+    _random.set_seed(int(seed))
+
+
+def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.where(n == 0, 1, n)

@@ -1,0 +1,138 @@
+//! Ember's rayon thread pool.
+//!
+//! Every kernel runs inside `run`, on a pool of our own rather than rayon's global one,
+//! because (1) `set_num_threads` must be able to change the size at run time, (2) each
+//! worker must have flush-to-zero / denormals-are-zero set (denormal weights late in
+//! training slow float math by orders of magnitude; PyTorch loses 1.5x on an MLP to
+//! them), and (3) a forked child must get a fresh pool instead of deadlocking on worker
+//! threads that do not exist in it (`after_fork`).
+
+use std::sync::{Arc, RwLock};
+
+use crate::error::{Error, Result};
+
+/// Work below this many elements runs serially: spreading it over threads costs more
+/// than it saves.
+pub const MIN_PARALLEL: usize = 1 << 15;
+
+static POOL: RwLock<Option<Arc<rayon::ThreadPool>>> = RwLock::new(None);
+static THREADS: RwLock<usize> = RwLock::new(0);
+
+fn default_threads() -> usize {
+    std::env::var("EMBER_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Sets FTZ (bit 15) and DAZ (bit 6) in this thread's MXCSR.
+pub fn set_flush_denormals() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: stmxcsr/ldmxcsr only read and write this thread's SSE control register;
+    // setting FTZ/DAZ changes rounding of denormals only.
+    unsafe {
+        let mut csr: u32 = 0;
+        std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack));
+        csr |= (1 << 15) | (1 << 6);
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack));
+    }
+}
+
+/// Whether FTZ and DAZ are set on the calling thread.
+pub fn denormals_flushed() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut csr: u32 = 0;
+        // SAFETY: reads this thread's MXCSR into a local.
+        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
+        csr & ((1 << 15) | (1 << 6)) == (1 << 15) | (1 << 6)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn build(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ember-worker-{i}"))
+        .start_handler(|_| set_flush_denormals())
+        .build()
+        .map(Arc::new)
+        .map_err(|e| Error::value("set_num_threads", format!("could not start {threads} threads: {e}")))
+}
+
+fn pool() -> Result<Arc<rayon::ThreadPool>> {
+    if let Ok(guard) = POOL.read() {
+        if let Some(p) = guard.as_ref() {
+            return Ok(p.clone());
+        }
+    }
+    let mut guard = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = guard.as_ref() {
+        return Ok(p.clone());
+    }
+    let mut threads = THREADS.write().unwrap_or_else(|e| e.into_inner());
+    if *threads == 0 {
+        *threads = default_threads();
+    }
+    let p = build(*threads)?;
+    *guard = Some(p.clone());
+    Ok(p)
+}
+
+/// Runs `f` on Ember's pool (FTZ/DAZ set on every worker).
+pub fn run<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R> {
+    Ok(pool()?.install(f))
+}
+
+pub fn num_threads() -> usize {
+    let t = *THREADS.read().unwrap_or_else(|e| e.into_inner());
+    if t == 0 {
+        default_threads()
+    } else {
+        t
+    }
+}
+
+pub fn set_num_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::value("set_num_threads", "the number of threads must be >= 1, got 0"));
+    }
+    let p = build(n)?;
+    *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    *THREADS.write().unwrap_or_else(|e| e.into_inner()) = n;
+    Ok(())
+}
+
+/// Called in a forked child: the parent's worker threads do not exist here, so the
+/// old pool is leaked (dropping it would wait on them) and a new one is built lazily.
+pub fn after_fork() {
+    let mut guard = POOL.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = guard.take() {
+        std::mem::forget(old);
+    }
+}
+
+/// Chunk length that gives each thread a few chunks of at least `MIN_PARALLEL / 4`.
+pub fn chunk_len(n: usize) -> usize {
+    let t = rayon::current_num_threads().max(1);
+    (n.div_ceil(t * 4)).max(MIN_PARALLEL / 4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_flush_denormals() {
+        assert!(run(denormals_flushed).unwrap());
+    }
+
+    #[test]
+    fn zero_threads_is_an_error() {
+        assert!(set_num_threads(0).is_err());
+    }
+}

@@ -1,0 +1,531 @@
+//! The only Rust module that imports pyo3: `ember._core`.
+//!
+//! Every function here is thin: take shared references to the operands' storage, release
+//! the GIL, run the kernel (on Ember's thread pool when the work is large enough to pay
+//! for the hand-off, inline otherwise), and map errors through `From<Error> for PyErr`.
+
+mod buffer;
+mod errors;
+
+use pyo3::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::kernels::binary::{self, BinaryOp};
+use crate::kernels::layout;
+use crate::kernels::matmul::{matmul as gemm_kernel, MatmulSpec};
+use crate::kernels::nn::{self, DenseActivation, Labels};
+use crate::kernels::optim;
+use crate::kernels::parallel::{self, MIN_PARALLEL};
+use crate::kernels::random as rng;
+use crate::kernels::reduce::{self, ReduceOp, Reduced};
+use crate::kernels::shape::{broadcast_shapes, check_len, fmt_shape_pub, numel};
+use crate::kernels::unary::{self, UnaryOp};
+use crate::memory::Storage;
+
+pub use buffer::CpuBuffer;
+use buffer::{as_f32, as_i32, read, write, Shared};
+
+/// Releases the GIL and runs `f`; work of at least `MIN_PARALLEL` element-operations goes
+/// to Ember's pool (FTZ/DAZ workers), smaller work runs inline because handing a job to
+/// another thread costs microseconds.
+fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
+    let r = py.detach(|| if work < MIN_PARALLEL { f() } else { parallel::run(f).and_then(|r| r) });
+    r.map_err(PyErr::from)
+}
+
+fn f32buf(v: Vec<f32>) -> CpuBuffer {
+    CpuBuffer::f32(v)
+}
+
+#[pyfunction]
+fn unary_op(py: Python<'_>, op: &str, x: &CpuBuffer) -> PyResult<CpuBuffer> {
+    let op = UnaryOp::parse(op)?;
+    let x = x.shared();
+    let n = read(&x).len();
+    run(py, n, move || Ok(f32buf(unary::forward(op, as_f32("unary", "input", &read(&x))?))))
+}
+
+#[pyfunction]
+fn unary_backward(py: Python<'_>, op: &str, x: &CpuBuffer, y: &CpuBuffer, gy: &CpuBuffer) -> PyResult<CpuBuffer> {
+    let op = UnaryOp::parse(op)?;
+    let (x, y, gy) = (x.shared(), y.shared(), gy.shared());
+    let n = read(&x).len();
+    run(py, n, move || {
+        let (xg, yg, gg) = (read(&x), read(&y), read(&gy));
+        let (xs, ys, gs) = (as_f32("unary_backward", "x", &xg)?, as_f32("unary_backward", "y", &yg)?, as_f32("unary_backward", "gradient", &gg)?);
+        if xs.len() != ys.len() || xs.len() != gs.len() {
+            return Err(Error::shape("unary_backward", "x, y and the gradient differ in size"));
+        }
+        Ok(f32buf(unary::backward(op, xs, ys, gs)))
+    })
+}
+
+#[pyfunction]
+fn binary_op(py: Python<'_>, op: &str, a: &CpuBuffer, a_shape: Vec<usize>, b: &CpuBuffer, b_shape: Vec<usize>) -> PyResult<(CpuBuffer, Vec<usize>)> {
+    let op = BinaryOp::parse(op)?;
+    let (a, b) = (a.shared(), b.shared());
+    let name = binary::op_name(op);
+    let work = numel(&broadcast_shapes(name, &a_shape, &b_shape)?);
+    run(py, work, move || {
+        let (ag, bg) = (read(&a), read(&b));
+        let (av, bv) = (as_f32(name, "left operand", &ag)?, as_f32(name, "right operand", &bg)?);
+        check_len(name, "left operand", av.len(), &a_shape)?;
+        check_len(name, "right operand", bv.len(), &b_shape)?;
+        let (out, shape) = binary::forward(op, av, &a_shape, bv, &b_shape)?;
+        Ok((f32buf(out), shape))
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn binary_backward(
+    py: Python<'_>,
+    op: &str,
+    a: &CpuBuffer,
+    a_shape: Vec<usize>,
+    b: &CpuBuffer,
+    b_shape: Vec<usize>,
+    gy: &CpuBuffer,
+    need_a: bool,
+    need_b: bool,
+) -> PyResult<(Option<CpuBuffer>, Option<CpuBuffer>)> {
+    let op = BinaryOp::parse(op)?;
+    let (a, b, gy) = (a.shared(), b.shared(), gy.shared());
+    let work = read(&gy).len();
+    run(py, work, move || {
+        let name = binary::op_name(op);
+        let (ag, bg, gg) = (read(&a), read(&b), read(&gy));
+        let (av, bv, gv) = (as_f32(name, "a", &ag)?, as_f32(name, "b", &bg)?, as_f32(name, "gradient", &gg)?);
+        check_len(name, "left operand", av.len(), &a_shape)?;
+        check_len(name, "right operand", bv.len(), &b_shape)?;
+        let (ga, gb) = binary::backward(op, av, &a_shape, bv, &b_shape, gv, (need_a, need_b))?;
+        Ok((ga.map(f32buf), gb.map(f32buf)))
+    })
+}
+
+/// Returns (buffer, shape); argmax/argmin give int32 buffers.
+#[pyfunction]
+#[pyo3(signature = (op, x, shape, axes, keepdims))]
+fn reduce_op(py: Python<'_>, op: &str, x: &CpuBuffer, shape: Vec<usize>, axes: Option<Vec<i64>>, keepdims: bool) -> PyResult<(CpuBuffer, Vec<usize>)> {
+    let op = ReduceOp::parse(op)?;
+    let x = x.shared();
+    let work = numel(&shape);
+    run(py, work, move || {
+        let g = read(&x);
+        let (r, s) = reduce::reduce(op, as_f32(op.name(), "input", &g)?, &shape, axes.as_deref(), keepdims)?;
+        Ok((
+            match r {
+                Reduced::F32(v) => CpuBuffer::f32(v),
+                Reduced::I32(v) => CpuBuffer::i32(v),
+            },
+            s,
+        ))
+    })
+}
+
+#[pyfunction]
+fn sum_to_shape(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, target: Vec<usize>) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape), move || {
+        let g = read(&x);
+        let v = as_f32("sum_to_shape", "input", &g)?;
+        check_len("sum_to_shape", "input", v.len(), &shape)?;
+        Ok(f32buf(reduce::sum_to_shape(v, &shape, &target)?))
+    })
+}
+
+#[pyfunction]
+fn broadcast_to(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, out_shape: Vec<usize>) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&out_shape), move || Ok(f32buf(layout::broadcast_to(as_f32("broadcast_to", "input", &read(&x))?, &shape, &out_shape)?)))
+}
+
+#[pyfunction]
+fn transpose(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, perm: Vec<usize>) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape), move || Ok(f32buf(layout::transpose(as_f32("transpose", "input", &read(&x))?, &shape, &perm)?)))
+}
+
+/// Gathers rows (axis 0) of a buffer viewed as (n, row_len); works for both dtypes.
+#[pyfunction]
+fn take_rows(py: Python<'_>, x: &CpuBuffer, row_len: usize, indices: Vec<i64>) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, indices.len() * row_len, move || {
+        Ok(match &*read(&x) {
+            Storage::F32(v) => CpuBuffer::f32(layout::take_rows_f32(v, row_len, &indices)?),
+            Storage::I32(v) => CpuBuffer::i32(layout::take_rows_i32(v, row_len, &indices)?),
+        })
+    })
+}
+
+#[pyfunction]
+fn scatter_add_rows(py: Python<'_>, g: &CpuBuffer, row_len: usize, indices: Vec<i64>, n_rows: usize) -> PyResult<CpuBuffer> {
+    let g = g.shared();
+    run(py, indices.len() * row_len, move || {
+        Ok(f32buf(layout::scatter_add_rows(as_f32("take_backward", "gradient", &read(&g))?, row_len, &indices, n_rows)?))
+    })
+}
+
+#[pyfunction]
+fn cast(py: Python<'_>, x: &CpuBuffer, dtype: &str) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    let dtype = dtype.to_string();
+    let n = read(&x).len();
+    run(py, n, move || {
+        Ok(match (&*read(&x), dtype.as_str()) {
+            (Storage::F32(v), "int32") => CpuBuffer::i32(layout::f32_to_i32(v)?),
+            (Storage::I32(v), "float32") => CpuBuffer::f32(layout::i32_to_f32(v)),
+            (Storage::F32(v), "float32") => CpuBuffer::f32(v.clone()),
+            (Storage::I32(v), "int32") => CpuBuffer::i32(v.clone()),
+            (_, other) => return Err(Error::dtype("cast", format!("unsupported dtype '{other}'; supported: float32, int32"))),
+        })
+    })
+}
+
+#[pyfunction]
+fn one_hot(py: Python<'_>, labels: &CpuBuffer, depth: usize) -> PyResult<CpuBuffer> {
+    let l = labels.shared();
+    let n = read(&l).len() * depth;
+    run(py, n, move || Ok(f32buf(layout::one_hot(as_i32("one_hot", "labels", &read(&l))?, depth)?)))
+}
+
+#[pyfunction]
+fn all_finite(py: Python<'_>, x: &CpuBuffer) -> PyResult<bool> {
+    let x = x.shared();
+    py.detach(|| match &*read(&x) {
+        Storage::F32(v) => Ok(v.iter().all(|f| f.is_finite())),
+        Storage::I32(_) => Ok(true),
+    })
+}
+
+/// Batched matmul with numpy broadcasting of the batch dims. `a_shape` is (..., m, k)
+/// (or (..., k, m) when trans_a) and `b_shape` (..., k, n) (or (..., n, k) when trans_b);
+/// rank-1 operands are not accepted here (ops.matmul reshapes them as numpy does).
+#[pyfunction]
+fn matmul(py: Python<'_>, a: &CpuBuffer, a_shape: Vec<usize>, b: &CpuBuffer, b_shape: Vec<usize>, trans_a: bool, trans_b: bool) -> PyResult<(CpuBuffer, Vec<usize>)> {
+    let op = "matmul";
+    if a_shape.len() < 2 || b_shape.len() < 2 {
+        return Err(Error::shape(op, format!("operands need rank >= 2, got {} and {}", fmt_shape_pub(&a_shape), fmt_shape_pub(&b_shape))).into());
+    }
+    let (ra, rb) = (a_shape.len(), b_shape.len());
+    let (m, ka) = if trans_a { (a_shape[ra - 1], a_shape[ra - 2]) } else { (a_shape[ra - 2], a_shape[ra - 1]) };
+    let (kb, n) = if trans_b { (b_shape[rb - 1], b_shape[rb - 2]) } else { (b_shape[rb - 2], b_shape[rb - 1]) };
+    if ka != kb {
+        return Err(Error::shape(op, format!("shapes {} and {} are not aligned ({ka} != {kb})", fmt_shape_pub(&a_shape), fmt_shape_pub(&b_shape))).into());
+    }
+    let batch_a = &a_shape[..ra - 2];
+    let batch_b = &b_shape[..rb - 2];
+    let batch_shape = broadcast_shapes(op, batch_a, batch_b)?;
+    // Batch dims must be either equal to the broadcast batch or all ones (a shared matrix);
+    // mixed partial broadcasting is materialised by the caller.
+    let a_full = numel(batch_a) == numel(&batch_shape);
+    let b_full = numel(batch_b) == numel(&batch_shape);
+    if !(a_full || numel(batch_a) == 1) || !(b_full || numel(batch_b) == 1) {
+        return Err(Error::shape(op, "partially broadcast batch dimensions must be expanded first").into());
+    }
+    let batch = numel(&batch_shape);
+    let spec = MatmulSpec {
+        batch,
+        m,
+        k: ka,
+        n,
+        trans_a,
+        trans_b,
+        a_batch_stride: if a_full && numel(batch_a) > 1 { m * ka } else { 0 },
+        b_batch_stride: if b_full && numel(batch_b) > 1 { ka * n } else { 0 },
+    };
+    let mut out_shape = batch_shape.clone();
+    out_shape.extend([m, n]);
+    let (a, b) = (a.shared(), b.shared());
+    let work = batch * m * n * ka.max(1);
+    run(py, work, move || {
+        let (ag, bg) = (read(&a), read(&b));
+        let (av, bv) = (as_f32(op, "left operand", &ag)?, as_f32(op, "right operand", &bg)?);
+        check_len(op, "left operand", av.len(), &a_shape)?;
+        check_len(op, "right operand", bv.len(), &b_shape)?;
+        let mut c = crate::memory::alloc_f32(batch * m * n);
+        gemm_kernel(av, bv, &mut c, &spec);
+        Ok((f32buf(c), out_shape))
+    })
+}
+
+#[pyfunction]
+fn softmax(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, axis: i64, log: bool) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape), move || Ok(f32buf(nn::softmax(as_f32("softmax", "input", &read(&x))?, &shape, axis, log)?)))
+}
+
+#[pyfunction]
+fn softmax_backward(py: Python<'_>, y: &CpuBuffer, gy: &CpuBuffer, shape: Vec<usize>, axis: i64, log: bool) -> PyResult<CpuBuffer> {
+    let (y, gy) = (y.shared(), gy.shared());
+    run(py, numel(&shape), move || {
+        let (yg, gg) = (read(&y), read(&gy));
+        Ok(f32buf(nn::softmax_backward(as_f32("softmax_backward", "y", &yg)?, as_f32("softmax_backward", "gradient", &gg)?, &shape, axis, log)?))
+    })
+}
+
+fn labels_of<'a>(op: &str, s: &'a Storage) -> Labels<'a> {
+    let _ = op;
+    match s {
+        Storage::I32(v) => Labels::Sparse(v),
+        Storage::F32(v) => Labels::Dense(v),
+    }
+}
+
+/// Fused softmax cross-entropy: int32 labels are class indices, float32 labels a
+/// distribution per row. Returns (per-row loss, probabilities).
+#[pyfunction]
+fn softmax_cross_entropy(py: Python<'_>, logits: &CpuBuffer, labels: &CpuBuffer, rows: usize, classes: usize) -> PyResult<(CpuBuffer, CpuBuffer)> {
+    let (z, l) = (logits.shared(), labels.shared());
+    run(py, rows * classes, move || {
+        let (zg, lg) = (read(&z), read(&l));
+        let (loss, probs) = nn::softmax_cross_entropy(as_f32("softmax_cross_entropy", "logits", &zg)?, rows, classes, labels_of("softmax_cross_entropy", &lg))?;
+        Ok((f32buf(loss), f32buf(probs)))
+    })
+}
+
+#[pyfunction]
+fn softmax_cross_entropy_backward(py: Python<'_>, probs: &CpuBuffer, labels: &CpuBuffer, gloss: &CpuBuffer, rows: usize, classes: usize) -> PyResult<CpuBuffer> {
+    let (p, l, g) = (probs.shared(), labels.shared(), gloss.shared());
+    run(py, rows * classes, move || {
+        let (pg, lg, gg) = (read(&p), read(&l), read(&g));
+        let op = "softmax_cross_entropy_backward";
+        Ok(f32buf(nn::softmax_cross_entropy_backward(as_f32(op, "probabilities", &pg)?, rows, classes, labels_of(op, &lg), as_f32(op, "gradient", &gg)?)?))
+    })
+}
+
+#[pyfunction]
+fn sigmoid_bce(py: Python<'_>, z: &CpuBuffer, y: &CpuBuffer) -> PyResult<CpuBuffer> {
+    let (z, y) = (z.shared(), y.shared());
+    let n = read(&z).len();
+    run(py, n, move || {
+        let (zg, yg) = (read(&z), read(&y));
+        let op = "sigmoid_binary_cross_entropy";
+        Ok(f32buf(nn::sigmoid_bce(as_f32(op, "logits", &zg)?, as_f32(op, "labels", &yg)?)?))
+    })
+}
+
+#[pyfunction]
+fn sigmoid_bce_backward(py: Python<'_>, z: &CpuBuffer, y: &CpuBuffer, g: &CpuBuffer) -> PyResult<CpuBuffer> {
+    let (z, y, g) = (z.shared(), y.shared(), g.shared());
+    let n = read(&z).len();
+    run(py, n, move || {
+        let (zg, yg, gg) = (read(&z), read(&y), read(&g));
+        let op = "sigmoid_binary_cross_entropy_backward";
+        Ok(f32buf(nn::sigmoid_bce_backward(as_f32(op, "logits", &zg)?, as_f32(op, "labels", &yg)?, as_f32(op, "gradient", &gg)?)?))
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, w, b, rows, fin, fout, activation))]
+#[allow(clippy::too_many_arguments)]
+fn dense(py: Python<'_>, x: &CpuBuffer, w: &CpuBuffer, b: Option<&CpuBuffer>, rows: usize, fin: usize, fout: usize, activation: &str) -> PyResult<CpuBuffer> {
+    let act = DenseActivation::parse(activation)?;
+    let (x, w, b) = (x.shared(), w.shared(), b.map(|b| b.shared()));
+    run(py, rows * fin * fout, move || {
+        let (xg, wg) = (read(&x), read(&w));
+        let bg = b.as_ref().map(read);
+        let bs = match &bg {
+            Some(g) => Some(as_f32("dense", "bias", g)?),
+            None => None,
+        };
+        Ok(f32buf(nn::dense(as_f32("dense", "input", &xg)?, as_f32("dense", "kernel", &wg)?, bs, rows, fin, fout, act)?))
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn dense_backward(
+    py: Python<'_>,
+    x: &CpuBuffer,
+    w: &CpuBuffer,
+    y: &CpuBuffer,
+    gy: &CpuBuffer,
+    rows: usize,
+    fin: usize,
+    fout: usize,
+    activation: &str,
+    need_gx: bool,
+) -> PyResult<(Option<CpuBuffer>, CpuBuffer, CpuBuffer)> {
+    let act = DenseActivation::parse(activation)?;
+    let (x, w, y, gy) = (x.shared(), w.shared(), y.shared(), gy.shared());
+    run(py, rows * fin * fout, move || {
+        let (xg, wg, yg, gg) = (read(&x), read(&w), read(&y), read(&gy));
+        let op = "dense_backward";
+        let (gx, gw, gb) = nn::dense_backward(
+            as_f32(op, "input", &xg)?,
+            as_f32(op, "kernel", &wg)?,
+            as_f32(op, "output", &yg)?,
+            as_f32(op, "gradient", &gg)?,
+            rows,
+            fin,
+            fout,
+            act,
+            need_gx,
+        )?;
+        Ok((gx.map(f32buf), f32buf(gw), f32buf(gb)))
+    })
+}
+
+/// Philox draws. `kind` is uniform | normal | truncated_normal | bernoulli; `a`, `b` are
+/// (low, high), (mean, stddev) or (keep probability, scale).
+#[pyfunction]
+fn random(py: Python<'_>, kind: &str, n: usize, seed: u64, offset: u64, a: f32, b: f32) -> PyResult<CpuBuffer> {
+    let kind = kind.to_string();
+    run(py, n * 8, move || {
+        Ok(f32buf(match kind.as_str() {
+            "uniform" => rng::uniform(n, seed, offset, a, b)?,
+            "normal" => rng::normal(n, seed, offset, a, b)?,
+            "truncated_normal" => rng::truncated_normal(n, seed, offset, a, b)?,
+            "bernoulli" => rng::bernoulli_mask(n, seed, offset, a, b)?,
+            other => {
+                return Err(Error::value("random", format!("unknown distribution '{other}'; valid: uniform, normal, truncated_normal, bernoulli")))
+            }
+        }))
+    })
+}
+
+#[pyfunction]
+fn philox_bits(n: usize, seed: u64, offset: u64) -> Vec<u32> {
+    rng::bits(n, seed, offset)
+}
+
+/// Counter blocks consumed by a draw of n values (the generator advances by this).
+#[pyfunction]
+fn random_blocks(n: usize) -> u64 {
+    rng::blocks_for(n)
+}
+
+fn distinct(op: &str, bufs: &[&Shared]) -> Result<()> {
+    for i in 0..bufs.len() {
+        for j in i + 1..bufs.len() {
+            if std::sync::Arc::ptr_eq(bufs[i], bufs[j]) {
+                return Err(Error::value(op, "the parameter, gradient and optimizer slots must be distinct buffers"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[pyfunction]
+#[pyo3(signature = (param, grad, velocity, lr, momentum, nesterov))]
+fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Option<&CpuBuffer>, lr: f32, momentum: f32, nesterov: bool) -> PyResult<()> {
+    let (p, g, v) = (param.shared(), grad.shared(), velocity.map(|v| v.shared()));
+    let mut all = vec![&p, &g];
+    if let Some(v) = &v {
+        all.push(v);
+    }
+    distinct("sgd_update", &all)?;
+    let n = read(&p).len();
+    run(py, n * 4, move || {
+        let gg = read(&g);
+        let gs = as_f32("sgd_update", "gradient", &gg)?;
+        let mut pg = write(&p);
+        let ps = match &mut *pg {
+            Storage::F32(v) => v.as_mut_slice(),
+            Storage::I32(_) => return Err(Error::dtype("sgd_update", "parameter must be float32")),
+        };
+        match &v {
+            None => optim::sgd(ps, gs, None, lr, momentum, nesterov),
+            Some(v) => {
+                let mut vg = write(v);
+                match &mut *vg {
+                    Storage::F32(vv) => optim::sgd(ps, gs, Some(vv.as_mut_slice()), lr, momentum, nesterov),
+                    Storage::I32(_) => Err(Error::dtype("sgd_update", "velocity must be float32")),
+                }
+            }
+        }
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn adam_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, m: &CpuBuffer, v: &CpuBuffer, lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64) -> PyResult<()> {
+    let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
+    distinct("adam_update", &[&p, &g, &m, &v])?;
+    let n = read(&p).len();
+    run(py, n * 8, move || {
+        let gg = read(&g);
+        let gs = as_f32("adam_update", "gradient", &gg)?;
+        let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
+        match (&mut *pg, &mut *mg, &mut *vg) {
+            (Storage::F32(p), Storage::F32(m), Storage::F32(v)) => optim::adam(p, gs, m, v, lr, beta_1, beta_2, epsilon, step),
+            _ => Err(Error::dtype("adam_update", "parameter and moments must be float32")),
+        }
+    })
+}
+
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    Ok(parallel::set_num_threads(n)?)
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    parallel::num_threads()
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)` by `ember/config.py`.
+#[pyfunction]
+fn _after_fork() {
+    parallel::after_fork();
+}
+
+/// Whether Ember's pool workers run with flush-to-zero / denormals-are-zero.
+#[pyfunction]
+fn workers_flush_denormals() -> PyResult<bool> {
+    Ok(parallel::run(parallel::denormals_flushed)?)
+}
+
+#[pyfunction]
+fn clear_pool() {
+    crate::memory::clear_pool();
+}
+
+#[pyfunction]
+fn pooled_bytes() -> usize {
+    crate::memory::pooled_bytes()
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CpuBuffer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("UNARY_OPS", unary::UNARY_OPS.to_vec())?;
+    m.add("BINARY_OPS", binary::BINARY_OPS.to_vec())?;
+    m.add("REDUCE_OPS", reduce::REDUCE_OPS.to_vec())?;
+    m.add_function(wrap_pyfunction!(unary_op, m)?)?;
+    m.add_function(wrap_pyfunction!(unary_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_op, m)?)?;
+    m.add_function(wrap_pyfunction!(binary_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce_op, m)?)?;
+    m.add_function(wrap_pyfunction!(sum_to_shape, m)?)?;
+    m.add_function(wrap_pyfunction!(broadcast_to, m)?)?;
+    m.add_function(wrap_pyfunction!(transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(take_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(scatter_add_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(cast, m)?)?;
+    m.add_function(wrap_pyfunction!(one_hot, m)?)?;
+    m.add_function(wrap_pyfunction!(all_finite, m)?)?;
+    m.add_function(wrap_pyfunction!(matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax_cross_entropy_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(sigmoid_bce, m)?)?;
+    m.add_function(wrap_pyfunction!(sigmoid_bce_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(dense, m)?)?;
+    m.add_function(wrap_pyfunction!(dense_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(random, m)?)?;
+    m.add_function(wrap_pyfunction!(philox_bits, m)?)?;
+    m.add_function(wrap_pyfunction!(random_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(sgd_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adam_update, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(pooled_bytes, m)?)?;
+    Ok(())
+}
