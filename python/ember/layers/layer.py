@@ -47,6 +47,13 @@ def _shape_arg(shape, owner: str) -> tuple:
 class Layer:
     """Base class of every layer."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # As Keras does, a direct call of ``layer.build(shape)`` marks the layer built
+        # (and records its shapes), so calling it afterwards does not build it again.
+        if "build" in cls.__dict__ and not getattr(cls.__dict__["build"], "_marks_built", False):
+            cls.build = _marking_built(cls.__dict__["build"])
+
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, input_shape=None,
                  input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
         if kwargs:
@@ -185,6 +192,24 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _marking_built(build):
+    import functools
+
+    @functools.wraps(build)
+    def wrapper(self, input_shape=None, *args, **kwargs):
+        out = build(self, input_shape, *args, **kwargs)
+        if not self.built and input_shape is not None:
+            shape = tuple(input_shape)
+            if self.input_shape_ is None:
+                self.input_shape_ = shape
+            self.built = True
+            self.output_shape_ = tuple(self.compute_output_shape(shape))
+        return out
+
+    wrapper._marks_built = True
+    return wrapper
 
 
 class _AnyRank:

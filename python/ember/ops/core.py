@@ -314,9 +314,17 @@ def take(x, indices, axis: int = 0) -> Tensor:
     if x.ndim == 0:
         raise ShapeError("take: cannot index a 0-d tensor")
     idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+    if idx.size == 0:
+        idx = idx.astype(np.int64)  # numpy: x[[]] is an empty selection, not a float index
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"take: indices must be integers, got {idx.dtype}")
     row_len = x.size // x.shape[0] if x.shape[0] else int(np.prod(x.shape[1:]))
+    if row_len == 0 and idx.size:
+        # Rows of zero elements: the kernel cannot count the rows, so check bounds here.
+        n0 = x.shape[0]
+        bad = idx[(idx < -n0) | (idx >= n0)]
+        if bad.size:
+            raise InvalidArgumentError(f"take: index {int(bad[0])} is out of bounds for axis 0 with size {n0}")
     flat = idx.reshape(-1).tolist()
     be = x._backend
     y = _wrap(be.take_rows(x._buf, row_len, flat), idx.shape + x.shape[1:], x.dtype, be)

@@ -149,15 +149,9 @@ pub enum Labels<'a> {
     Dense(&'a [f32]),
 }
 
-/// Fused softmax cross-entropy from logits (rows, classes). Returns the per-row loss and
-/// the softmax probabilities (kept for the backward pass). Sparse labels must lie in
-/// [0, classes); dense labels may be any distribution (label smoothing, soft targets).
-pub fn softmax_cross_entropy(logits: &[f32], rows: usize, classes: usize, labels: Labels) -> Result<(Vec<f32>, Vec<f32>)> {
-    let op = "softmax_cross_entropy";
-    if logits.len() != rows * classes {
-        return Err(Error::shape(op, format!("logits hold {} values, expected ({rows}, {classes})", logits.len())));
-    }
-    match labels {
+/// Sparse labels: one per row, each in [0, classes); dense labels: (rows, classes).
+fn check_labels(op: &str, rows: usize, classes: usize, labels: &Labels) -> Result<()> {
+    match *labels {
         Labels::Sparse(l) => {
             if l.len() != rows {
                 return Err(Error::shape(
@@ -178,6 +172,18 @@ pub fn softmax_cross_entropy(logits: &[f32], rows: usize, classes: usize, labels
             }
         }
     }
+    Ok(())
+}
+
+/// Fused softmax cross-entropy from logits (rows, classes). Returns the per-row loss and
+/// the softmax probabilities (kept for the backward pass). Sparse labels must lie in
+/// [0, classes); dense labels may be any distribution (label smoothing, soft targets).
+pub fn softmax_cross_entropy(logits: &[f32], rows: usize, classes: usize, labels: Labels) -> Result<(Vec<f32>, Vec<f32>)> {
+    let op = "softmax_cross_entropy";
+    if logits.len() != rows * classes {
+        return Err(Error::shape(op, format!("logits hold {} values, expected ({rows}, {classes})", logits.len())));
+    }
+    check_labels(op, rows, classes, &labels)?;
     let mut probs = alloc_f32(rows * classes);
     let mut loss = alloc_f32(rows);
     if rows == 0 || classes == 0 {
@@ -219,8 +225,12 @@ pub fn softmax_cross_entropy(logits: &[f32], rows: usize, classes: usize, labels
 pub fn softmax_cross_entropy_backward(probs: &[f32], rows: usize, classes: usize, labels: Labels, gloss: &[f32]) -> Result<Vec<f32>> {
     let op = "softmax_cross_entropy_backward";
     if probs.len() != rows * classes || gloss.len() != rows {
-        return Err(Error::shape(op, "probabilities, labels and gradient disagree"));
+        return Err(Error::shape(
+            op,
+            format!("{} probabilities and {} gradients for logits of shape {}", probs.len(), gloss.len(), fmt_shape(&[rows, classes])),
+        ));
     }
+    check_labels(op, rows, classes, &labels)?;
     let mut g = alloc_f32(rows * classes);
     if rows == 0 || classes == 0 {
         return Ok(g);

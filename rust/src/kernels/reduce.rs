@@ -184,6 +184,9 @@ pub fn reduce_block(op: ReduceOp, x: &[f32], outer: usize, r: usize, inner: usiz
 }
 
 fn sum_block(x: &[f32], outer: usize, r: usize, inner: usize, scale: f64, out: &mut [f32]) {
+    if out.is_empty() {
+        return; // inner == 0 or outer == 0: nothing to write (and chunks of 0 are invalid)
+    }
     let total = outer * r * inner;
     if inner == 1 {
         // Each output sums a contiguous run of r values.

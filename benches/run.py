@@ -1,0 +1,186 @@
+"""Ember's Python benchmark: side-by-side figures measured in one run.
+
+    python benches/run.py [--threads 1,2] [--quick]
+
+* f32 GEMM GFLOP/s at n = 256..2048: Ember vs numpy (OpenBLAS) vs PyTorch (if importable)
+* MLP 784-512-256-10 training throughput (batch 128, Adam), samples/s: Ember vs PyTorch
+  (else Keras, if importable; else says so), same thread count
+* per-op overhead of a tiny op (4 elements) in microseconds
+
+Every figure is the median of several timed runs after warm-up; CPU work is synchronous,
+so the clock reads after the result exists. Ratios are Ember / baseline (> 1 = Ember
+faster). On machines that set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which slow a current
+numpy), the script re-executes itself without them so numpy runs its best kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+import numpy as np  # noqa: E402
+
+import ember as em  # noqa: E402
+from ember import _core  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+except Exception:  # noqa: BLE001 - any import failure means "not available"
+    torch = None
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+except ImportError:
+    threadpool_limits = None
+    threadpool_info = None
+
+
+def median_time(fn, repeat: int, warmup: int = 2, inner: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t0) / inner)
+    return statistics.median(times)
+
+
+def set_threads(n: int):
+    """Ember, PyTorch and numpy's BLAS all on ``n`` threads; returns a context manager
+    for numpy's limit."""
+    import contextlib
+
+    em.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    return threadpool_limits(limits=n) if threadpool_limits else contextlib.nullcontext()
+
+
+def bench_gemm(threads: int, sizes, repeat: int) -> None:
+    print(f"\n## f32 GEMM, {threads} thread(s): GFLOP/s (median of {repeat})")
+    print(f"{'n':>6} {'ember':>9} {'numpy':>9} {'torch':>9} {'ember/numpy':>12} {'ember/torch':>12}")
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        ea, eb = em.tensor(a), em.tensor(b)
+        flop = 2.0 * n**3
+        inner = max(1, int(2e9 // flop))
+        t_em = median_time(lambda: _core.matmul(ea._buf, (n, n), eb._buf, (n, n), False, False), repeat, inner=inner)
+        time.sleep(0.05)
+        t_np = median_time(lambda: a @ b, repeat, inner=inner)
+        t_th = None
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            time.sleep(0.05)
+            t_th = median_time(lambda: ta @ tb, repeat, inner=inner)
+        g = lambda t: flop / t / 1e9  # noqa: E731
+        th = f"{g(t_th):9.1f}" if t_th else f"{'-':>9}"
+        rth = f"{t_th / t_em:12.2f}" if t_th else f"{'-':>12}"
+        print(f"{n:>6} {g(t_em):9.1f} {g(t_np):9.1f} {th} {t_np / t_em:12.2f} {rth}")
+
+
+def ember_mlp_step(batch: int):
+    em.utils.set_random_seed(0)
+    model = em.Sequential([
+        em.Input((784,)),
+        em.layers.Dense(512, activation="relu"),
+        em.layers.Dense(256, activation="relu"),
+        em.layers.Dense(10),
+    ])
+    model.compile(optimizer=em.optimizers.Adam(1e-3), loss=em.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x = em.tensor(rng.random((batch, 784), dtype=np.float32))
+    y = em.tensor(rng.integers(0, 10, batch).astype(np.int32))
+
+    def step():
+        loss, _ = model.train_step(x, y)
+        loss.item()  # the value exists on the host: the step is complete
+
+    return step
+
+
+def torch_mlp_step(batch: int):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+    x = torch.rand(batch, 784)
+    y = torch.randint(0, 10, (batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(model(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def bench_mlp(threads: int, repeat: int, steps: int) -> None:
+    batch = 128
+    print(f"\n## MLP 784-512-256-10 training, batch {batch}, Adam, {threads} thread(s): samples/s (median of {repeat} x {steps} steps)")
+    t_em = median_time(ember_mlp_step(batch), repeat, warmup=5, inner=steps)
+    line = f"ember {batch / t_em:10.0f}"
+    if torch is not None:
+        time.sleep(0.05)
+        t_th = median_time(torch_mlp_step(batch), repeat, warmup=5, inner=steps)
+        line += f"   torch {batch / t_th:10.0f}   ember/torch {t_th / t_em:5.2f}"
+    else:
+        line += "   (PyTorch not importable here: no baseline in this run)"
+    print(line)
+
+
+def bench_overhead(repeat: int) -> None:
+    print(f"\n## per-op overhead of a tiny op (4 elements), microseconds (median of {repeat})")
+    a = em.tensor(np.ones(4, np.float32))
+    b = em.tensor(np.ones(4, np.float32))
+    n = 20000
+    t_op = median_time(lambda: a + b, repeat, inner=n) * 1e6
+    t_core = median_time(lambda: _core.binary_op("add", a._buf, (4,), b._buf, (4,)), repeat, inner=n) * 1e6
+    na, nb = np.ones(4, np.float32), np.ones(4, np.float32)
+    t_np = median_time(lambda: na + nb, repeat, inner=n) * 1e6
+    w = em.Variable(np.ones(4, np.float32))
+    with em.GradientTape():
+        t_rec = median_time(lambda: w + b, repeat, inner=n) * 1e6
+    line = f"ember a+b {t_op:.2f}   (recording for autograd {t_rec:.2f}; the Rust call alone {t_core:.2f})   numpy {t_np:.2f}"
+    if torch is not None:
+        ta, tb = torch.ones(4), torch.ones(4)
+        line += f"   torch {median_time(lambda: ta + tb, repeat, inner=n) * 1e6:.2f}"
+    print(line)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
+    args = p.parse_args()
+    sizes = [256, 1024] if args.quick else [256, 512, 1024, 2048]
+    repeat = 3 if args.quick else 7
+    print(f"ember {em.__version__}, numpy {np.__version__}, torch {torch.__version__ if torch else 'not importable'}; "
+          f"{os.cpu_count()} logical CPUs")
+    if threadpool_info:
+        blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info() if i.get("user_api") == "blas"]
+        print("numpy BLAS:", ", ".join(blas) or "unknown")
+    for t in [int(s) for s in args.threads.split(",")]:
+        with set_threads(t):
+            bench_gemm(t, sizes, repeat)
+            bench_mlp(t, repeat, 10 if args.quick else 30)
+    with set_threads(1):
+        bench_overhead(repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Shared pytest setup.
+
+* ``slow`` tests (full training runs) run only with ``--runslow`` or EMBER_RUN_SLOW=1.
+* ``backend_name`` parametrizes a test over every backend available here; the GPU joins
+  the list when a WebGPU adapter exists (lavapipe counts) and is skipped with the
+  reason otherwise.
+* ``golden`` is ``tests/reference/golden.json`` (a copy of ``../shared/reference``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ember as em
+
+REFERENCE = Path(__file__).parent / "reference" / "golden.json"
+BACKENDS = ["cpu"]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="run slow (full training) tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("EMBER_RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: full training run; use --runslow or EMBER_RUN_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def golden() -> dict:
+    with open(REFERENCE) as f:
+        return json.load(f)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    em.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
