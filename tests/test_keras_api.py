@@ -654,11 +654,12 @@ import numpy as np
 import ember as keras
 
 # The Keras "simple MNIST MLP" tutorial, on a slice of MNIST to stay quick.
+keras.utils.set_random_seed(1337)
 num_classes = 10
 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-x_train = x_train[:3000].reshape(-1, 784).astype("float32") / 255
+x_train = x_train[:6000].reshape(-1, 784).astype("float32") / 255
 x_test = x_test[:1000].reshape(-1, 784).astype("float32") / 255
-y_train = keras.utils.to_categorical(y_train[:3000], num_classes)
+y_train = keras.utils.to_categorical(y_train[:6000], num_classes)
 y_test = keras.utils.to_categorical(y_test[:1000], num_classes)
 
 model = keras.Sequential(
@@ -671,7 +672,7 @@ model = keras.Sequential(
 )
 model.summary()
 model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-history = model.fit(x_train, y_train, batch_size=128, epochs=3, validation_split=0.1)
+history = model.fit(x_train, y_train, batch_size=128, epochs=5, validation_split=0.1)
 score = model.evaluate(x_test, y_test, verbose=0)
 print("Test loss:", score[0])
 print("Test accuracy:", score[1])
@@ -688,6 +689,6 @@ def test_keras_tutorial_script_runs_with_import_swap(tmp_path):
     out = proc.stdout
     assert "Total params: 101,770" in out
     acc = float(re.search(r"Test accuracy: ([0-9.]+)", out).group(1))
-    assert acc > 0.85
+    assert acc > 0.87
     assert "predictions (5, 10)" in out
-    assert "Epoch 3/3" in out
+    assert "Epoch 5/5" in out

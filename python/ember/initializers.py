@@ -44,7 +44,30 @@ def compute_fans(shape) -> tuple[float, float]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+def _check_shape(shape) -> tuple:
+    """``shape`` as a tuple of non-negative ints, or a clear error."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (int(shape),)
+    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
+        raise InvalidArgumentError(f"initializer: shape must be a tuple of ints, got {shape!r}")
+    shape = tuple(shape)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d >= 0 for d in shape):
+        raise InvalidArgumentError(f"initializer: shape must be a tuple of non-negative ints, got {shape!r}")
+    return tuple(int(d) for d in shape)
+
+
 class Initializer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_checks_shape", False):
+            def checked(self, shape, dtype=None, _call=call):
+                return _call(self, _check_shape(shape), dtype)
+
+            checked._checks_shape = True
+            checked.__doc__ = call.__doc__
+            cls.__call__ = checked
+
     def __call__(self, shape, dtype=None) -> Tensor:
         raise NotImplementedError
 

@@ -261,6 +261,8 @@ def get(identifier) -> Loss:
         return cls()
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
+    if not callable(identifier):
+        raise InvalidArgumentError(f"Could not interpret loss identifier: {identifier!r}")
     if identifier in _FN_TO_CLASS:
         return _FN_TO_CLASS[identifier]()
     if callable(identifier):

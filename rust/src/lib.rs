@@ -7,6 +7,7 @@
 pub mod error;
 pub mod kernels;
 pub mod memory;
+pub mod shaders;
 
 #[cfg(feature = "python")]
 mod py;

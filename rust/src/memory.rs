@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::error::{Error, Result};
+
 const MIN_POOLED: usize = 1024;
 const MAX_POOLED_BYTES: usize = 512 << 20;
 const MAX_PER_SIZE: usize = 16;
@@ -32,8 +34,20 @@ fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
     Some(f(guard.get_or_insert_with(Pool::default)))
 }
 
+/// A zeroed vector of `len` elements, or an error (not an abort) when the memory
+/// cannot be had: a typo'd shape must raise in Python, not kill the interpreter.
+fn zeroed<T: Clone + Default>(len: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    if v.try_reserve_exact(len).is_err() {
+        let bytes = (len as u128) * (std::mem::size_of::<T>() as u128);
+        return Err(Error::value("alloc", format!("cannot allocate {len} elements ({bytes} bytes): out of memory")));
+    }
+    v.resize(len, T::default());
+    Ok(v)
+}
+
 /// A float32 buffer of `len` elements with unspecified contents.
-pub fn alloc_f32(len: usize) -> Vec<f32> {
+pub fn alloc_f32(len: usize) -> Result<Vec<f32>> {
     if len >= MIN_POOLED {
         if let Some(Some(v)) = with_pool(|p| {
             let v = p.f32s.get_mut(&len).and_then(|l| l.pop());
@@ -42,14 +56,14 @@ pub fn alloc_f32(len: usize) -> Vec<f32> {
             }
             v
         }) {
-            return v;
+            return Ok(v);
         }
     }
-    vec![0.0; len]
+    zeroed(len)
 }
 
 /// An int32 buffer of `len` elements with unspecified contents.
-pub fn alloc_i32(len: usize) -> Vec<i32> {
+pub fn alloc_i32(len: usize) -> Result<Vec<i32>> {
     if len >= MIN_POOLED {
         if let Some(Some(v)) = with_pool(|p| {
             let v = p.i32s.get_mut(&len).and_then(|l| l.pop());
@@ -58,10 +72,10 @@ pub fn alloc_i32(len: usize) -> Vec<i32> {
             }
             v
         }) {
-            return v;
+            return Ok(v);
         }
     }
-    vec![0; len]
+    zeroed(len)
 }
 
 fn recycle_f32(v: Vec<f32>) {
@@ -159,10 +173,16 @@ mod tests {
     #[test]
     fn pool_reuses_dropped_buffers() {
         // A length no other test uses, so parallel tests cannot take this buffer.
-        let v = alloc_f32(12_347);
+        let v = alloc_f32(12_347).unwrap();
         let ptr = v.as_ptr();
         drop(Storage::F32(v));
-        let w = alloc_f32(12_347);
+        let w = alloc_f32(12_347).unwrap();
         assert_eq!(w.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn impossible_allocations_are_errors() {
+        assert!(alloc_f32(1 << 60).is_err());
+        assert!(alloc_i32(usize::MAX).is_err());
     }
 }

@@ -289,3 +289,39 @@ def test_dense_op_with_leading_dims(backend_name):
     assert y.shape == (2, 3, 5)
     assert_close(to_np(y), np.tanh(ref64(x) @ ref64(w) + ref64(b)), what="dense (2,3,4)", **REDUCTION)
     expect_error(InvalidArgumentError, em.ops.dense, em.tensor(x, device=backend_name), em.tensor(w, device=backend_name), None, "softmax")
+
+
+def test_large_inputs_take_the_parallel_paths(backend_name):
+    """Sizes above the kernels' parallel threshold (2**15 elements) run the rayon paths;
+    they must agree with numpy exactly as the serial ones do."""
+    be = get_backend(backend_name)
+    rng = np.random.default_rng(29)
+    x = f32(rng.uniform(-2, 2, (96, 520)))
+    t = em.tensor(x, device=backend_name)
+    assert_close(to_np(em.ops.tanh(t)), np.tanh(ref64(x)), what="tanh", **ELEMENTWISE)
+    b = f32(rng.uniform(-2, 2, (96, 1)))
+    assert_close(to_np(t * em.tensor(b, device=backend_name)), ref64(x) * ref64(b), what="broadcast mul", **ELEMENTWISE)
+    for axes in (None, 0, 1, (0, 1)):
+        for op in ("sum", "max", "mean"):
+            y = getattr(em.ops, op)(t, axes)
+            assert_close(to_np(y), getattr(np, op)(ref64(x), axis=axes), what=f"{op} axis={axes}", **REDUCTION)
+    x3 = f32(rng.uniform(-2, 2, (8, 512, 9)))
+    for axes in ((0, 2), 1, (0,)):
+        y = em.ops.sum(em.tensor(x3, device=backend_name), axes)
+        assert_close(to_np(y), ref64(x3).sum(axis=axes), what=f"sum 3-d axes={axes}", **REDUCTION)
+    np.testing.assert_array_equal(to_np(em.ops.argmax(t, 0)), np.argmax(x, 0))
+    np.testing.assert_array_equal(to_np(t.T), x.T)
+    np.testing.assert_array_equal(to_np(em.ops.transpose(em.tensor(x3, device=backend_name), (2, 0, 1))), x3.transpose(2, 0, 1))
+    for axis in (0, 1):
+        assert_close(to_np(em.ops.softmax(t, axis)), _softmax_ref(x, axis, False), what=f"softmax axis {axis}", **ELEMENTWISE)
+    idx = rng.integers(-96, 96, 200)
+    np.testing.assert_array_equal(to_np(t[idx]), x[idx])
+    labels = rng.integers(0, 520, 96).astype(np.int32)
+    loss = em.ops.softmax_cross_entropy(t, em.tensor(labels, device=backend_name))
+    assert_close(to_np(loss), _sce_ref(x, labels), what="sce", **REDUCTION)
+    w = f32(rng.uniform(-0.1, 0.1, (520, 70)))
+    y = be.to_numpy(be.dense(be.from_numpy(x, "float32"), be.from_numpy(w, "float32"), None, 96, 520, 70, "relu"), (96, 70), "float32")
+    assert_close(y, np.maximum(ref64(x) @ ref64(w), 0), what="dense", **REDUCTION)
+    u = be.to_numpy(be.random("uniform", 100_003, 9, 0, 0.0, 1.0), (100_003,), "float32")
+    tail = be.to_numpy(be.random("uniform", 3, 9, 25_000, 0.0, 1.0), (3,), "float32")
+    np.testing.assert_array_equal(tail, u[100_000:])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import BackendUnavailableError, InvalidArgumentError
+from ..errors import InvalidArgumentError
 from .base import Backend
 from .cpu import CpuBackend
 
@@ -18,9 +18,11 @@ def get_backend(device: str) -> Backend:
     if b is not None:
         return b
     if device == "gpu":
-        raise BackendUnavailableError(
-            "gpu: the WebGPU backend is not part of this build yet; use device 'cpu'. "
-            "(When available it needs `pip install wgpu` and a Vulkan/Metal/DX12 driver; "
-            "on machines without a GPU, Mesa's lavapipe: `apt-get install mesa-vulkan-drivers`.)"
-        )
+        # Created on first use: importing ember never touches the GPU. Raises
+        # BackendUnavailableError (saying what to install) when no adapter exists.
+        from .webgpu import WebGpuBackend
+
+        b = WebGpuBackend()
+        _backends["gpu"] = b
+        return b
     raise InvalidArgumentError(f"device: unknown device {device!r}; valid devices: {', '.join(DEVICES)}")

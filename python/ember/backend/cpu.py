@@ -8,9 +8,17 @@ from typing import Sequence
 import numpy as np
 
 from .. import _core
+from ..errors import DTypeError
 from .base import Backend, Buffer, Shape
 
 _NP = {"float32": np.float32, "int32": np.int32}
+
+
+def _np_dtype(dtype: str):
+    try:
+        return _NP[dtype]
+    except (KeyError, TypeError):
+        raise DTypeError(f"buffer: unsupported dtype {dtype!r}; supported: float32, int32") from None
 
 
 class CpuBackend(Backend):
@@ -18,13 +26,13 @@ class CpuBackend(Backend):
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> Buffer:
         a = np.asarray(array)
-        if a.dtype != _NP[dtype]:
+        if a.dtype != _np_dtype(dtype):
             a = a.astype(_NP[dtype])
         return _core.CpuBuffer.from_array(a.reshape(-1) if a.ndim != 1 else a, dtype)
 
     def to_numpy(self, buf: Buffer, shape: Shape, dtype: str) -> np.ndarray:
         # A read-only view of the Rust memory (the buffer stays alive as its base).
-        return np.frombuffer(buf, dtype=_NP[dtype]).reshape(shape)
+        return np.frombuffer(buf, dtype=_np_dtype(dtype)).reshape(shape)
 
     def full(self, n: int, value: float, dtype: str) -> Buffer:
         return _core.CpuBuffer.full(n, float(value), dtype)

@@ -130,8 +130,14 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if patience < 0:
-            raise InvalidArgumentError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise InvalidArgumentError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
+        if not isinstance(monitor, str):
+            raise InvalidArgumentError(f"EarlyStopping: monitor must be the name of a logged value, got {monitor!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) or not math.isfinite(min_delta):
+            raise InvalidArgumentError(f"EarlyStopping: min_delta must be a finite number, got {min_delta!r}")
+        if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, (int, np.integer)) or start_from_epoch < 0:
+            raise InvalidArgumentError(f"EarlyStopping: start_from_epoch must be an integer >= 0, got {start_from_epoch!r}")
         if mode not in ("auto", "min", "max"):
             raise InvalidArgumentError(f"EarlyStopping: mode must be auto, min or max, got {mode!r}")
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience

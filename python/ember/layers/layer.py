@@ -32,16 +32,39 @@ def unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-def _shape_arg(shape, owner: str) -> tuple:
-    if isinstance(shape, (int, np.integer)):
+def _shape_arg(shape, owner: str, allow_minus_one: bool = False) -> tuple:
+    """A shape argument as a tuple of ints (None for unknown dimensions)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         shape = (int(shape),)
+    if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
+        raise InvalidArgumentError(f"{owner}: shape must be a tuple of ints, got {shape!r}")
+    out = []
+    for d in shape:
+        if d is None:
+            out.append(None)
+        elif isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)):
+            out.append(int(d))
+        else:
+            raise InvalidArgumentError(f"{owner}: shape must be a tuple of ints, got {shape!r}")
+    lowest = -1 if allow_minus_one else 0
+    if any(d is not None and d < lowest for d in out):
+        raise InvalidArgumentError(f"{owner}: shape has a negative dimension: {tuple(out)}")
+    if allow_minus_one and out.count(-1) > 1:
+        raise InvalidArgumentError(f"{owner}: at most one dimension can be -1, got {tuple(out)}")
+    return tuple(out)
+
+
+def _input_tensor(inputs, owner: str) -> Tensor:
+    """Layer inputs as a Tensor, with a clear error for data that is not a numeric array."""
+    if isinstance(inputs, Tensor):
+        return inputs
     try:
-        shape = tuple(None if d is None else int(d) for d in shape)
-    except TypeError:
-        raise InvalidArgumentError(f"{owner}: shape must be a tuple of ints, got {shape!r}") from None
-    if any(d is not None and d < 0 for d in shape):
-        raise InvalidArgumentError(f"{owner}: shape has a negative dimension: {shape}")
-    return shape
+        a = np.asarray(inputs)
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"{owner}: cannot convert the inputs to an array: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise InvalidArgumentError(f"{owner}: expected numeric inputs, got dtype {a.dtype}")
+    return as_tensor(a)
 
 
 class Layer:
@@ -113,6 +136,8 @@ class Layer:
 
     def set_weights(self, weights) -> None:
         own = self.weights
+        if isinstance(weights, (str, bytes, dict)) or not hasattr(weights, "__iter__"):
+            raise InvalidArgumentError(f"set_weights: expected a list of arrays, got {type(weights).__name__}")
         weights = list(weights)
         if len(weights) != len(own):
             raise ShapeError(
@@ -121,7 +146,12 @@ class Layer:
             )
         arrays = []
         for w, a in zip(own, weights):
-            a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+            try:
+                a = np.asarray(a.numpy() if isinstance(a, Tensor) else a)
+            except (ValueError, TypeError) as e:
+                raise InvalidArgumentError(f"set_weights: weight {w.name!r} cannot be converted to an array: {e}") from None
+            if a.dtype.kind not in "biuf":
+                raise InvalidArgumentError(f"set_weights: weight {w.name!r} must be numeric, got dtype {a.dtype}")
             if a.shape != w.shape:
                 raise ShapeError(f"set_weights: weight {w.name!r} has shape {w.shape}, got an array of shape {a.shape}")
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
@@ -153,7 +183,9 @@ class Layer:
             self.output_shape_ = tuple(self.compute_output_shape(tuple(input_shape)))
 
     def __call__(self, inputs, training: bool | None = None, **kwargs):
-        x = as_tensor(inputs) if not isinstance(inputs, Tensor) else inputs
+        x = _input_tensor(inputs, self.name)
+        if x.ndim == 0:
+            raise ShapeError(f"Input to layer {self.name!r} is a scalar; layers expect a batch dimension")
         if x.dtype != "float32" and type(self).__name__ not in ("InputLayer",):
             from ..ops import core
 

@@ -28,9 +28,10 @@ class Reshape(Layer, _AnyRank):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        if any(d is not None and d < -1 for d in _shape_arg_allow_minus(target_shape)):
-            raise InvalidArgumentError(f"Reshape: invalid target_shape {target_shape}")
-        self.target_shape = tuple(int(d) for d in target_shape)
+        target = _shape_arg(target_shape, "Reshape: target_shape", allow_minus_one=True)
+        if any(d is None for d in target):
+            raise InvalidArgumentError(f"Reshape: invalid target_shape {target_shape!r}")
+        self.target_shape = target
 
     def compute_output_shape(self, input_shape):
         n = int(np.prod(input_shape[1:])) if all(d is not None for d in input_shape[1:]) else None
@@ -48,8 +49,3 @@ class Reshape(Layer, _AnyRank):
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
 
-
-def _shape_arg_allow_minus(shape):
-    if isinstance(shape, int):
-        return (shape,)
-    return tuple(shape)

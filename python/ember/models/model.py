@@ -56,6 +56,7 @@ class _Data:
         _check_finite(xa, f"{what}: x")
         self.n = xa.shape[0]
         self.y = None
+        self.y_np = None
         if y is not None:
             ya = _to_numpy(y, f"{what}: y")
             if ya.ndim == 0 or ya.shape[0] != self.n:
@@ -64,12 +65,14 @@ class _Data:
                     f"and y with {ya.shape[0] if ya.ndim else 'no'} samples (shapes {xa.shape} and {ya.shape})"
                 )
             _check_finite(ya, f"{what}: y")
+            self.y_np = ya
             self.y = Tensor(ya, dtype="int32" if ya.dtype.kind in "biu" else "float32", device=model.device)
         self.sw = None
         if sample_weight is not None:
             sw = _to_numpy(sample_weight, f"{what}: sample_weight").astype(np.float32)
-            if sw.shape[0] != self.n:
-                raise ShapeError(f"{what}: sample_weight has {sw.shape[0]} entries for {self.n} samples")
+            if sw.ndim != 1 or sw.shape[0] != self.n:
+                raise ShapeError(f"{what}: sample_weight must have shape ({self.n},), one weight per sample, got {sw.shape}")
+            _check_finite(sw, f"{what}: sample_weight")
             self.sw = sw
         self.x = Tensor(xa, dtype="float32", device=model.device)
         self.x_shape = xa.shape
@@ -140,6 +143,8 @@ class Model(Layer):
             metrics = [metrics]
         if isinstance(metrics, dict):
             raise InvalidArgumentError("compile: metrics for multiple outputs are not supported; pass a list")
+        if not isinstance(metrics, (list, tuple)):
+            raise InvalidArgumentError(f"compile: metrics must be a list of metric names or objects, got {metrics!r}")
         # Validate names now (fail fast), resolve "accuracy" when the shapes are known.
         for m in metrics:
             if not (isinstance(m, str) and m in ("accuracy", "acc")):
@@ -176,6 +181,24 @@ class Model(Layer):
         want = self.input_shape_
         if want is not None and (len(want) != len(shape) or any(w is not None and w != g for w, g in zip(want[1:], shape[1:]))):
             raise ShapeError(f"{what}: the model expects inputs of shape {want}, got data of shape {tuple(x_shape)}")
+
+    def _check_targets(self, data: "_Data", what: str) -> None:
+        """Checks class indices against the model's outputs before any step runs, so a bad
+        label in the last batch cannot fail an epoch halfway (Keras fails inside the step)."""
+        ya = data.y_np
+        if ya is None or ya.size == 0 or not _is_sparse_loss(self.loss):
+            return
+        out = self.output_shape_ if getattr(self, "output_shape_", None) else self.compute_output_shape((None,) + tuple(data.x_shape[1:]))
+        classes = out[-1] if out else None
+        if classes is None:
+            return
+        lo, hi = ya.min(), ya.max()
+        if lo < 0 or hi >= classes:
+            bad = (lo if lo < 0 else hi).item()
+            raise InvalidArgumentError(
+                f"{what}: y holds class index {bad}, outside [0, {classes}) for a model with {classes} outputs "
+                "(sparse_categorical_crossentropy expects integer class indices)"
+            )
 
     def _loss_value(self, y, y_pred, sw):
         loss = self.loss(y, y_pred, sample_weight=sw)
@@ -227,11 +250,18 @@ class Model(Layer):
         if x is None or y is None:
             raise InvalidArgumentError("fit: x and y are required (generators are not supported yet)")
         verbose = _verbosity(verbose)
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise InvalidArgumentError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
         xa, ya = _to_numpy(x, "fit: x"), _to_numpy(y, "fit: y")
         if validation_split and validation_data is None:
             if xa.shape[0] != (ya.shape[0] if ya.ndim else -1):
                 raise ShapeError(f"fit: x and y must have the same number of samples, got {xa.shape[0]} and {ya.shape[0] if ya.ndim else 0}")
             split = int(xa.shape[0] * (1.0 - validation_split))
+            if split == 0 or split == xa.shape[0]:
+                raise InvalidArgumentError(
+                    f"fit: training data contains {xa.shape[0]} samples, which is not sufficient to split it into a "
+                    f"validation and training set as specified by validation_split={validation_split}"
+                )
             validation_data = (xa[split:], ya[split:])
             xa, ya = xa[:split], ya[:split]
             if sample_weight is not None:
@@ -243,8 +273,10 @@ class Model(Layer):
                 raise InvalidArgumentError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             val = _Data(self, *validation_data, what="fit: validation_data")
         self._ensure_built(data.x_shape, "fit")
+        self._check_targets(data, "fit")
         if val is not None:
             self._ensure_built(val.x_shape, "fit: validation_data")
+            self._check_targets(val, "fit: validation_data")
         steps = max(1, math.ceil(data.n / batch_size)) if data.n else 0
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
@@ -312,6 +344,7 @@ class Model(Layer):
             raise InvalidArgumentError("evaluate: x and y are required")
         data = _Data(self, x, y, sample_weight, "evaluate")
         self._ensure_built(data.x_shape, "evaluate")
+        self._check_targets(data, "evaluate")
         logs = self._evaluate_data(data, batch_size)
         if return_dict:
             return logs
@@ -347,6 +380,7 @@ class Model(Layer):
         self._require_compiled("train_on_batch")
         data = _Data(self, x, y, sample_weight, "train_on_batch")
         self._ensure_built(data.x_shape, "train_on_batch")
+        self._check_targets(data, "train_on_batch")
         for m in self._metrics or []:
             m.reset_state()
         xb, yb, sw = data.batch(np.arange(data.n))
@@ -358,6 +392,7 @@ class Model(Layer):
         self._require_compiled("test_on_batch")
         data = _Data(self, x, y, sample_weight, "test_on_batch")
         self._ensure_built(data.x_shape, "test_on_batch")
+        self._check_targets(data, "test_on_batch")
         return self._result(self._evaluate_data(data, max(1, data.n)), return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
@@ -407,6 +442,12 @@ class Model(Layer):
             print_fn(line)
 
 
+def _is_sparse_loss(loss) -> bool:
+    if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
+        return True
+    return getattr(loss, "_f", None) is losses_module.sparse_categorical_crossentropy
+
+
 def _bytes(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -424,8 +465,8 @@ def _check_batch_size(batch_size, what: str) -> int:
 
 
 def _verbosity(verbose: Any) -> int:
-    if verbose == "auto":
+    if isinstance(verbose, str) and verbose == "auto":
         return 1
-    if verbose not in (0, 1, 2):
+    if isinstance(verbose, np.ndarray) or isinstance(verbose, (str, bytes)) or verbose not in (0, 1, 2):
         raise InvalidArgumentError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)

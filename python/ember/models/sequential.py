@@ -21,7 +21,13 @@ class Sequential(Model):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._input_shape_spec: tuple | None = None
-        for layer in layers or []:
+        if layers is None:
+            layers = []
+        if isinstance(layers, (Layer, KerasTensor)):
+            layers = [layers]
+        if not isinstance(layers, (list, tuple)):
+            raise InvalidArgumentError(f"Sequential: layers must be a list of layers, got {type(layers).__name__}")
+        for layer in layers:
             self.add(layer)
 
     def add(self, layer) -> None:

@@ -26,7 +26,12 @@ def matmul(a, b) -> Tensor:
     if ba != bb and ba and bb:
         import numpy as np
 
-        batch = tuple(np.broadcast_shapes(ba, bb))
+        try:
+            batch = tuple(np.broadcast_shapes(ba, bb))
+        except ValueError:
+            raise ShapeError(
+                f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast together ({ba} and {bb})"
+            ) from None
         from .core import broadcast_to
 
         if ba != batch and int(np.prod(ba)) != 1:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import numpy as np
+
 from ..autograd import no_grad
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
@@ -84,11 +86,41 @@ class Optimizer:
 
     # -- applying -------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
-        pairs = [(g, v) for g, v in grads_and_vars]
+        """Applies ``[(gradient, variable), ...]`` (Keras's ``zip(grads, vars)``)."""
+        try:
+            items = list(grads_and_vars)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"{self.name}: apply_gradients expects (gradient, variable) pairs, got {type(grads_and_vars).__name__}"
+            ) from None
+        pairs = []
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise InvalidArgumentError(f"{self.name}: apply_gradients expects (gradient, variable) pairs, got {item!r}")
+            pairs.append(tuple(item))
         return self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads: list, trainable_variables: list) -> int:
-        pairs = [(g, v) for g, v in zip(grads, trainable_variables) if g is not None]
+        grads, trainable_variables = list(grads), list(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise InvalidArgumentError(
+                f"{self.name}: got {len(grads)} gradients for {len(trainable_variables)} variables"
+            )
+        pairs = []
+        for g, v in zip(grads, trainable_variables):
+            if g is None:
+                continue
+            if not isinstance(v, Variable):
+                raise InvalidArgumentError(f"{self.name}: can only update ember Variables, got {type(v).__name__}")
+            if not isinstance(g, Tensor):
+                try:
+                    a = np.asarray(g)
+                except (ValueError, TypeError) as e:
+                    raise InvalidArgumentError(f"{self.name}: gradient for {v.name!r} is not an array: {e}") from None
+                if a.dtype.kind not in "biuf":
+                    raise InvalidArgumentError(f"{self.name}: gradient for {v.name!r} must be numeric, got dtype {a.dtype}")
+                g = Tensor(a.astype(np.float32), device=v.device)
+            pairs.append((g, v))
         if not pairs:
             return self.iterations
         for g, v in pairs:

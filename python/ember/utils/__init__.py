@@ -17,7 +17,14 @@ def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
         >>> em.utils.to_categorical([0, 2], 3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    y = np.asarray(x)
+    if num_classes is not None and (
+        isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1
+    ):
+        raise InvalidArgumentError(f"to_categorical: num_classes must be a positive integer, got {num_classes!r}")
+    try:
+        y = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"to_categorical: labels must be an array of integers: {e}") from None
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise InvalidArgumentError("to_categorical: labels must be integers")

@@ -1,7 +1,7 @@
 //! Elementwise binary ops with numpy broadcasting, and their backward passes, which sum
 //! each operand's gradient over the axes it was broadcast along.
 
-use crate::error::{Error, Result};
+use crate::error::{fmt_shape, Error, Result};
 use crate::memory::alloc_f32;
 
 use super::reduce::sum_to_shape;
@@ -78,11 +78,11 @@ fn broadcast_map(
     b_shape: &[usize],
     out_shape: &[usize],
     f: impl Fn(f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
+) -> Result<Vec<f32>> {
     let n = numel(out_shape);
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     if n == 0 {
-        return out;
+        return Ok(out);
     }
     let sa = broadcast_strides(a_shape, out_shape);
     let sb = broadcast_strides(b_shape, out_shape);
@@ -117,7 +117,7 @@ fn broadcast_map(
             }
         }
     });
-    out
+    Ok(out)
 }
 
 /// `op(a, b)` broadcast; returns the result and its shape. Comparisons give 1.0 / 0.0.
@@ -151,7 +151,7 @@ pub fn forward(op: BinaryOp, a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &
         BinaryOp::LessEqual => broadcast_map(a, a_shape, b, b_shape, &out_shape, |x, y| b2f(x <= y)),
         BinaryOp::Greater => broadcast_map(a, a_shape, b, b_shape, &out_shape, |x, y| b2f(x > y)),
         BinaryOp::GreaterEqual => broadcast_map(a, a_shape, b, b_shape, &out_shape, |x, y| b2f(x >= y)),
-    };
+    }?;
     Ok((out, out_shape))
 }
 
@@ -168,11 +168,11 @@ fn grad_map(
     gy: &[f32],
     out_shape: &[usize],
     f: impl Fn(f32, f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
+) -> Result<Vec<f32>> {
     let n = numel(out_shape);
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     if n == 0 {
-        return out;
+        return Ok(out);
     }
     let sa = broadcast_strides(a_shape, out_shape);
     let sb = broadcast_strides(b_shape, out_shape);
@@ -184,7 +184,7 @@ fn grad_map(
             *o = f(a[oa + j * ia], b[ob + j * ib], gy[og + j]);
         }
     });
-    out
+    Ok(out)
 }
 
 /// Gradients of `op(a, b)` with respect to `a` and `b`, each reduced to its operand's
@@ -203,7 +203,16 @@ pub fn backward(
     let name = op_name(op);
     let out_shape = broadcast_shapes(name, a_shape, b_shape)?;
     if gy.len() != numel(&out_shape) {
-        return Err(Error::shape(name, "upstream gradient does not match the broadcast output"));
+        return Err(Error::shape(
+            name,
+            format!(
+                "upstream gradient holds {} values but the broadcast output of shapes {} and {} is {}",
+                gy.len(),
+                fmt_shape(a_shape),
+                fmt_shape(b_shape),
+                fmt_shape(&out_shape)
+            ),
+        ));
     }
     let ga_full = |f: &(dyn Fn(f32, f32, f32) -> f32 + Sync)| grad_map(a, a_shape, b, b_shape, gy, &out_shape, f);
     let (fa, fb): (Box<dyn Fn(f32, f32, f32) -> f32 + Sync>, Box<dyn Fn(f32, f32, f32) -> f32 + Sync>) = match op {
@@ -226,8 +235,8 @@ pub fn backward(
         ),
         _ => (Box::new(|_, _, _| 0.0), Box::new(|_, _, _| 0.0)),
     };
-    let ga = if need.0 { Some(sum_to_shape(&ga_full(&*fa), &out_shape, a_shape)?) } else { None };
-    let gb = if need.1 { Some(sum_to_shape(&ga_full(&*fb), &out_shape, b_shape)?) } else { None };
+    let ga = if need.0 { Some(sum_to_shape(&ga_full(&*fa)?, &out_shape, a_shape)?) } else { None };
+    let gb = if need.1 { Some(sum_to_shape(&ga_full(&*fb)?, &out_shape, b_shape)?) } else { None };
     Ok((ga, gb))
 }
 

@@ -24,7 +24,7 @@ pub fn transpose(x: &[f32], shape: &[usize], perm: &[usize]) -> Result<Vec<f32>>
     let in_strides = strides_of(shape);
     let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
     let src_strides: Vec<usize> = perm.iter().map(|&p| in_strides[p]).collect();
-    let mut out = alloc_f32(x.len());
+    let mut out = alloc_f32(x.len())?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -81,7 +81,7 @@ pub fn broadcast_to(x: &[f32], shape: &[usize], out_shape: &[usize]) -> Result<V
             format!("cannot broadcast a tensor of shape {} to {}", fmt_shape(shape), fmt_shape(out_shape)),
         ));
     }
-    let mut out = alloc_f32(numel(out_shape));
+    let mut out = alloc_f32(numel(out_shape))?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -113,10 +113,10 @@ fn check_indices(op: &str, idx: &[i64], n_rows: usize) -> Result<Vec<usize>> {
 
 /// Gathers rows of a (n_rows, row_len) array: out[k] = x[idx[k]]. Negative indices
 /// count from the end, as in numpy.
-pub fn take_rows<T: Copy + Send + Sync>(x: &[T], row_len: usize, idx: &[i64], alloc: fn(usize) -> Vec<T>) -> Result<Vec<T>> {
+pub fn take_rows<T: Copy + Send + Sync>(x: &[T], row_len: usize, idx: &[i64], alloc: fn(usize) -> Result<Vec<T>>) -> Result<Vec<T>> {
     let n_rows = if row_len == 0 { 0 } else { x.len() / row_len };
     let idx = if row_len == 0 { vec![0; idx.len()] } else { check_indices("take", idx, n_rows)? };
-    let mut out = alloc(idx.len() * row_len);
+    let mut out = alloc(idx.len() * row_len)?;
     if row_len == 0 {
         return Ok(out);
     }
@@ -143,7 +143,7 @@ pub fn scatter_add_rows(g: &[f32], row_len: usize, idx: &[i64], n_rows: usize) -
     if g.len() != idx.len() * row_len {
         return Err(Error::shape("take_backward", "gradient rows do not match the indices"));
     }
-    let mut out = alloc_f32(n_rows * row_len);
+    let mut out = alloc_f32(n_rows * row_len)?;
     out.fill(0.0);
     for (k, &i) in idx.iter().enumerate() {
         let src = &g[k * row_len..(k + 1) * row_len];
@@ -159,19 +159,19 @@ pub fn f32_to_i32(x: &[f32]) -> Result<Vec<i32>> {
     if let Some(v) = x.iter().find(|v| !v.is_finite() || v.abs() >= 2_147_483_648.0) {
         return Err(Error::value("cast", format!("{v} cannot be represented as int32")));
     }
-    let mut out = alloc_i32(x.len());
+    let mut out = alloc_i32(x.len())?;
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v as i32;
     }
     Ok(out)
 }
 
-pub fn i32_to_f32(x: &[i32]) -> Vec<f32> {
-    let mut out = alloc_f32(x.len());
+pub fn i32_to_f32(x: &[i32]) -> Result<Vec<f32>> {
+    let mut out = alloc_f32(x.len())?;
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v as f32;
     }
-    out
+    Ok(out)
 }
 
 /// One-hot rows of width `depth` for integer labels; labels outside [0, depth) are an error
@@ -180,7 +180,11 @@ pub fn one_hot(labels: &[i32], depth: usize) -> Result<Vec<f32>> {
     if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l as usize >= depth) {
         return Err(Error::value("one_hot", format!("label {bad} is out of range for {depth} classes")));
     }
-    let mut out = alloc_f32(labels.len() * depth);
+    let n = labels
+        .len()
+        .checked_mul(depth)
+        .ok_or_else(|| Error::value("one_hot", format!("{} labels x {depth} classes overflows", labels.len())))?;
+    let mut out = alloc_f32(n)?;
     out.fill(0.0);
     for (row, &l) in labels.iter().enumerate() {
         out[row * depth + l as usize] = 1.0;

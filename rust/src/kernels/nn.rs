@@ -89,7 +89,7 @@ pub fn softmax(x: &[f32], shape: &[usize], axis: i64, log: bool) -> Result<Vec<f
     let op = if log { "log_softmax" } else { "softmax" };
     check_len(op, "input", x.len(), shape)?;
     let (outer, len, inner) = split_axis(op, shape, axis)?;
-    let mut y = alloc_f32(x.len());
+    let mut y = alloc_f32(x.len())?;
     if x.is_empty() {
         return Ok(y);
     }
@@ -104,8 +104,8 @@ pub fn softmax_backward(y: &[f32], gy: &[f32], shape: &[usize], axis: i64, log: 
     check_len(op, "gradient", gy.len(), shape)?;
     let (outer, len, inner) = split_axis(op, shape, axis)?;
     // Interleave y and gy per lane so one lane walk sees both.
-    let mut packed = alloc_f32(2 * y.len());
-    let mut gx = alloc_f32(y.len());
+    let mut packed = alloc_f32(2 * y.len())?;
+    let mut gx = alloc_f32(y.len())?;
     if y.is_empty() {
         return Ok(gx);
     }
@@ -118,7 +118,7 @@ pub fn softmax_backward(y: &[f32], gy: &[f32], shape: &[usize], axis: i64, log: 
             packed[gbase..gbase + inner].copy_from_slice(&gy[base..base + inner]);
         }
     }
-    let mut scratch = alloc_f32(2 * y.len());
+    let mut scratch = alloc_f32(2 * y.len())?;
     for_each_lane(&packed, &mut scratch, outer, 2 * len, inner, |lane, out| {
         let (yv, gv) = lane.split_at(len);
         if log {
@@ -184,8 +184,8 @@ pub fn softmax_cross_entropy(logits: &[f32], rows: usize, classes: usize, labels
         return Err(Error::shape(op, format!("logits hold {} values, expected ({rows}, {classes})", logits.len())));
     }
     check_labels(op, rows, classes, &labels)?;
-    let mut probs = alloc_f32(rows * classes);
-    let mut loss = alloc_f32(rows);
+    let mut probs = alloc_f32(rows * classes)?;
+    let mut loss = alloc_f32(rows)?;
     if rows == 0 || classes == 0 {
         loss.fill(0.0);
         return Ok((loss, probs));
@@ -231,7 +231,7 @@ pub fn softmax_cross_entropy_backward(probs: &[f32], rows: usize, classes: usize
         ));
     }
     check_labels(op, rows, classes, &labels)?;
-    let mut g = alloc_f32(rows * classes);
+    let mut g = alloc_f32(rows * classes)?;
     if rows == 0 || classes == 0 {
         return Ok(g);
     }
@@ -268,7 +268,7 @@ pub fn sigmoid_bce(z: &[f32], y: &[f32]) -> Result<Vec<f32>> {
     if z.len() != y.len() {
         return Err(Error::shape("sigmoid_binary_cross_entropy", format!("{} logits and {} labels", z.len(), y.len())));
     }
-    let mut out = alloc_f32(z.len());
+    let mut out = alloc_f32(z.len())?;
     super::strided::zip_map2(&mut out, z, y, |z, y| z.max(0.0) - z * y + (-z.abs()).exp().ln_1p());
     Ok(out)
 }
@@ -278,7 +278,7 @@ pub fn sigmoid_bce_backward(z: &[f32], y: &[f32], g: &[f32]) -> Result<Vec<f32>>
     if z.len() != y.len() || z.len() != g.len() {
         return Err(Error::shape("sigmoid_binary_cross_entropy_backward", "logits, labels and gradient disagree"));
     }
-    let mut out = alloc_f32(z.len());
+    let mut out = alloc_f32(z.len())?;
     super::strided::zip_map3(&mut out, z, y, g, |z, y, g| g * (sigmoid(z) - y));
     Ok(out)
 }
@@ -329,7 +329,7 @@ fn check_dense(op: &str, x_len: usize, rows: usize, fin: usize, w_len: usize, fo
 /// pass over the output that adds the bias and applies the activation while it is hot.
 pub fn dense(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, fin: usize, fout: usize, act: DenseActivation) -> Result<Vec<f32>> {
     check_dense("dense", x.len(), rows, fin, w.len(), fout, b.map(|b| b.len()))?;
-    let mut y = alloc_f32(rows * fout);
+    let mut y = alloc_f32(rows * fout)?;
     let spec = MatmulSpec { batch: 1, m: rows, k: fin, n: fout, trans_a: false, trans_b: false, a_batch_stride: 0, b_batch_stride: 0 };
     matmul(x, w, &mut y, &spec);
     if fout == 0 || rows == 0 {
@@ -381,7 +381,7 @@ pub fn dense_backward(
     let gz: &[f32] = match act {
         DenseActivation::Linear => gy,
         _ => {
-            let mut g = alloc_f32(gy.len());
+            let mut g = alloc_f32(gy.len())?;
             let f: fn(f32, f32, f32) -> f32 = match act {
                 DenseActivation::Relu => |y: f32, _x: f32, g: f32| if y > 0.0 { g } else { 0.0 },
                 DenseActivation::Sigmoid => |y: f32, _x: f32, g: f32| g * y * (1.0 - y),
@@ -393,17 +393,17 @@ pub fn dense_backward(
         }
     };
     let gx = if need_gx {
-        let mut gx = alloc_f32(rows * fin);
+        let mut gx = alloc_f32(rows * fin)?;
         let spec = MatmulSpec { batch: 1, m: rows, k: fout, n: fin, trans_a: false, trans_b: true, a_batch_stride: 0, b_batch_stride: 0 };
         matmul(gz, w, &mut gx, &spec);
         Some(gx)
     } else {
         None
     };
-    let mut gw = alloc_f32(fin * fout);
+    let mut gw = alloc_f32(fin * fout)?;
     let spec = MatmulSpec { batch: 1, m: fin, k: rows, n: fout, trans_a: true, trans_b: false, a_batch_stride: 0, b_batch_stride: 0 };
     matmul(x, gz, &mut gw, &spec);
-    let gb = match reduce_block(super::reduce::ReduceOp::Sum, gz, 1, rows, fout) {
+    let gb = match reduce_block(super::reduce::ReduceOp::Sum, gz, 1, rows, fout)? {
         Reduced::F32(v) => v,
         Reduced::I32(_) => return Err(Error::dtype("dense_backward", "internal: sum gave integers")),
     };

@@ -87,7 +87,7 @@ pub fn uniform(n: usize, seed: u64, offset: u64, low: f32, high: f32) -> Result<
     if !(low.is_finite() && high.is_finite()) || high < low {
         return Err(Error::value("random_uniform", format!("needs finite low <= high, got [{low}, {high})")));
     }
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     let span = high - low;
     fill_blocks(&mut out, seed, offset, |b, dst| {
         for (o, &x) in dst.iter_mut().zip(&b) {
@@ -103,7 +103,7 @@ pub fn normal(n: usize, seed: u64, offset: u64, mean: f32, std: f32) -> Result<V
     if !(mean.is_finite() && std.is_finite()) || std < 0.0 {
         return Err(Error::value("random_normal", format!("needs finite mean and stddev >= 0, got {mean}, {std}")));
     }
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     fill_blocks(&mut out, seed, offset, |b, dst| {
         let mut z = [0f32; 4];
         for p in 0..2 {
@@ -163,7 +163,7 @@ pub fn truncated_normal(n: usize, seed: u64, offset: u64, mean: f32, std: f32) -
     }
     // erf(2 / sqrt(2)): the uniform's range maps to (-2, 2) standard deviations.
     const ERF_SQRT2: f32 = 0.954_499_7;
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     fill_blocks(&mut out, seed, offset, |b, dst| {
         for (o, &x) in dst.iter_mut().zip(&b) {
             let u = (u01(x) * 2.0 - 1.0 + 1.0 / 16_777_216.0) * ERF_SQRT2;
@@ -180,7 +180,7 @@ pub fn bernoulli_mask(n: usize, seed: u64, offset: u64, keep: f32, scale: f32) -
     if !(0.0..=1.0).contains(&keep) {
         return Err(Error::value("dropout_mask", format!("keep probability must be in [0, 1], got {keep}")));
     }
-    let mut out = alloc_f32(n);
+    let mut out = alloc_f32(n)?;
     fill_blocks(&mut out, seed, offset, |b, dst| {
         for (o, &x) in dst.iter_mut().zip(&b) {
             *o = if u01(x) < keep { scale } else { 0.0 };

@@ -117,21 +117,21 @@ pub fn reduce(
         &owned
     };
     let r = if axes.is_empty() { 1 } else { r };
-    Ok((reduce_block(op, data, outer, r, inner), out_shape))
+    Ok((reduce_block(op, data, outer, r, inner)?, out_shape))
 }
 
 /// Reduces the middle axis of a contiguous (outer, r, inner) array.
-pub fn reduce_block(op: ReduceOp, x: &[f32], outer: usize, r: usize, inner: usize) -> Reduced {
+pub fn reduce_block(op: ReduceOp, x: &[f32], outer: usize, r: usize, inner: usize) -> Result<Reduced> {
     match op {
         ReduceOp::Sum | ReduceOp::Mean => {
             let scale = if op == ReduceOp::Mean { 1.0 / r as f64 } else { 1.0 };
-            let mut out = alloc_f32(outer * inner);
+            let mut out = alloc_f32(outer * inner)?;
             sum_block(x, outer, r, inner, scale, &mut out);
-            Reduced::F32(out)
+            Ok(Reduced::F32(out))
         }
         ReduceOp::Max | ReduceOp::Min => {
             let is_max = op == ReduceOp::Max;
-            let mut out = alloc_f32(outer * inner);
+            let mut out = alloc_f32(outer * inner)?;
             let body = |(o, out_row): (usize, &mut [f32])| {
                 for (i, slot) in out_row.iter_mut().enumerate() {
                     let mut acc = x[o * r * inner + i];
@@ -150,11 +150,11 @@ pub fn reduce_block(op: ReduceOp, x: &[f32], outer: usize, r: usize, inner: usiz
             } else {
                 out.chunks_mut(inner.max(1)).enumerate().for_each(body);
             }
-            Reduced::F32(out)
+            Ok(Reduced::F32(out))
         }
         ReduceOp::ArgMax | ReduceOp::ArgMin => {
             let is_max = op == ReduceOp::ArgMax;
-            let mut out = alloc_i32(outer * inner);
+            let mut out = alloc_i32(outer * inner)?;
             let body = |(o, out_row): (usize, &mut [i32])| {
                 for (i, slot) in out_row.iter_mut().enumerate() {
                     let mut best = x[o * r * inner + i];
@@ -178,7 +178,7 @@ pub fn reduce_block(op: ReduceOp, x: &[f32], outer: usize, r: usize, inner: usiz
             } else {
                 out.chunks_mut(inner.max(1)).enumerate().for_each(body);
             }
-            Reduced::I32(out)
+            Ok(Reduced::I32(out))
         }
     }
 }

@@ -56,10 +56,10 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// `y = op(x)`.
-pub fn forward(op: UnaryOp, x: &[f32]) -> Vec<f32> {
-    let mut y = alloc_f32(x.len());
+pub fn forward(op: UnaryOp, x: &[f32]) -> Result<Vec<f32>> {
+    let mut y = alloc_f32(x.len())?;
     forward_into(op, x, &mut y);
-    y
+    Ok(y)
 }
 
 pub fn forward_into(op: UnaryOp, x: &[f32], y: &mut [f32]) {
@@ -79,8 +79,8 @@ pub fn forward_into(op: UnaryOp, x: &[f32], y: &mut [f32]) {
 
 /// `dx = dy * op'(x)`, using whichever of `x` and `y = op(x)` is cheaper and stabler.
 /// At kinks the derivative follows TensorFlow (relu'(0) = 0, abs'(0) = 0).
-pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Vec<f32> {
-    let mut gx = alloc_f32(x.len());
+pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Result<Vec<f32>> {
+    let mut gx = alloc_f32(x.len())?;
     match op {
         UnaryOp::Neg => zip_map3(&mut gx, x, y, gy, |_, _, g| -g),
         UnaryOp::Abs => zip_map3(&mut gx, x, y, gy, |x, _, g| {
@@ -100,7 +100,7 @@ pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Vec<f32> {
         UnaryOp::Sigmoid => zip_map3(&mut gx, x, y, gy, |_, y, g| g * y * (1.0 - y)),
         UnaryOp::Tanh => zip_map3(&mut gx, x, y, gy, |_, y, g| g * (1.0 - y * y)),
     }
-    gx
+    Ok(gx)
 }
 
 #[cfg(test)]
@@ -109,9 +109,9 @@ mod tests {
 
     #[test]
     fn sigmoid_is_stable_at_extremes() {
-        let y = forward(UnaryOp::Sigmoid, &[-1000.0, 1000.0, 0.0]);
+        let y = forward(UnaryOp::Sigmoid, &[-1000.0, 1000.0, 0.0]).unwrap();
         assert_eq!(y, vec![0.0, 1.0, 0.5]);
-        let t = forward(UnaryOp::Tanh, &[-1000.0, 1000.0]);
+        let t = forward(UnaryOp::Tanh, &[-1000.0, 1000.0]).unwrap();
         assert_eq!(t, vec![-1.0, 1.0]);
     }
 
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn relu_backward_is_zero_at_kink() {
-        let g = backward(UnaryOp::Relu, &[-1.0, 0.0, 2.0], &[0.0, 0.0, 2.0], &[1.0, 1.0, 1.0]);
+        let g = backward(UnaryOp::Relu, &[-1.0, 0.0, 2.0], &[0.0, 0.0, 2.0], &[1.0, 1.0, 1.0]).unwrap();
         assert_eq!(g, vec![0.0, 0.0, 1.0]);
     }
 }

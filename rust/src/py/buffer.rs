@@ -77,13 +77,13 @@ impl CpuBuffer {
         Ok(match parse_dtype(dtype)? {
             DType::F32 => {
                 let b = PyBuffer::<f32>::get(obj)?;
-                let mut v = alloc_f32(b.item_count());
+                let mut v = alloc_f32(b.item_count())?;
                 b.copy_to_slice(py, &mut v)?;
                 Self::f32(v)
             }
             DType::I32 => {
                 let b = PyBuffer::<i32>::get(obj)?;
-                let mut v = alloc_i32(b.item_count());
+                let mut v = alloc_i32(b.item_count())?;
                 b.copy_to_slice(py, &mut v)?;
                 Self::i32(v)
             }
@@ -94,18 +94,20 @@ impl CpuBuffer {
     #[staticmethod]
     fn full(py: Python<'_>, n: usize, value: f64, dtype: &str) -> PyResult<Self> {
         let dt = parse_dtype(dtype)?;
-        Ok(py.detach(|| match dt {
-            DType::F32 => {
-                let mut v = alloc_f32(n);
-                v.fill(value as f32);
-                Self::f32(v)
-            }
-            DType::I32 => {
-                let mut v = alloc_i32(n);
-                v.fill(value as i32);
-                Self::i32(v)
-            }
-        }))
+        Ok(py.detach(|| -> Result<Self> {
+            Ok(match dt {
+                DType::F32 => {
+                    let mut v = alloc_f32(n)?;
+                    v.fill(value as f32);
+                    Self::f32(v)
+                }
+                DType::I32 => {
+                    let mut v = alloc_i32(n)?;
+                    v.fill(value as i32);
+                    Self::i32(v)
+                }
+            })
+        })?)
     }
 
     #[getter]
@@ -118,20 +120,22 @@ impl CpuBuffer {
     }
 
     /// A deep copy (new memory).
-    fn copy(&self, py: Python<'_>) -> Self {
+    fn copy(&self, py: Python<'_>) -> PyResult<Self> {
         let s = self.shared();
-        py.detach(|| match &*read(&s) {
-            Storage::F32(v) => {
-                let mut o = alloc_f32(v.len());
-                o.copy_from_slice(v);
-                Self::f32(o)
-            }
-            Storage::I32(v) => {
-                let mut o = alloc_i32(v.len());
-                o.copy_from_slice(v);
-                Self::i32(o)
-            }
-        })
+        Ok(py.detach(|| -> Result<Self> {
+            Ok(match &*read(&s) {
+                Storage::F32(v) => {
+                    let mut o = alloc_f32(v.len())?;
+                    o.copy_from_slice(v);
+                    Self::f32(o)
+                }
+                Storage::I32(v) => {
+                    let mut o = alloc_i32(v.len())?;
+                    o.copy_from_slice(v);
+                    Self::i32(o)
+                }
+            })
+        })?)
     }
 
     /// Overwrites this buffer's contents with `src`'s (same dtype and length): the

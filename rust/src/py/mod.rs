@@ -42,7 +42,7 @@ fn unary_op(py: Python<'_>, op: &str, x: &CpuBuffer) -> PyResult<CpuBuffer> {
     let op = UnaryOp::parse(op)?;
     let x = x.shared();
     let n = read(&x).len();
-    run(py, n, move || Ok(f32buf(unary::forward(op, as_f32("unary", "input", &read(&x))?))))
+    run(py, n, move || Ok(f32buf(unary::forward(op, as_f32("unary", "input", &read(&x))?)?)))
 }
 
 #[pyfunction]
@@ -56,7 +56,7 @@ fn unary_backward(py: Python<'_>, op: &str, x: &CpuBuffer, y: &CpuBuffer, gy: &C
         if xs.len() != ys.len() || xs.len() != gs.len() {
             return Err(Error::shape("unary_backward", "x, y and the gradient differ in size"));
         }
-        Ok(f32buf(unary::backward(op, xs, ys, gs)))
+        Ok(f32buf(unary::backward(op, xs, ys, gs)?))
     })
 }
 
@@ -174,7 +174,7 @@ fn cast(py: Python<'_>, x: &CpuBuffer, dtype: &str) -> PyResult<CpuBuffer> {
     run(py, n, move || {
         Ok(match (&*read(&x), dtype.as_str()) {
             (Storage::F32(v), "int32") => CpuBuffer::i32(layout::f32_to_i32(v)?),
-            (Storage::I32(v), "float32") => CpuBuffer::f32(layout::i32_to_f32(v)),
+            (Storage::I32(v), "float32") => CpuBuffer::f32(layout::i32_to_f32(v)?),
             (Storage::F32(v), "float32") => CpuBuffer::f32(v.clone()),
             (Storage::I32(v), "int32") => CpuBuffer::i32(v.clone()),
             (_, other) => return Err(Error::dtype("cast", format!("unsupported dtype '{other}'; supported: float32, int32"))),
@@ -243,7 +243,7 @@ fn matmul(py: Python<'_>, a: &CpuBuffer, a_shape: Vec<usize>, b: &CpuBuffer, b_s
         let (av, bv) = (as_f32(op, "left operand", &ag)?, as_f32(op, "right operand", &bg)?);
         check_len(op, "left operand", av.len(), &a_shape)?;
         check_len(op, "right operand", bv.len(), &b_shape)?;
-        let mut c = crate::memory::alloc_f32(batch * m * n);
+        let mut c = crate::memory::alloc_f32(batch * m * n)?;
         gemm_kernel(av, bv, &mut c, &spec);
         Ok((f32buf(c), out_shape))
     })
@@ -477,6 +477,20 @@ fn workers_flush_denormals() -> PyResult<bool> {
     Ok(parallel::run(parallel::denormals_flushed)?)
 }
 
+/// WGSL source of a shader family (the shared prelude followed by the family file).
+#[pyfunction]
+fn shader_source(name: &str) -> PyResult<String> {
+    crate::shaders::source(name).ok_or_else(|| {
+        Error::value("shader_source", format!("unknown shader '{name}'; known: {}", crate::shaders::names().join(", "))).into()
+    })
+}
+
+/// Names of the embedded shader families.
+#[pyfunction]
+fn shader_names() -> Vec<&'static str> {
+    crate::shaders::names()
+}
+
 #[pyfunction]
 fn clear_pool() {
     crate::memory::clear_pool();
@@ -526,6 +540,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
     m.add_function(wrap_pyfunction!(clear_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(shader_source, m)?)?;
+    m.add_function(wrap_pyfunction!(shader_names, m)?)?;
     m.add_function(wrap_pyfunction!(pooled_bytes, m)?)?;
     Ok(())
 }

@@ -1,0 +1,136 @@
+"""Matmul (and the fused dense built on its epilogue) and data movement kernels of the
+gpu backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InvalidArgumentError, ShapeError
+from .elementwise import MAX_DIMS, check_f32
+from .runtime import GpuBuffer
+
+ACT = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+
+def _c_strides(shape) -> list[int]:
+    s, acc = [0] * len(shape), 1
+    for i in range(len(shape) - 1, -1, -1):
+        s[i] = acc
+        acc *= shape[i]
+    return s
+
+
+class LinalgKernels:
+    # -- matmul --------------------------------------------------------------------------
+    def _gemm(self, a, b, bias, batch, m, k, n, trans_a, trans_b, a_batch, b_batch, act: str) -> GpuBuffer:
+        out = self.rt.alloc(batch * m * n)
+        if batch * m * n == 0:
+            return out
+        if k == 0:
+            return self.full(batch * m * n, 0.0, "float32")
+        sa_m, sa_k = (1, m) if trans_a else (k, 1)
+        sb_k, sb_n = (1, k) if trans_b else (n, 1)
+        if batch > 65535:
+            raise InvalidArgumentError(f"matmul: batch {batch} exceeds 65,535 on the gpu")
+        params = (m, n, k, batch, sa_m, sa_k, sb_k, sb_n, a_batch, b_batch, 1 if bias is not None else 0, ACT[act])
+        self.rt.dispatch("matmul/matmul", "matmul", [a, b, bias if bias is not None else a], [out], params,
+                         groups=(-(-n // 64), -(-m // 64), batch))
+        return out
+
+    def matmul(self, a, a_shape, b, b_shape, trans_a, trans_b):
+        check_f32("matmul", a, b)
+        a_shape, b_shape = tuple(a_shape), tuple(b_shape)
+        if len(a_shape) < 2 or len(b_shape) < 2:
+            raise ShapeError(f"matmul: operands need rank >= 2, got {a_shape} and {b_shape}")
+        m, ka = (a_shape[-1], a_shape[-2]) if trans_a else (a_shape[-2], a_shape[-1])
+        kb, n = (b_shape[-1], b_shape[-2]) if trans_b else (b_shape[-2], b_shape[-1])
+        if ka != kb:
+            raise ShapeError(f"matmul: shapes {a_shape} and {b_shape} are not aligned ({ka} != {kb})")
+        ba, bb = a_shape[:-2], b_shape[:-2]
+        try:
+            batch_shape = tuple(np.broadcast_shapes(ba, bb))
+        except ValueError:
+            raise ShapeError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not broadcast") from None
+        nb = int(np.prod(batch_shape)) if batch_shape else 1
+        na, nbb = (int(np.prod(ba)) if ba else 1), (int(np.prod(bb)) if bb else 1)
+        if na not in (1, nb) or nbb not in (1, nb):
+            raise ShapeError("matmul: partially broadcast batch dimensions must be expanded first")
+        out = self._gemm(a, b, None, nb, m, ka, n, trans_a, trans_b, m * ka if na > 1 else 0, ka * n if nbb > 1 else 0, "linear")
+        return out, batch_shape + (m, n)
+
+    def dense(self, x, w, b, rows, fin, fout, activation):
+        if activation not in ACT:
+            raise InvalidArgumentError(f"dense: activation {activation!r} is not fused; fused ones: {', '.join(ACT)}")
+        check_f32("dense", x, w)
+        if x.n != rows * fin or w.n != fin * fout or (b is not None and b.n != fout):
+            raise ShapeError(f"dense: input ({rows}, {fin}), kernel of {w.n} values and bias do not fit (units {fout})")
+        return self._gemm(x, w, b, 1, rows, fin, fout, False, False, 0, 0, activation)
+
+    # -- data movement ---------------------------------------------------------------------
+    def _strided(self, x, out_shape, src_strides) -> GpuBuffer:
+        n = int(np.prod(out_shape)) if out_shape else 1
+        out = self.rt.alloc(n, x.dtype)
+        if n:
+            if len(out_shape) > MAX_DIMS:
+                raise InvalidArgumentError(f"gpu: tensors of rank {len(out_shape)} exceed the supported {MAX_DIMS}")
+            pad = MAX_DIMS - len(out_shape)
+            words = (n, len(out_shape), 0, 0, *out_shape, *([1] * pad), *src_strides, *([0] * pad))
+            self.rt.dispatch("layout/gather", "strided_copy", [x], [out], words, threads=n)
+        return out
+
+    def transpose(self, x, shape, perm):
+        shape, perm = tuple(shape), [int(p) for p in perm]
+        if sorted(perm) != list(range(len(shape))):
+            raise InvalidArgumentError(f"transpose: axes {perm} are not a permutation of the {len(shape)} axes of shape {shape}")
+        st = _c_strides(shape)
+        return self._strided(x, tuple(shape[p] for p in perm), [st[p] for p in perm])
+
+    def broadcast_to(self, x, shape, out_shape):
+        shape, out_shape = tuple(shape), tuple(out_shape)
+        try:
+            ok = tuple(np.broadcast_shapes(shape, out_shape)) == out_shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ShapeError(f"broadcast_to: cannot broadcast a tensor of shape {shape} to {out_shape}")
+        st = _c_strides(shape)
+        off = len(out_shape) - len(shape)
+        src = [0] * off + [0 if shape[i] == 1 else st[i] for i in range(len(shape))]
+        return self._strided(x, out_shape, src)
+
+    def _indices(self, op: str, indices, n_rows: int):
+        idx = np.asarray(list(indices), dtype=np.int64).reshape(-1)
+        if idx.size and ((idx < -n_rows).any() or (idx >= n_rows).any()):
+            bad = idx[(idx < -n_rows) | (idx >= n_rows)][0]
+            raise InvalidArgumentError(f"{op}: index {bad} is out of bounds for axis 0 with size {n_rows}")
+        idx = np.where(idx < 0, idx + n_rows, idx).astype(np.int32)
+        return idx, self.rt.upload(idx, "int32")
+
+    def take_rows(self, x, row_len, indices):
+        n_rows = x.n // row_len if row_len else 0
+        idx, ib = self._indices("take", indices, n_rows if row_len else max(len(list(indices)), 1))
+        out = self.rt.alloc(idx.size * row_len, x.dtype)
+        if out.n:
+            self.rt.dispatch("layout/gather", "take_rows", [x, ib], [out], (idx.size, row_len, n_rows, idx.size), threads=out.n)
+        return out
+
+    def scatter_add_rows(self, g, row_len, indices, n_rows):
+        idx, ib = self._indices("take_backward", indices, n_rows)
+        out = self.rt.alloc(n_rows * row_len)
+        if out.n:
+            self.rt.dispatch("layout/scatter", "scatter_add_rows", [g, ib], [out], (n_rows, row_len, idx.size), threads=out.n)
+        return out
+
+    def one_hot(self, labels, depth):
+        if labels.dtype != "int32":
+            from ...errors import DTypeError
+
+            raise DTypeError("one_hot: labels must be int32")
+        lab = self.rt.download(labels)
+        if lab.size and ((lab < 0).any() or (lab >= depth).any()):
+            bad = lab[(lab < 0) | (lab >= depth)][0]
+            raise InvalidArgumentError(f"one_hot: label {bad} is out of range for {depth} classes")
+        out = self.rt.alloc(labels.n * depth)
+        if out.n:
+            self.rt.dispatch("layout/one_hot", "one_hot", [labels], [out], (out.n, depth), threads=out.n)
+        return out

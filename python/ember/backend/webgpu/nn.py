@@ -1,0 +1,81 @@
+"""softmax, the fused cross-entropies and dense's composite backward on the gpu."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InvalidArgumentError, ShapeError
+from .elementwise import check_f32
+
+
+def _split(op: str, shape, axis: int):
+    shape = tuple(shape)
+    if not shape:
+        raise ShapeError(f"{op}: needs a tensor of rank >= 1, got a scalar")
+    a = axis + len(shape) if axis < 0 else axis
+    if not 0 <= a < len(shape):
+        raise InvalidArgumentError(f"{op}: axis {axis} is out of bounds for a tensor of rank {len(shape)}")
+    outer = int(np.prod(shape[:a])) if a else 1
+    inner = int(np.prod(shape[a + 1:])) if a + 1 < len(shape) else 1
+    return outer, shape[a], inner
+
+
+class NNKernels:
+    def softmax(self, x, shape, axis, log):
+        check_f32("softmax", x)
+        outer, n, inner = _split("log_softmax" if log else "softmax", shape, axis)
+        out = self.rt.alloc(x.n)
+        if x.n:
+            self.rt.dispatch("nn/softmax", "softmax", [x], [out], (outer, n, inner, int(log)), threads=outer * inner)
+        return out
+
+    def softmax_backward(self, y, gy, shape, axis, log):
+        check_f32("softmax_backward", y, gy)
+        outer, n, inner = _split("softmax_backward", shape, axis)
+        out = self.rt.alloc(y.n)
+        if y.n:
+            self.rt.dispatch("nn/softmax", "softmax_backward", [y, gy], [out], (outer, n, inner, int(log)), threads=outer * inner)
+        return out
+
+    def softmax_cross_entropy(self, logits, labels, rows, classes):
+        check_f32("softmax_cross_entropy", logits)
+        if logits.n != rows * classes:
+            raise ShapeError(f"softmax_cross_entropy: logits hold {logits.n} values, expected ({rows}, {classes})")
+        sparse = labels.dtype == "int32"
+        if sparse:
+            if labels.n != rows:
+                raise ShapeError(f"softmax_cross_entropy: {labels.n} integer labels for logits of shape ({rows}, {classes})")
+            lab = self.rt.download(labels)
+            if lab.size and ((lab < 0).any() or (lab >= classes).any()):
+                bad = lab[(lab < 0) | (lab >= classes)][0]
+                raise InvalidArgumentError(f"softmax_cross_entropy: label {bad} is out of range for {classes} classes")
+        elif labels.n != rows * classes:
+            raise ShapeError(f"softmax_cross_entropy: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
+        loss, probs = self.rt.alloc(rows), self.rt.alloc(rows * classes)
+        if rows and classes:
+            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy", [logits, labels], [loss, probs], (rows, classes, int(sparse)), threads=rows)
+        elif rows:
+            return self.full(rows, 0.0, "float32"), probs
+        return loss, probs
+
+    def softmax_cross_entropy_backward(self, probs, labels, gloss, rows, classes):
+        out = self.rt.alloc(rows * classes)
+        if out.n:
+            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy_backward", [probs, labels, gloss], [out],
+                             (rows, classes, int(labels.dtype == "int32")), threads=out.n)
+        return out
+
+    def sigmoid_bce(self, z, y):
+        check_f32("sigmoid_binary_cross_entropy", z, y)
+        if z.n != y.n:
+            raise ShapeError(f"sigmoid_binary_cross_entropy: {z.n} logits and {y.n} labels")
+        out = self.rt.alloc(z.n)
+        if z.n:
+            self.rt.dispatch("nn/bce", "sigmoid_bce", [z, y], [out], (z.n,), threads=z.n)
+        return out
+
+    def sigmoid_bce_backward(self, z, y, g):
+        out = self.rt.alloc(z.n)
+        if z.n:
+            self.rt.dispatch("nn/bce", "sigmoid_bce_backward", [z, y, g], [out], (z.n,), threads=z.n)
+        return out
