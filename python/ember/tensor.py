@@ -59,7 +59,10 @@ class Tensor:
         if isinstance(data, Tensor):
             a = data.numpy()
         else:
-            a = np.asarray(data)
+            try:
+                a = np.asarray(data)
+            except ValueError as e:  # ragged nested sequences
+                raise ShapeError(f"tensor: data does not form a rectangular array: {e}") from None
         dt = normalize_dtype(dtype) if dtype is not None else _infer_dtype(a)
         if dt == "int32" and a.dtype.kind == "f":
             if not np.all(np.isfinite(a)):

@@ -89,6 +89,7 @@ class Layer:
         self.input_shape_: tuple | None = None
         self.output_shape_: tuple | None = None
         self._batch_input_shape: tuple | None = None
+        self._device: str | None = None  # set by the owning model; None = the default device
         if batch_input_shape is not None:
             self._batch_input_shape = _shape_arg(batch_input_shape, type(self).__name__)
         elif input_shape is not None:
@@ -102,7 +103,7 @@ class Layer:
         shape = tuple(int(d) for d in (shape or ()))
         init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
-        v = Variable(value, dtype=dtype or "float32", trainable=trainable, name=f"{self.name}/{name or 'weight'}")
+        v = Variable(value, dtype=dtype or "float32", trainable=trainable, name=f"{self.name}/{name or 'weight'}", device=self._device)
         self._weights.append(v)
         return v
 

@@ -96,7 +96,10 @@ class Model(Layer):
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self.device = "cpu"
+        from ..tensor import _default_device
+
+        self.device = _default_device[0]
+        self._device = self.device
         self._metric_specs: list = []
         self._metrics: list | None = None
 
@@ -126,11 +129,24 @@ class Model(Layer):
 
         get_backend(device)
         if device != self.device:
-            for w in self.weights:
+            moving = list(self.weights)
+            if self.optimizer is not None:
+                moving += self.optimizer.variables
+            for w in moving:
                 t = w.to(device)
                 w._buf, w._backend, w.device = t._buf, t._backend, t.device
-            self.device = device
+            self.device = self._device = device
+            for layer in self._all_layers():
+                layer._device = device
         return self
+
+    def _all_layers(self) -> list:
+        out, stack = [], list(self._layers)
+        while stack:
+            layer = stack.pop()
+            out.append(layer)
+            stack.extend(layer._layers)
+        return out
 
     # -- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,

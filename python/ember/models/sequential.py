@@ -65,6 +65,8 @@ class Sequential(Model):
         self.input_shape_ = (None,) + tuple(shape[1:])
         s = self.input_shape_
         for layer in self._layers:
+            if layer._device is None:
+                layer._device = self.device
             if not layer.built:
                 layer._maybe_build(s)
             elif layer.input_shape_ is not None and len(layer.input_shape_) == len(s) and any(

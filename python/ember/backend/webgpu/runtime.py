@@ -57,6 +57,12 @@ class Runtime:
         self.limits = self.device.limits
         self.max_binding = int(self.limits["max-storage-buffer-binding-size"])
         self._free: dict[int, list] = {}
+        # Every live wgpu buffer is also held here. Tensors sit in reference cycles (an
+        # autograd node's closure refers to its output), and the cycle collector runs
+        # the finalizer of every object in a garbage cycle: a wgpu buffer reachable only
+        # from such a cycle would be released even after our __del__ put it back in the
+        # pool. Holding it from the runtime keeps it out of the garbage.
+        self._live: dict[int, object] = {}
         self._pooled_bytes = 0
         self._pipelines: dict = {}
         self._layouts: dict = {}
@@ -84,10 +90,12 @@ class Runtime:
         wgpu = self.wgpu
         with mapped_errors("gpu alloc"):
             buf = self.device.create_buffer(size=nbytes, usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST)
+        self._live[id(buf)] = buf
         return GpuBuffer(self, buf, n, dtype, nbytes)
 
     def _recycle(self, buf, nbytes: int) -> None:
         if self._pooled_bytes + nbytes > (1 << 30):
+            self._live.pop(id(buf), None)
             return
         self._free.setdefault(nbytes, []).append(buf)
         self._pooled_bytes += nbytes
@@ -190,6 +198,11 @@ class Runtime:
             raise InvalidArgumentError(f"{entry}: {len(block)} bytes of parameters exceed the {PARAM_SLOT}-byte block")
         self._params += block.ljust(PARAM_SLOT, b"\0")
         bufs = list(inputs) + list(outputs)
+        for gb in bufs:
+            if not isinstance(gb, GpuBuffer):
+                from ...errors import DeviceError
+
+                raise DeviceError(f"{entry}: an operand lives on another device ({type(gb).__name__}); move it with .to('gpu')")
         entries = [{"binding": i, "resource": {"buffer": gb.buf, "offset": 0, "size": gb.nbytes}} for i, gb in enumerate(bufs)]
         entries.append({"binding": len(bufs), "resource": {"buffer": self._arena, "offset": offset, "size": PARAM_SLOT}})
         with mapped_errors(entry):
