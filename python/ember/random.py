@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _core
 from .backend import get_backend
+from ._boundary import public
 from .errors import InvalidArgumentError
 from .tensor import Tensor, _default_device, _shape_tuple
 
@@ -68,19 +69,23 @@ def _draw(kind: str, shape, a: float, b: float, seed, device) -> Tensor:
     return Tensor._wrap(be.random(kind, n, s, off, float(a), float(b)), shape, "float32", be)
 
 
+@public("random.uniform")
 def uniform(shape, minval: float = 0.0, maxval: float = 1.0, dtype=None, seed=None, device=None) -> Tensor:
     return _draw("uniform", shape, minval, maxval, seed, device)
 
 
+@public("random.normal")
 def normal(shape, mean: float = 0.0, stddev: float = 1.0, dtype=None, seed=None, device=None) -> Tensor:
     return _draw("normal", shape, mean, stddev, seed, device)
 
 
+@public("random.truncated_normal")
 def truncated_normal(shape, mean: float = 0.0, stddev: float = 1.0, dtype=None, seed=None, device=None) -> Tensor:
     """Normal values cut at two standard deviations (inverse-CDF sampling)."""
     return _draw("truncated_normal", shape, mean, stddev, seed, device)
 
 
+@public("random.dropout_mask")
 def dropout_mask(shape, rate: float, seed=None, device=None) -> Tensor:
     """Inverted-dropout mask: 1/(1-rate) with probability 1-rate, else 0."""
     if not 0.0 <= rate < 1.0:

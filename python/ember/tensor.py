@@ -209,9 +209,9 @@ class Tensor:
         return core.argmax(self, axis)
 
     def __getitem__(self, key):
-        from .ops import core
+        from . import ops
 
-        return core.getitem(self, key)
+        return ops.getitem(self, key)
 
 
 def _binop(name: str, reflected: bool = False):
@@ -255,6 +255,11 @@ class Variable(Tensor):
     __slots__ = ("name", "trainable", "_id")
 
     def __init__(self, initializer: Any, shape=None, dtype=None, trainable: bool = True, name: str | None = None, device: str | None = None):
+        from ._boundary import public
+
+        public("Variable")(self._init)(initializer, shape, dtype, trainable, name, device)
+
+    def _init(self, initializer, shape, dtype, trainable, name, device):
         value = initializer(shape, dtype=dtype) if callable(initializer) else initializer
         if isinstance(value, Tensor):
             device = device or value.device
@@ -277,6 +282,11 @@ class Variable(Tensor):
 
     def assign(self, value) -> "Variable":
         """Overwrites the values in place (shape and dtype must match)."""
+        from ._boundary import public
+
+        return public("Variable.assign")(self._assign)(value)
+
+    def _assign(self, value) -> "Variable":
         if isinstance(value, Tensor):
             if value.shape != self.shape:
                 raise ShapeError(f"assign: value of shape {value.shape} does not match variable {self.name!r} of shape {self.shape}")
@@ -286,6 +296,8 @@ class Variable(Tensor):
             self._backend.assign(self._buf, src._buf)
             return self
         a = np.asarray(value)
+        if a.dtype.kind not in "biuf":
+            raise InvalidArgumentError(f"assign: expected real numbers, got dtype {a.dtype}")
         if a.shape != self.shape:
             raise ShapeError(f"assign: value of shape {a.shape} does not match variable {self.name!r} of shape {self.shape}")
         self._backend.assign(self._buf, self._backend.from_numpy(a, self.dtype))

@@ -12,6 +12,24 @@ from .nn import (
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
+from .._boundary import public as _public
+
+broadcast_to = _public("broadcast_to")(broadcast_to)
+concatenate = _public("concatenate")(concatenate)
+dense = _public("dense")(dense)
+getitem = _public("getitem")(getitem)
+one_hot = _public("one_hot")(one_hot)
+reshape = _public("reshape")(reshape)
+softmax = _public("softmax")(softmax)
+log_softmax = _public("log_softmax")(log_softmax)
+sum = _public("sum")(sum)  # noqa: A001
+mean = _public("mean")(mean)
+max = _public("max")(max)  # noqa: A001
+min = _public("min")(min)  # noqa: A001
+take = _public("take")(take)
+transpose = _public("transpose")(transpose)
+
+
 def convert_to_numpy(x):
     """A numpy copy of ``x``."""
     import numpy as np
