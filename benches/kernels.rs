@@ -69,7 +69,48 @@ fn bench_matmul(c: &mut Criterion) {
     group.finish();
 }
 
-// elementwise and softmax groups are added below
+// Elementwise and softmax throughput (elements per second) at sizes that take the
+// parallel paths; the kernels return Result only for allocation failure.
+fn bench_elementwise(c: &mut Criterion) {
+    use _core::kernels::binary::{self, BinaryOp};
+    use _core::kernels::unary::{self, UnaryOp};
+    let pool = pool();
+    let mut g = c.benchmark_group("elementwise");
+    g.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for &n in &[1usize << 16, 1 << 20, 1 << 22] {
+        let x = data(n);
+        let y = data(n);
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, op) in [("relu", UnaryOp::Relu), ("exp", UnaryOp::Exp), ("sigmoid", UnaryOp::Sigmoid)] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| in_pool(&pool, || black_box(unary::forward(op, black_box(&x)))))
+            });
+        }
+        g.bench_with_input(BenchmarkId::new("add", n), &n, |b, _| {
+            b.iter(|| in_pool(&pool, || black_box(binary::forward(BinaryOp::Add, &x, &[n], &y, &[n]))))
+        });
+        let rows = n / 512;
+        g.bench_with_input(BenchmarkId::new("add_row_broadcast", n), &n, |b, _| {
+            b.iter(|| in_pool(&pool, || black_box(binary::forward(BinaryOp::Add, &x, &[rows, 512], &y[..512], &[512]))))
+        });
+    }
+    g.finish();
+}
 
-criterion_group!(benches, bench_matmul);
+fn bench_softmax(c: &mut Criterion) {
+    use _core::kernels::nn;
+    let pool = pool();
+    let mut g = c.benchmark_group("softmax");
+    g.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for &(rows, cols) in &[(128usize, 10usize), (1024, 1000), (4096, 1000)] {
+        let x = data(rows * cols);
+        g.throughput(Throughput::Elements((rows * cols) as u64));
+        g.bench_with_input(BenchmarkId::new("softmax", format!("{rows}x{cols}")), &rows, |b, _| {
+            b.iter(|| in_pool(&pool, || black_box(nn::softmax(&x, &[rows, cols], -1, false))))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_matmul, bench_elementwise, bench_softmax);
 criterion_main!(benches);
