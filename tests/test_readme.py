@@ -29,3 +29,10 @@ def test_readme_starts_with_the_two_commands():
     assert len(commands) == 2
     assert "examples/mnist_mlp.py" in commands[0]
     assert "pytest" in commands[1] and "cargo test" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    first_block = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    test_command = [l for l in first_block.splitlines() if l and not l.startswith("#")][1]
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci
