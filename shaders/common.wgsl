@@ -27,3 +27,14 @@ fn tanh_stable(x: f32) -> f32 {
     let e = exp(2.0 * x);
     return (e - 1.0) / (e + 1.0);
 }
+
+// WGSL's pow is undefined for negative bases; follow C's powf for integral exponents.
+fn pow_signed(a: f32, b: f32) -> f32 {
+    if (a >= 0.0) {
+        if (a == 0.0) { return select(select(1.0, 0.0, b > 0.0), bitcast<f32>(0x7f800000u), b < 0.0); }
+        return pow(a, b);
+    }
+    if (b != floor(b)) { return bitcast<f32>(0x7fc00000u); }
+    let m = pow(-a, b);
+    return select(m, -m, (abs(b) % 2.0) == 1.0);
+}

@@ -25,15 +25,6 @@ fn offsets(i: u32) -> vec2<u32> {
     return o;
 }
 
-fn pow_signed(a: f32, b: f32) -> f32 {
-    if (a >= 0.0) {
-        if (a == 0.0) { return select(select(1.0, 0.0, b > 0.0), bitcast<f32>(0x7f800000u), b < 0.0); }
-        return pow(a, b);
-    }
-    if (b != floor(b)) { return bitcast<f32>(0x7fc00000u); }
-    let m = pow(-a, b);
-    return select(m, -m, (abs(b) % 2.0) == 1.0);
-}
 
 @compute @workgroup_size(WG)
 fn binary_backward_add_a(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {

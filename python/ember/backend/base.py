@@ -159,11 +159,9 @@ class Backend(ABC):
         self, x: Buffer, w: Buffer, y: Buffer, gy: Buffer, rows: int, fin: int, fout: int, activation: str, need_gx: bool
     ) -> tuple[Buffer | None, Buffer, Buffer]:
         """Composite: (gx, gw, gb) of ``dense``."""
-        if activation == "linear":
-            gz = gy
-        else:
-            # op'(x) for these activations is a function of y; unary_backward reads y.
-            gz = self.unary_backward(activation, y, y, gy) if activation != "relu" else self.unary_backward("relu", y, y, gy)
+        # For relu, sigmoid and tanh op'(x) is a function of y (relu: y > 0 iff x > 0),
+        # so y stands in for x.
+        gz = gy if activation == "linear" else self.unary_backward(activation, y, y, gy)
         gx = self.matmul(gz, (rows, fout), w, (fin, fout), False, True)[0] if need_gx else None
         gw = self.matmul(x, (rows, fin), gz, (rows, fout), True, False)[0]
         gb = self.sum_to_shape(gz, (rows, fout), (fout,))
