@@ -11,6 +11,12 @@ fn flat_id(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * WG + lid.x;
 }
 
+// NaN tests by bit pattern: shader compilers may assume `x != x` is false (fast-math
+// style), so the comparison form silently loses NaNs on some drivers (lavapipe does).
+fn is_nan_f32(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn sigmoid_stable(x: f32) -> f32 {
     if (x >= 0.0) {
         return 1.0 / (1.0 + exp(-x));

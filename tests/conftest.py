@@ -19,7 +19,24 @@ import pytest
 import ember as em
 
 REFERENCE = Path(__file__).parent / "reference" / "golden.json"
-BACKENDS = ["cpu"]
+
+
+def _probe_gpu() -> str | None:
+    """None when a WebGPU adapter exists (lavapipe counts), else why not. Probed once."""
+    try:
+        import wgpu
+    except Exception as e:  # noqa: BLE001
+        return f"wgpu not importable ({e}); pip install wgpu"
+    try:
+        if wgpu.gpu.request_adapter_sync() is None:
+            return "no WebGPU adapter; apt-get install mesa-vulkan-drivers"
+    except Exception as e:  # noqa: BLE001
+        return f"no WebGPU adapter ({e}); apt-get install mesa-vulkan-drivers"
+    return None
+
+
+GPU_UNAVAILABLE = _probe_gpu()
+BACKENDS = ["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(GPU_UNAVAILABLE is not None, reason=str(GPU_UNAVAILABLE))])]
 
 
 def pytest_addoption(parser):

@@ -81,7 +81,7 @@ fn binary_maximum(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) 
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(b, a, a != a || a >= b);
+    out[i] = select(b, a, is_nan_f32(a) || (!is_nan_f32(b) && a >= b));
 }
 
 @compute @workgroup_size(WG)
@@ -91,7 +91,7 @@ fn binary_minimum(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) 
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(b, a, a != a || a <= b);
+    out[i] = select(b, a, is_nan_f32(a) || (!is_nan_f32(b) && a <= b));
 }
 
 @compute @workgroup_size(WG)
@@ -101,7 +101,7 @@ fn binary_equal(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) nw
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a == b);
+    out[i] = select(0.0, 1.0, !is_nan_f32(a) && !is_nan_f32(b) && a == b);
 }
 
 @compute @workgroup_size(WG)
@@ -111,7 +111,7 @@ fn binary_not_equal(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a != b);
+    out[i] = select(0.0, 1.0, is_nan_f32(a) || is_nan_f32(b) || a != b);
 }
 
 @compute @workgroup_size(WG)
@@ -121,7 +121,7 @@ fn binary_less(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) nw:
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a < b);
+    out[i] = select(0.0, 1.0, !is_nan_f32(a) && !is_nan_f32(b) && a < b);
 }
 
 @compute @workgroup_size(WG)
@@ -131,7 +131,7 @@ fn binary_less_equal(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroup
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a <= b);
+    out[i] = select(0.0, 1.0, !is_nan_f32(a) && !is_nan_f32(b) && a <= b);
 }
 
 @compute @workgroup_size(WG)
@@ -141,7 +141,7 @@ fn binary_greater(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) 
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a > b);
+    out[i] = select(0.0, 1.0, !is_nan_f32(a) && !is_nan_f32(b) && a > b);
 }
 
 @compute @workgroup_size(WG)
@@ -151,5 +151,5 @@ fn binary_greater_equal(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgr
     let o = offsets(i);
     let a = xa[o.x];
     let b = xb[o.y];
-    out[i] = select(0.0, 1.0, a >= b);
+    out[i] = select(0.0, 1.0, !is_nan_f32(a) && !is_nan_f32(b) && a >= b);
 }

@@ -8,7 +8,7 @@ struct Params { n: u32, p0: u32, p1: u32, p2: u32 }
 
 fn relu_nan(v: f32) -> f32 {
     // NaN propagates, as in the CPU kernel and numpy.
-    if (v > 0.0 || v != v) { return v; }
+    if (v > 0.0 || is_nan_f32(v)) { return v; }
     return 0.0;
 }
 

@@ -29,7 +29,7 @@ fn epilogue(v: f32, col: u32) -> f32 {
     var z = v;
     if (p.has_bias == 1u) { z = z + bias[col]; }
     switch p.act {
-        case 1u: { if (!(z > 0.0 || z != z)) { z = 0.0; } }
+        case 1u: { if (!(z > 0.0 || is_nan_f32(z))) { z = 0.0; } }
         case 2u: { z = sigmoid_stable(z); }
         case 3u: { z = tanh_stable(z); }
         default: {}

@@ -18,7 +18,7 @@ fn softmax(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) nw: vec
     var m = bitcast<f32>(0xff800000u);
     for (var j = 0u; j < p.len; j = j + 1u) {
         let v = x[base + j * p.inner];
-        if (v > m || v != v) { m = v; }
+        if (v > m || is_nan_f32(v)) { m = v; }
     }
     var s = 0.0;
     for (var j = 0u; j < p.len; j = j + 1u) { s = s + exp(x[base + j * p.inner] - m); }

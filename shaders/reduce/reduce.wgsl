@@ -15,7 +15,7 @@ struct Params { outer: u32, r: u32, inner: u32, p0: u32 }
 var<workgroup> sv: array<f32, 256>;
 var<workgroup> si: array<u32, 256>;
 
-fn is_nan(v: f32) -> bool { return v != v; }
+fn is_nan(v: f32) -> bool { return is_nan_f32(v); }
 
 // Whether (v, iv) should replace (a, ia) for max (sign = 1) or min (sign = -1).
 fn better(v: f32, iv: u32, a: f32, ia: u32, sign: f32) -> bool {

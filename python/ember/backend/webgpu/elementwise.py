@@ -18,6 +18,25 @@ def check_f32(op: str, *bufs: GpuBuffer) -> None:
             raise DTypeError(f"{op}: operands must be float32, got {b.dtype}")
 
 
+def check_dtype(op: str, what: str, buf: GpuBuffer, dtype: str = "float32") -> None:
+    if buf.dtype != dtype:
+        raise DTypeError(f"{op}: {what} must be {dtype}, got {buf.dtype}")
+
+
+def numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def check_len(op: str, what: str, buf: GpuBuffer, shape) -> None:
+    """The CPU kernels' boundary check: a buffer must hold exactly what its shape needs."""
+    need = numel(shape)
+    if buf.n != need:
+        raise ShapeError(f"{op}: {what} holds {buf.n} elements but its shape {tuple(shape)} needs {need}")
+
+
 def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
     try:
         return tuple(np.broadcast_shapes(tuple(a), tuple(b)))
@@ -73,6 +92,8 @@ class ElementwiseKernels(MemoryKernels):
         if op not in _core.BINARY_OPS:
             raise InvalidArgumentError(f"binary: unknown binary op {op!r}; valid ops: {', '.join(_core.BINARY_OPS)}")
         check_f32(op, a, b)
+        check_len(op, "left operand", a, a_shape)
+        check_len(op, "right operand", b, b_shape)
         out_shape = broadcast_shape(op, a_shape, b_shape)
         n = int(np.prod(out_shape)) if out_shape else 1
         out = self.rt.alloc(n)
@@ -85,8 +106,13 @@ class ElementwiseKernels(MemoryKernels):
         if op not in _core.BINARY_OPS:
             raise InvalidArgumentError(f"binary: unknown binary op {op!r}; valid ops: {', '.join(_core.BINARY_OPS)}")
         check_f32(op, a, b, gy)
+        check_len(op, "left operand", a, a_shape)
+        check_len(op, "right operand", b, b_shape)
         out_shape = broadcast_shape(op, a_shape, b_shape)
         n = int(np.prod(out_shape)) if out_shape else 1
+        if gy.n != n:
+            raise ShapeError(f"{op}: upstream gradient holds {gy.n} values but the broadcast output of shapes "
+                             f"{tuple(a_shape)} and {tuple(b_shape)} is {out_shape}")
         words = shape_words(out_shape, strides_in(tuple(a_shape), out_shape), strides_in(tuple(b_shape), out_shape))
         grads = []
         for need, side, shape in ((need_a, "a", a_shape), (need_b, "b", b_shape)):

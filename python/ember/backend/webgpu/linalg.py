@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import InvalidArgumentError, ShapeError
-from .elementwise import MAX_DIMS, check_f32
+from ...errors import DTypeError, InvalidArgumentError, ShapeError
+from .elementwise import MAX_DIMS, check_dtype, check_f32, check_len
 from .runtime import GpuBuffer
 
 ACT = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
@@ -27,7 +27,11 @@ class LinalgKernels:
         if batch * m * n == 0:
             return out
         if k == 0:
-            return self.full(batch * m * n, 0.0, "float32")
+            # An empty sum: zeros, then the epilogue (bias and activation) still applies.
+            zeros = self.full(batch * m * n, 0.0, "float32")
+            if bias is not None:
+                zeros, _ = self.binary("add", zeros, (batch * m, n), bias, (n,))
+            return zeros if act == "linear" else self.unary(act, zeros)
         sa_m, sa_k = (1, m) if trans_a else (k, 1)
         sb_k, sb_n = (1, k) if trans_b else (n, 1)
         if batch > 65535:
@@ -42,6 +46,8 @@ class LinalgKernels:
         a_shape, b_shape = tuple(a_shape), tuple(b_shape)
         if len(a_shape) < 2 or len(b_shape) < 2:
             raise ShapeError(f"matmul: operands need rank >= 2, got {a_shape} and {b_shape}")
+        check_len("matmul", "left operand", a, a_shape)
+        check_len("matmul", "right operand", b, b_shape)
         m, ka = (a_shape[-1], a_shape[-2]) if trans_a else (a_shape[-2], a_shape[-1])
         kb, n = (b_shape[-1], b_shape[-2]) if trans_b else (b_shape[-2], b_shape[-1])
         if ka != kb:
@@ -66,6 +72,15 @@ class LinalgKernels:
             raise ShapeError(f"dense: input ({rows}, {fin}), kernel of {w.n} values and bias do not fit (units {fout})")
         return self._gemm(x, w, b, 1, rows, fin, fout, False, False, 0, 0, activation)
 
+    def dense_backward(self, x, w, y, gy, rows, fin, fout, activation, need_gx):
+        # The composite backward (three GEMMs and a column sum), with the CPU kernel's checks.
+        check_f32("dense_backward", x, w, y, gy)
+        if x.n != rows * fin or w.n != fin * fout:
+            raise ShapeError(f"dense_backward: input ({rows}, {fin}) or kernel ({fin}, {fout}) does not match its buffer")
+        if y.n != rows * fout or gy.n != rows * fout:
+            raise ShapeError("dense_backward: output or its gradient does not match (rows, units)")
+        return super().dense_backward(x, w, y, gy, rows, fin, fout, activation, need_gx)
+
     # -- data movement ---------------------------------------------------------------------
     def _strided(self, x, out_shape, src_strides) -> GpuBuffer:
         n = int(np.prod(out_shape)) if out_shape else 1
@@ -80,6 +95,8 @@ class LinalgKernels:
 
     def transpose(self, x, shape, perm):
         shape, perm = tuple(shape), [int(p) for p in perm]
+        check_dtype("transpose", "input", x)
+        check_len("transpose", "input", x, shape)
         if sorted(perm) != list(range(len(shape))):
             raise InvalidArgumentError(f"transpose: axes {perm} are not a permutation of the {len(shape)} axes of shape {shape}")
         st = _c_strides(shape)
@@ -87,6 +104,8 @@ class LinalgKernels:
 
     def broadcast_to(self, x, shape, out_shape):
         shape, out_shape = tuple(shape), tuple(out_shape)
+        check_dtype("broadcast_to", "input", x)
+        check_len("broadcast_to", "input", x, shape)
         try:
             ok = tuple(np.broadcast_shapes(shape, out_shape)) == out_shape
         except ValueError:
@@ -107,15 +126,21 @@ class LinalgKernels:
         return idx, self.rt.upload(idx, "int32")
 
     def take_rows(self, x, row_len, indices):
-        n_rows = x.n // row_len if row_len else 0
-        idx, ib = self._indices("take", indices, n_rows if row_len else max(len(list(indices)), 1))
+        if row_len == 0:
+            # Empty rows: the row count is unknown here, so the caller (ops.take) checks bounds.
+            return self.rt.alloc(0, x.dtype)
+        n_rows = x.n // row_len
+        idx, ib = self._indices("take", indices, n_rows)
         out = self.rt.alloc(idx.size * row_len, x.dtype)
         if out.n:
             self.rt.dispatch("layout/gather", "take_rows", [x, ib], [out], (idx.size, row_len, n_rows, idx.size), threads=out.n)
         return out
 
     def scatter_add_rows(self, g, row_len, indices, n_rows):
+        check_dtype("take_backward", "gradient", g)
         idx, ib = self._indices("take_backward", indices, n_rows)
+        if g.n != idx.size * row_len:
+            raise ShapeError("take_backward: gradient rows do not match the indices")
         out = self.rt.alloc(n_rows * row_len)
         if out.n:
             self.rt.dispatch("layout/scatter", "scatter_add_rows", [g, ib], [out], (n_rows, row_len, idx.size), threads=out.n)
@@ -123,8 +148,6 @@ class LinalgKernels:
 
     def one_hot(self, labels, depth):
         if labels.dtype != "int32":
-            from ...errors import DTypeError
-
             raise DTypeError("one_hot: labels must be int32")
         lab = self.rt.download(labels)
         if lab.size and ((lab < 0).any() or (lab >= depth).any()):

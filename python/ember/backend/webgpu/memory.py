@@ -6,8 +6,14 @@ import struct
 
 import numpy as np
 
-from ...errors import DTypeError, ShapeError
+from ...errors import DTypeError, InvalidArgumentError, ShapeError
 from .runtime import GpuBuffer
+
+
+def check_buffer_dtype(dtype) -> str:
+    if dtype not in ("float32", "int32"):
+        raise DTypeError(f"buffer: unsupported dtype {dtype!r}; supported: float32, int32")
+    return dtype
 
 
 def fill_bits(value: float, dtype: str) -> int:
@@ -20,13 +26,14 @@ class MemoryKernels:
     rt: object
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> GpuBuffer:
-        return self.rt.upload(np.asarray(array), dtype)
+        return self.rt.upload(np.asarray(array), check_buffer_dtype(dtype))
 
     def to_numpy(self, buf: GpuBuffer, shape, dtype: str) -> np.ndarray:
+        check_buffer_dtype(dtype)
         return self.rt.download(buf).reshape(shape)
 
     def full(self, n: int, value: float, dtype: str) -> GpuBuffer:
-        out = self.rt.alloc(n, dtype)
+        out = self.rt.alloc(n, check_buffer_dtype(dtype))
         if n:
             self.rt.dispatch("layout/fill", "fill", [], [out], (n, fill_bits(value, dtype)), threads=n)
         return out
@@ -44,6 +51,12 @@ class MemoryKernels:
             raise DTypeError(f"cast: unsupported dtype {dtype!r}; supported: float32, int32")
         if dtype == buf.dtype:
             return self.rt.copy(buf)
+        if dtype == "int32" and buf.n:
+            # A readback, but casts to int32 are rare and never inside a training step.
+            v = self.rt.download(buf)
+            ok = np.isfinite(v) & (v >= -2147483648.0) & (v < 2147483648.0)
+            if not ok.all():
+                raise InvalidArgumentError(f"cast: cannot cast {v[~ok][0]} to int32 (NaN, infinite or out of range)")
         out = self.rt.alloc(buf.n, dtype)
         if buf.n:
             entry = "cast_f32_to_i32" if dtype == "int32" else "cast_i32_to_f32"

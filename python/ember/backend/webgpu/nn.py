@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InvalidArgumentError, ShapeError
-from .elementwise import check_f32
+from .elementwise import check_dtype, check_f32, check_len
 
 
 def _split(op: str, shape, axis: int):
@@ -22,8 +22,10 @@ def _split(op: str, shape, axis: int):
 
 class NNKernels:
     def softmax(self, x, shape, axis, log):
-        check_f32("softmax", x)
-        outer, n, inner = _split("log_softmax" if log else "softmax", shape, axis)
+        op = "log_softmax" if log else "softmax"
+        check_f32(op, x)
+        outer, n, inner = _split(op, shape, axis)
+        check_len(op, "input", x, shape)
         out = self.rt.alloc(x.n)
         if x.n:
             self.rt.dispatch("nn/softmax", "softmax", [x], [out], (outer, n, inner, int(log)), threads=outer * inner)
@@ -32,6 +34,8 @@ class NNKernels:
     def softmax_backward(self, y, gy, shape, axis, log):
         check_f32("softmax_backward", y, gy)
         outer, n, inner = _split("softmax_backward", shape, axis)
+        check_len("softmax_backward", "output", y, shape)
+        check_len("softmax_backward", "gradient", gy, shape)
         out = self.rt.alloc(y.n)
         if y.n:
             self.rt.dispatch("nn/softmax", "softmax_backward", [y, gy], [out], (outer, n, inner, int(log)), threads=outer * inner)
@@ -59,6 +63,14 @@ class NNKernels:
         return loss, probs
 
     def softmax_cross_entropy_backward(self, probs, labels, gloss, rows, classes):
+        op = "softmax_cross_entropy_backward"
+        check_f32(op, probs, gloss)
+        if probs.n != rows * classes or gloss.n != rows:
+            raise ShapeError(f"{op}: probabilities or loss gradient do not match logits of shape ({rows}, {classes})")
+        if labels.dtype == "int32" and labels.n != rows:
+            raise ShapeError(f"{op}: {labels.n} integer labels for logits of shape ({rows}, {classes})")
+        if labels.dtype == "float32" and labels.n != rows * classes:
+            raise ShapeError(f"{op}: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
         out = self.rt.alloc(rows * classes)
         if out.n:
             self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy_backward", [probs, labels, gloss], [out],
@@ -75,6 +87,12 @@ class NNKernels:
         return out
 
     def sigmoid_bce_backward(self, z, y, g):
+        op = "sigmoid_binary_cross_entropy_backward"
+        check_dtype(op, "logits", z)
+        check_dtype(op, "labels", y)
+        check_dtype(op, "gradient", g)
+        if not z.n == y.n == g.n:
+            raise ShapeError(f"{op}: logits, labels and gradient disagree")
         out = self.rt.alloc(z.n)
         if z.n:
             self.rt.dispatch("nn/bce", "sigmoid_bce_backward", [z, y, g], [out], (z.n,), threads=z.n)

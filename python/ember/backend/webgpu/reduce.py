@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import _core
 from ...errors import InvalidArgumentError, ShapeError
-from .elementwise import check_f32
+from .elementwise import check_dtype, check_f32, check_len
 
 
 def _normalize(op: str, axes, ndim: int) -> list[int]:
@@ -29,6 +29,7 @@ class ReduceKernels:
             raise InvalidArgumentError(f"reduce: unknown reduction {op!r}; valid: {', '.join(_core.REDUCE_OPS)}")
         check_f32(op, x)
         shape = tuple(shape)
+        check_len(op, "input", x, shape)
         ax = list(range(len(shape))) if axes is None else _normalize(op, axes, len(shape))
         if op.startswith("arg") and len(ax) > 1:
             raise InvalidArgumentError(f"{op}: argmax/argmin reduce over a single axis (or all axes)")
@@ -61,6 +62,8 @@ class ReduceKernels:
 
     def sum_to_shape(self, x, shape, target):
         shape, target = tuple(shape), tuple(target)
+        check_dtype("sum_to_shape", "input", x)
+        check_len("sum_to_shape", "input", x, shape)
         if shape == target:
             return self.rt.copy(x)
         if len(target) > len(shape):
@@ -73,6 +76,8 @@ class ReduceKernels:
                 axes.append(off + i)
             elif t != s:
                 raise ShapeError(f"sum_to_shape: {target} does not broadcast to {shape}")
+        if len(target) > len(shape) or any(t not in (1, s) for t, s in zip(target[::-1], shape[::-1])):
+            raise ShapeError(f"sum_to_shape: {target} does not broadcast to {shape}")
         out, _ = self.reduce("sum", x, shape, axes, False)
         return out
 
