@@ -18,7 +18,7 @@ from . import _core
 from . import config as _config
 from . import (
     activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
-    optimizers, random, utils,
+    optimizers, random, regularizers, utils,
 )
 from .autograd import GradientTape, no_grad
 from .backend import get_backend as _get_backend
@@ -33,7 +33,7 @@ __version__ = _core.__version__
 __all__ = [
     "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "device", "set_default_device",
     "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
-    "metrics", "optimizers", "activations", "initializers", "callbacks", "ops", "utils", "datasets", "random",
+    "metrics", "optimizers", "activations", "initializers", "regularizers", "callbacks", "ops", "utils", "datasets", "random",
     "autograd", "__version__",
 ]
 

@@ -2,7 +2,11 @@
 
 from .core import Activation, Dense, Input, InputLayer, KerasTensor
 from .layer import Layer
-from .regularization import Dropout
+from .regularization import (
+    ActivityRegularization, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+    SpatialDropout3D,
+)
 from .reshaping import Flatten, Reshape
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "KerasTensor"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+           "GaussianDropout", "ActivityRegularization", "Flatten", "Reshape", "KerasTensor"]

@@ -8,6 +8,7 @@ builds it on first use from the input's shape.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 from typing import Any
@@ -15,10 +16,16 @@ from typing import Any
 import numpy as np
 
 from .. import initializers
+from .. import regularizers as _regularizers
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..tensor import Tensor, Variable, as_tensor
 
 _name_counts: dict[str, int] = defaultdict(int)
+
+# How many layer calls are in progress: the outermost call (depth 0) clears the losses of
+# the layer and its sublayers first, so ``losses`` holds those of the latest forward pass
+# (Keras 3's call context).
+_call_depth = [0]
 
 
 def _snake(name: str) -> str:
@@ -78,9 +85,12 @@ class Layer:
             cls.build = _marking_built(cls.__dict__["build"])
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, input_shape=None,
-                 input_dim=None, batch_input_shape=None, batch_size=None, **kwargs):
+                 input_dim=None, batch_input_shape=None, batch_size=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise InvalidArgumentError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self._losses: list = []
+        self._weight_regularizers: list = []
         self.name = name or unique_name(_snake(type(self).__name__))
         self.trainable = trainable
         self.built = False
@@ -105,7 +115,45 @@ class Layer:
         value = init(shape, dtype=dtype)
         v = Variable(value, dtype=dtype or "float32", trainable=trainable, name=f"{self.name}/{name or 'weight'}", device=self._device)
         self._weights.append(v)
+        reg = _regularizers.get(regularizer)
+        if reg is not None:
+            self._weight_regularizers.append((v, reg))
         return v
+
+    # -- losses (regularization penalties) --------------------------------------------------
+    def add_loss(self, loss) -> None:
+        """Adds a scalar loss tensor (kept until this layer's next outermost call)."""
+        self._losses.append(loss)
+
+    def _flat_layers(self) -> list:
+        out, stack = [], [self]
+        while stack:
+            layer = stack.pop()
+            out.append(layer)
+            stack.extend(reversed(getattr(layer, "_layers", [])))
+        return out
+
+    def _clear_losses(self) -> None:
+        for layer in self._flat_layers():
+            if hasattr(layer, "_losses"):
+                layer._losses = []
+
+    @property
+    def losses(self) -> list:
+        """Scalar losses: those added during the latest call (activity regularization,
+        ``add_loss``) of this layer and its sublayers, then the weight penalties of the
+        trainable weights, computed now (so they are on the tape when called under it)."""
+        layers = self._flat_layers()
+        out = []
+        for layer in layers:
+            out.extend(getattr(layer, "_losses", []))
+        for layer in layers:
+            if not layer.trainable:
+                continue
+            for v, reg in getattr(layer, "_weight_regularizers", []):
+                if v.trainable:
+                    out.append(reg(v))
+        return out
 
     @property
     def weights(self) -> list[Variable]:
@@ -193,7 +241,11 @@ class Layer:
             x = core.cast(x, "float32")
         self._maybe_build((None,) + x.shape[1:])
         self._check_input(x)
-        return self.call(x, training=bool(training), **kwargs)
+        with call_context(self):
+            out = self.call(x, training=bool(training), **kwargs)
+            if self.activity_regularizer is not None and isinstance(out, Tensor):
+                self.add_loss(_activity_loss(self.activity_regularizer, out))
+        return out
 
     def _check_input(self, x: Tensor) -> None:
         spec = self.input_shape_
@@ -243,6 +295,30 @@ def _marking_built(build):
 
     wrapper._marks_built = True
     return wrapper
+
+
+@contextlib.contextmanager
+def call_context(layer: "Layer"):
+    """Marks a layer call in progress; the outermost one clears the old losses first."""
+    if _call_depth[0] == 0 and hasattr(layer, "_losses"):
+        layer._clear_losses()
+    _call_depth[0] += 1
+    try:
+        yield
+    finally:
+        _call_depth[0] -= 1
+
+
+def _activity_loss(regularizer, output: Tensor):
+    """Keras 3: the penalty of a layer's output divided by its batch size (no division
+    for a scalar output; a zero batch gives 0, like ``divide_no_nan``)."""
+    from ..ops import core
+
+    loss = regularizer(output)
+    if output.ndim > 0:
+        n = output.shape[0]
+        loss = core.multiply(loss, 0.0) if n == 0 else core.divide(loss, float(n))
+    return loss
 
 
 class _AnyRank:

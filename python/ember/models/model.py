@@ -20,7 +20,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..autograd import enable_grad, grad, no_grad
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
-from ..layers.layer import Layer
+from ..layers.layer import Layer, call_context
 from ..tensor import Tensor
 
 __all__ = ["Model"]
@@ -226,10 +226,6 @@ class Model(Layer):
                 loss = core.add(loss, e)
         return loss
 
-    @property
-    def losses(self) -> list:
-        return []
-
     def train_step(self, x, y, sw=None):
         variables = self.trainable_variables
         with enable_grad():
@@ -390,7 +386,8 @@ class Model(Layer):
             from ..ops import core
 
             x = core.cast(x, "float32")
-        return self.call(x, training=bool(training))
+        with call_context(self):
+            return self.call(x, training=bool(training))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")

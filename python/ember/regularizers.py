@@ -1,0 +1,187 @@
+"""Weight and activity penalties with Keras 3 names, arguments and numerics.
+
+``L1(l1)`` is ``l1 * sum(|x|)``, ``L2(l2)`` is ``l2 * sum(x**2)`` (no factor 1/2, as in
+Keras; PyTorch's ``weight_decay`` differs), ``L1L2(l1, l2)`` is both. A layer's
+``kernel_regularizer``/``bias_regularizer`` penalise its weights; its
+``activity_regularizer`` penalises its output, divided by the batch size (Keras 3's
+``Layer.__call__``). ``Model.fit`` adds ``sum(model.losses)`` to the loss once per
+step, and the reported ``loss`` includes it, as Keras does.
+
+The gradient of ``|x|`` at 0 is 0 (``sign(0) = 0``).
+
+Example:
+    >>> import ember as em
+    >>> import numpy as np
+    >>> reg = em.regularizers.L2(0.01)
+    >>> round(float(reg(em.tensor(np.array([1.0, -2.0], np.float32)))), 6)
+    0.05
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .errors import InvalidArgumentError
+from .ops import core
+from .tensor import Tensor, as_tensor
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+
+
+def _factor(value, name: str, owner: str) -> float:
+    """A penalty factor as a float, or a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgumentError(
+            f"{owner}: invalid value for argument {name}: expected a non-negative float, received {name}={value!r}"
+        )
+    value = float(value)
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise InvalidArgumentError(
+            f"{owner}: invalid value for argument {name}: expected a non-negative float, received {name}={value!r}"
+        )
+    return value
+
+
+def _as_float_tensor(x) -> Tensor:
+    x = as_tensor(x)
+    return x if x.dtype == "float32" else core.cast(x, "float32")
+
+
+class Regularizer:
+    """Base class: a callable mapping a tensor to a scalar penalty tensor."""
+
+    def __call__(self, x) -> Tensor:
+        return core.multiply(core.sum(_as_float_tensor(x)), 0.0)
+
+    def get_config(self) -> dict:
+        raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(|x|) + l2 * sum(x**2)``.
+
+    Args:
+        l1: L1 factor, a non-negative float (default 0.0; None means 0).
+        l2: L2 factor, a non-negative float (default 0.0; None means 0).
+
+    Example:
+        >>> import ember as em
+        >>> r = em.regularizers.L1L2(l1=0.01, l2=0.02)
+        >>> round(float(r(em.tensor([1.0, -2.0]))), 6)
+        0.13
+    """
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _factor(0.0 if l1 is None else l1, "l1", type(self).__name__)
+        self.l2 = _factor(0.0 if l2 is None else l2, "l2", type(self).__name__)
+
+    def __call__(self, x) -> Tensor:
+        x = _as_float_tensor(x)
+        out = None
+        if self.l1:
+            out = core.multiply(core.sum(core.abs(x)), self.l1)
+        if self.l2:
+            t = core.multiply(core.sum(core.square(x)), self.l2)
+            out = t if out is None else core.add(out, t)
+        if out is None:
+            out = core.multiply(core.sum(x), 0.0)
+        return out
+
+    def get_config(self) -> dict:
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(Regularizer):
+    """``l1 * sum(|x|)``.
+
+    Args:
+        l1: a non-negative float (default 0.01; None means 0.01, as in Keras).
+    """
+
+    def __init__(self, l1=0.01):
+        self.l1 = _factor(0.01 if l1 is None else l1, "l1", "L1")
+
+    def __call__(self, x) -> Tensor:
+        return core.multiply(core.sum(core.abs(_as_float_tensor(x))), self.l1)
+
+    def get_config(self) -> dict:
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    """``l2 * sum(x**2)`` (no 1/2 factor, as in Keras).
+
+    Args:
+        l2: a non-negative float (default 0.01; None means 0.01, as in Keras).
+    """
+
+    def __init__(self, l2=0.01):
+        self.l2 = _factor(0.01 if l2 is None else l2, "l2", "L2")
+
+    def __call__(self, x) -> Tensor:
+        return core.multiply(core.sum(core.square(_as_float_tensor(x))), self.l2)
+
+    def get_config(self) -> dict:
+        return {"l2": self.l2}
+
+
+# Keras's lowercase aliases.
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
+
+
+def get(identifier):
+    """A regularizer from None, a name ('l1', 'l2', 'l1_l2'), a config dict, an instance or a callable.
+
+    Raises:
+        InvalidArgumentError: (a ValueError) for an unknown name or an uninterpretable identifier.
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is None or cls is Regularizer:
+            valid = sorted(k for k in _BY_NAME if k.islower())
+            raise InvalidArgumentError(f"Unknown regularizer {identifier!r}; valid regularizers: {', '.join(valid)}")
+        return cls()
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(identifier.get("class_name", ""))
+        if cls is None or cls is Regularizer:
+            raise InvalidArgumentError(f"Unknown regularizer config {identifier!r}")
+        config = identifier.get("config", {})
+        if not isinstance(config, dict):
+            raise InvalidArgumentError(f"Regularizer config must be a dict, got {config!r}")
+        try:
+            return cls.from_config(config)
+        except TypeError as e:
+            raise InvalidArgumentError(f"Bad regularizer config {identifier!r}: {e}") from None
+    if callable(identifier):
+        return identifier
+    raise InvalidArgumentError(f"Could not interpret regularizer identifier: {identifier!r}")
+
+
+def serialize(regularizer):
+    """``{"class_name", "config"}`` for a Regularizer, None for None."""
+    if regularizer is None:
+        return None
+    if isinstance(regularizer, Regularizer):
+        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return getattr(regularizer, "__name__", "custom")
+
+
+def deserialize(config):
+    return get(config)
