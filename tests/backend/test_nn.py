@@ -35,6 +35,14 @@ MATMUL_CASES = [
     ((1, 1), (2, 3), 2, 9, 4),
     ((3,), (1, 3), 2, 2, 2),
     ((0,), (), 2, 3, 4),
+    # Multiples of 4: the gpu kernel's vec4 loads along each operand's contiguous axis,
+    # over several 64x64 tiles and K slices, batched and broadcast.
+    ((), (), 68, 132, 72),
+    ((3,), (3,), 8, 20, 12),
+    ((2,), (), 64, 16, 4),
+    ((), (2,), 4, 8, 68),
+    ((), (), 12, 6, 8),
+    ((), (), 6, 12, 10),
 ]
 
 

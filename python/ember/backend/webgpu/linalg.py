@@ -37,8 +37,12 @@ class LinalgKernels:
         if batch > 65535:
             raise InvalidArgumentError(f"matmul: batch {batch} exceeds 65,535 on the gpu")
         params = (m, n, k, batch, sa_m, sa_k, sb_k, sb_n, a_batch, b_batch, 1 if bias is not None else 0, ACT[act])
+        # vec4 global loads along whichever axis of each operand is contiguous, when that
+        # axis (hence every row start and batch stride) is a multiple of 4.
+        vec_a = (2 if m % 4 == 0 else 0) if trans_a else (1 if k % 4 == 0 else 0)
+        vec_b = (2 if k % 4 == 0 else 0) if trans_b else (1 if n % 4 == 0 else 0)
         self.rt.dispatch("matmul/matmul", "matmul", [a, b, bias if bias is not None else a], [out], params,
-                         groups=(-(-n // 64), -(-m // 64), batch))
+                         groups=(-(-n // 64), -(-m // 64), batch), constants={"VEC_A": vec_a, "VEC_B": vec_b})
         return out
 
     def matmul(self, a, a_shape, b, b_shape, trans_a, trans_b):
