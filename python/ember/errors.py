@@ -22,6 +22,8 @@ __all__ = [
     "DTypeError",
     "InvalidArgumentError",
     "DeviceError",
+    "GpuError",
+    "OutOfMemoryError",
     "BackendUnavailableError",
     "SerializationError",
     "NotBuiltError",
@@ -47,6 +49,16 @@ class InvalidArgumentError(EmberError, ValueError):
 
 class DeviceError(EmberError, RuntimeError):
     """Tensors on different devices were mixed in one op."""
+
+
+class GpuError(DeviceError):
+    """The GPU API reported an error (a WebGPU validation or internal error), named
+    with the op that caused it."""
+
+
+class OutOfMemoryError(EmberError, MemoryError):
+    """A device could not hold a tensor: its memory is exhausted, or the tensor is larger
+    than the largest buffer the device allows. Also a ``MemoryError``."""
 
 
 class BackendUnavailableError(EmberError, RuntimeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ...errors import BackendUnavailableError, EmberError
+from ...errors import BackendUnavailableError, GpuError, OutOfMemoryError
 
 INSTALL_HINT = (
     "install wgpu-py (`pip install wgpu`) and a Vulkan, Metal or DX12 driver; on a machine without a GPU, "
@@ -12,12 +12,8 @@ INSTALL_HINT = (
 )
 
 
-class GpuError(EmberError, RuntimeError):
-    """A WebGPU validation or device error."""
-
-
-class GpuOutOfMemoryError(EmberError, MemoryError):
-    """The GPU could not allocate a buffer."""
+# Kept under their old names for the backend's own code.
+GpuOutOfMemoryError = OutOfMemoryError
 
 
 def request_device():

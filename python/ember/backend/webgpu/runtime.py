@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from ... import _core
-from ...errors import InvalidArgumentError
+from ...errors import InvalidArgumentError, OutOfMemoryError
 from .device import mapped_errors, request_device
 
 MAX_WORKGROUPS = 65535
@@ -79,7 +79,7 @@ class Runtime:
     def alloc(self, n: int, dtype: str = "float32") -> GpuBuffer:
         nbytes = _padded(4 * n)
         if 4 * n > self.max_binding:
-            raise InvalidArgumentError(
+            raise OutOfMemoryError(
                 f"gpu: a tensor of {n} elements ({4 * n} bytes) exceeds this adapter's largest storage binding "
                 f"({self.max_binding} bytes)"
             )
