@@ -4,6 +4,7 @@
 * ``backend_name`` parametrizes a test over every backend available here; the GPU joins
   the list when a WebGPU adapter exists (lavapipe counts) and is skipped with the
   reason otherwise.
+* With ``EMBER_REQUIRE_GPU=1`` (.ci/run sets it) a session in which no GPU test passed fails.
 * ``golden`` is ``tests/reference/golden.json`` (a copy of ``../shared/reference``).
 """
 
@@ -41,6 +42,26 @@ BACKENDS = ["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipi
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run slow (full training) tests")
+
+
+REQUIRE_GPU = os.environ.get("EMBER_REQUIRE_GPU") == "1"
+_gpu_passed = 0
+
+
+def pytest_runtest_logreport(report):
+    global _gpu_passed
+    if report.when == "call" and report.passed and "gpu" in report.keywords:
+        _gpu_passed += 1
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With EMBER_REQUIRE_GPU=1 (set by .ci/run), a run in which no GPU test passed fails:
+    CI must never pass by skipping the whole GPU backend."""
+    if REQUIRE_GPU and _gpu_passed == 0 and session.testscollected:
+        reason = GPU_UNAVAILABLE or "no test marked gpu was selected"
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"EMBER_REQUIRE_GPU=1 but no GPU test ran: {reason}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config, items):
