@@ -1,6 +1,6 @@
 """Ember's Python benchmark: side-by-side figures measured in one run.
 
-    python benches/run.py [--threads 1,2] [--quick]
+    python benches/run.py [--threads 1,2] [--quick] [--gpu] [--no-cpu]
 
 * f32 GEMM GFLOP/s at n = 256..2048: Ember vs numpy (OpenBLAS) vs PyTorch (if importable)
 * MLP 784-512-256-10 training throughput (batch 128, Adam), samples/s: Ember vs PyTorch
@@ -166,6 +166,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", default="1,2")
     p.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
+    p.add_argument("--gpu", action="store_true", help="also run the GPU section (benches/gpu.py)")
+    p.add_argument("--no-cpu", action="store_true", help="skip the CPU sections")
     args = p.parse_args()
     sizes = [256, 1024] if args.quick else [256, 512, 1024, 2048]
     repeat = 3 if args.quick else 7
@@ -174,12 +176,18 @@ def main() -> None:
     if threadpool_info:
         blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info() if i.get("user_api") == "blas"]
         print("numpy BLAS:", ", ".join(blas) or "unknown")
-    for t in [int(s) for s in args.threads.split(",")]:
-        with set_threads(t):
-            bench_gemm(t, sizes, repeat)
-            bench_mlp(t, repeat, 10 if args.quick else 30)
-    with set_threads(1):
-        bench_overhead(repeat)
+    if not args.no_cpu:
+        for t in [int(s) for s in args.threads.split(",")]:
+            with set_threads(t):
+                bench_gemm(t, sizes, repeat)
+                bench_mlp(t, repeat, 10 if args.quick else 30)
+        with set_threads(1):
+            bench_overhead(repeat)
+    if args.gpu:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import gpu
+
+        gpu.run(args.quick)
 
 
 if __name__ == "__main__":
