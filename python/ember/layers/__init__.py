@@ -2,6 +2,7 @@
 
 from .core import Activation, Dense, Input, InputLayer, KerasTensor
 from .layer import Layer
+from .normalization import BatchNormalization, LayerNormalization
 from .regularization import (
     ActivityRegularization, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
     SpatialDropout3D,
@@ -9,4 +10,4 @@ from .regularization import (
 from .reshaping import Flatten, Reshape
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-           "GaussianDropout", "ActivityRegularization", "Flatten", "Reshape", "KerasTensor"]
+           "GaussianDropout", "ActivityRegularization", "BatchNormalization", "LayerNormalization", "Flatten", "Reshape", "KerasTensor"]

@@ -6,9 +6,11 @@ from .core import (
     not_equal, power, relu, reshape, sigmoid, sqrt, square, squeeze, stop_gradient, subtract, sum, take, tanh,
     transpose,
 )
+from .core import elu, gelu, hard_sigmoid, leaky_relu, mish, relu6, selu, silu, softplus, softsign, step, swish
 from .nn import (
     dense, log_softmax, matmul, one_hot, sigmoid_binary_cross_entropy, softmax, softmax_cross_entropy,
 )
+from .normalization import batch_norm, batch_normalization, layer_norm, moments
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
@@ -27,6 +29,10 @@ mean = _public("mean")(mean)
 max = _public("max")(max)  # noqa: A001
 min = _public("min")(min)  # noqa: A001
 take = _public("take")(take)
+batch_norm = _public("batch_norm")(batch_norm)
+batch_normalization = _public("batch_normalization")(batch_normalization)
+layer_norm = _public("layer_norm")(layer_norm)
+moments = _public("moments")(moments)
 transpose = _public("transpose")(transpose)
 
 
@@ -43,5 +49,8 @@ __all__ = [
     "min", "minimum", "multiply", "negative", "not_equal", "power", "relu", "reshape", "sigmoid", "sqrt",
     "square", "squeeze", "stop_gradient", "subtract", "sum", "take", "tanh", "transpose", "dense",
     "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
+    "batch_norm", "batch_normalization", "layer_norm", "moments",
+    "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
+    "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
 ]
