@@ -1,20 +1,37 @@
-"""Losses with Keras 3 names, formulas and reductions.
+"""Losses with Keras 3 names, formulas, reductions and ``sample_weight``.
 
-Each loss exists as a function returning per-sample values (mean over the last axis
-where Keras takes it) and as a class whose call reduces them, by default
-"sum_over_batch_size": the mean over samples. Probabilities are clipped to
-[1e-7, 1 - 1e-7] before logs, as in Keras. When ``y_pred`` came out of a softmax or
-sigmoid that Ember fused into a Dense layer, the loss uses the logits underneath
-(one stable fused kernel), as Keras does with TensorFlow.
+Each loss exists as a function returning per-sample values (the mean or sum over the
+last axis, as Keras takes it) and as a class whose ``__call__(y_true, y_pred,
+sample_weight=None)`` weights and reduces them, by default ``"sum_over_batch_size"``:
+the sum of the weighted values divided by their number. The other reductions are
+``"sum"``, ``"mean"`` (the same as ``"sum_over_batch_size"`` in Keras 3),
+``"mean_with_sample_weight"`` (divides by the sum of the weights) and ``None``/``"none"``.
+
+Numerics follow Keras 3 with its backend epsilon ``1e-7``: probabilities are clipped
+to ``[1e-7, 1 - 1e-7]`` before logs; ``msle`` takes ``log(max(x, eps) + 1)``; ``mape``
+divides by ``max(|y_true|, eps)``; ``kl_divergence`` clips both arguments to
+``[eps, 1]``; ``poisson`` takes ``log(y_pred + eps)``; ``hinge`` and ``squared_hinge``
+turn {0, 1} labels into {-1, 1}; ``cosine_similarity`` is the *negative* cosine (the
+quantity minimised). When ``y_pred`` came out of a softmax or sigmoid that Ember fused
+into a Dense layer, the crossentropies use the logits underneath (one stable fused
+kernel), as Keras does with TensorFlow.
+
+Every loss is a composite of `ember.ops`, so it runs on every device and is
+differentiable.
 
 Example:
     >>> import ember as em
     >>> float(em.losses.MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
     0.5
+    >>> round(float(em.losses.get("huber")([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]])), 6)
+    0.155
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from typing import Callable
 
 from .errors import InvalidArgumentError, ShapeError
@@ -22,17 +39,42 @@ from .ops import core, nn
 from .tensor import Tensor, as_tensor
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "mse", "mae", "get", "serialize", "EPSILON",
+    "Loss", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "Huber", "LogCosh", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge",
+    "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "CosineSimilarity",
+    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+    "huber", "log_cosh", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson", "cosine_similarity",
+    "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "kullback_leibler_divergence",
+    "logcosh", "bce", "BCE", "get", "serialize", "deserialize", "EPSILON", "REDUCTIONS",
 ]
 
 EPSILON = 1e-7
-REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+_LOG2 = math.log(2.0)
+
+
+# -- shape helpers ----------------------------------------------------------------------------
+
+def _squeeze_or_expand(x1: Tensor, x2: Tensor, expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
+    """Keras's ``squeeze_or_expand_to_same_rank``: reconciles ranks differing by one
+    trailing axis of size 1 (a rank-1 operand is expanded, otherwise the other squeezed)."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = core.expand_dims(x2, -1)
+        else:
+            x1 = core.squeeze(x1, -1)
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = core.expand_dims(x1, -1)
+        else:
+            x2 = core.squeeze(x2, -1)
+    return x1, x2
 
 
 def _match_rank(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    """Keras's squeeze_or_expand_to_same_rank for a trailing size-1 axis."""
+    """``y_true`` reshaped to ``y_pred``'s rank where Keras does it (used by metrics)."""
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         return core.expand_dims(y_true, -1)
     if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
@@ -40,24 +82,149 @@ def _match_rank(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return y_true
 
 
-def _prep(y_true, y_pred, name: str) -> tuple[Tensor, Tensor]:
+def _prep(y_true, y_pred, name: str, reconcile: bool = True) -> tuple[Tensor, Tensor]:
+    """float32 tensors on ``y_pred``'s device with equal shapes.
+
+    Unlike Keras, which broadcasts ``(n, 1)`` against ``(n, k)`` silently, mismatched
+    shapes raise `ShapeError` (a classic silent bug in regression code).
+    """
     y_pred = core._float(as_tensor(y_pred))
     y_true = core._float(as_tensor(y_true, device=y_pred.device))
-    y_true = _match_rank(y_true, y_pred)
+    if reconcile:
+        y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ShapeError(f"{name}: y_true of shape {y_true.shape} does not match y_pred of shape {y_pred.shape}")
     return y_true, y_pred
 
 
+def _softplus(x: Tensor) -> Tensor:
+    """``log(1 + exp(x))`` without overflow: ``relu(x) + log(1 + exp(-|x|))``."""
+    return core.add(core.relu(x), core.log(core.add(core.exp(core.negative(core.abs(x))), 1.0)))
+
+
+def _l2_normalize(x: Tensor, axis: int) -> Tensor:
+    """``x / max(||x||, eps)`` along ``axis`` (a zero vector stays zero), with a finite
+    gradient at zero: the norm is ``sqrt(max(sum(x^2), eps^2))``."""
+    sq = core.sum(core.square(x), axis=axis, keepdims=True)
+    return core.divide(x, core.sqrt(core.maximum(sq, EPSILON * EPSILON)))
+
+
+# -- regression losses ------------------------------------------------------------------------
+
 def mean_squared_error(y_true, y_pred) -> Tensor:
+    """``mean(square(y_true - y_pred), axis=-1)``.
+
+    Args:
+        y_true: Ground truth values, shape ``(batch, d0, .. dN)``.
+        y_pred: Predicted values, same shape.
+
+    Returns:
+        Per-sample losses of shape ``(batch, d0, .. dN-1)``.
+
+    Example:
+        >>> import ember as em
+        >>> em.losses.mean_squared_error([[0.0, 1.0]], [[1.0, 1.0]]).numpy().tolist()
+        [0.5]
+    """
     y_true, y_pred = _prep(y_true, y_pred, "mean_squared_error")
     return core.mean(core.square(core.subtract(y_pred, y_true)), axis=-1)
 
 
 def mean_absolute_error(y_true, y_pred) -> Tensor:
+    """``mean(abs(y_true - y_pred), axis=-1)``.
+
+    Example:
+        >>> import ember as em
+        >>> em.losses.mean_absolute_error([[0.0, 1.0]], [[1.0, 1.0]]).numpy().tolist()
+        [0.5]
+    """
     y_true, y_pred = _prep(y_true, y_pred, "mean_absolute_error")
     return core.mean(core.abs(core.subtract(y_pred, y_true)), axis=-1)
 
+
+def mean_absolute_percentage_error(y_true, y_pred) -> Tensor:
+    """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), eps)), axis=-1)`` (Keras, eps 1e-7).
+
+    Example:
+        >>> import ember as em
+        >>> em.losses.mean_absolute_percentage_error([[2.0, 4.0]], [[1.0, 5.0]]).numpy().tolist()
+        [37.5]
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "mean_absolute_percentage_error")
+    diff = core.abs(core.divide(core.subtract(y_true, y_pred), core.maximum(core.abs(y_true), EPSILON)))
+    return core.multiply(core.mean(diff, axis=-1), 100.0)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred) -> Tensor:
+    """``mean(square(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)), axis=-1)``.
+
+    Non-positive values are replaced by ``eps = 1e-7`` as in Keras.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.msle([[0.0]], [[1.718281828]])[0]), 5)
+        1.0
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "mean_squared_logarithmic_error")
+    first = core.log(core.add(core.maximum(y_pred, EPSILON), 1.0))
+    second = core.log(core.add(core.maximum(y_true, EPSILON), 1.0))
+    return core.mean(core.square(core.subtract(first, second)), axis=-1)
+
+
+def huber(y_true, y_pred, delta: float = 1.0) -> Tensor:
+    """Huber loss: ``0.5 * x^2`` where ``|x| <= delta``, else ``delta * |x| - 0.5 * delta^2``,
+    with ``x = y_pred - y_true``, averaged over the last axis.
+
+    Computed as ``0.5 * q^2 + delta * (|x| - q)`` with ``q = min(|x|, delta)``, the same
+    values and gradient as Keras's ``where`` form.
+
+    Args:
+        y_true: Ground truth values.
+        y_pred: Predicted values.
+        delta: Where the loss changes from quadratic to linear. Defaults to 1.0.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.ops.mean(em.losses.huber([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]))), 6)
+        0.155
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "huber")
+    delta = float(delta)
+    abs_error = core.abs(core.subtract(y_pred, y_true))
+    q = core.minimum(abs_error, delta)
+    values = core.add(core.multiply(core.square(q), 0.5), core.multiply(core.subtract(abs_error, q), delta))
+    return core.mean(values, axis=-1)
+
+
+def log_cosh(y_true, y_pred) -> Tensor:
+    """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed as Keras does,
+    ``x + softplus(-2x) - log(2)``, which never overflows.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.ops.mean(em.losses.log_cosh([[0., 1.], [0., 0.]], [[1., 1.], [0., 0.]]))), 5)
+        0.10845
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "log_cosh")
+    x = core.subtract(y_pred, y_true)
+    return core.mean(core.subtract(core.add(x, _softplus(core.multiply(x, -2.0))), _LOG2), axis=-1)
+
+
+def cosine_similarity(y_true, y_pred, axis: int = -1) -> Tensor:
+    """``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``: the negative cosine
+    similarity, so that minimising it aligns the vectors (Keras). A zero vector gives 0.
+
+    Example:
+        >>> import ember as em
+        >>> [round(v, 5) for v in em.losses.cosine_similarity([[0., 1.], [1., 1.]], [[1., 0.], [1., 1.]]).numpy().tolist()]
+        [-0.0, -1.0]
+    """
+    _check_axis(axis, "cosine_similarity")
+    y_true, y_pred = _prep(y_true, y_pred, "cosine_similarity")
+    return core.negative(core.sum(core.multiply(_l2_normalize(y_true, axis), _l2_normalize(y_pred, axis)), axis=axis))
+
+
+# -- probabilistic losses ---------------------------------------------------------------------
 
 def _logits_of(y_pred: Tensor, kind: str):
     lg = getattr(y_pred, "_keras_logits", None)
@@ -67,8 +234,22 @@ def _logits_of(y_pred: Tensor, kind: str):
 
 
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
-    y_pred_t = core._float(as_tensor(y_pred))
-    y_true, y_pred_t = _prep(y_true, y_pred_t, "binary_crossentropy")
+    """Binary crossentropy averaged over ``axis``.
+
+    Args:
+        y_true: Targets in [0, 1].
+        y_pred: Probabilities (clipped to ``[1e-7, 1 - 1e-7]``), or logits with ``from_logits=True``.
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: ``y_true * (1 - ls) + 0.5 * ls`` when > 0.
+        axis: The axis to average over. Defaults to -1.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.binary_crossentropy([[1.0]], [[0.5]])[0]), 6)
+        0.693147
+    """
+    _check_axis(axis, "binary_crossentropy")
+    y_true, y_pred_t = _prep(y_true, y_pred, "binary_crossentropy")
     if label_smoothing:
         y_true = core.add(core.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
     logits = y_pred_t if from_logits else _logits_of(y_pred_t, "sigmoid")
@@ -80,14 +261,32 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     return core.negative(core.mean(bce, axis=axis))
 
 
-def _smooth(y_true: Tensor, label_smoothing: float) -> Tensor:
+def _smooth(y_true: Tensor, label_smoothing: float, axis: int = -1) -> Tensor:
     if not label_smoothing:
         return y_true
-    k = y_true.shape[-1]
+    k = y_true.shape[axis]
     return core.add(core.multiply(y_true, 1.0 - label_smoothing), label_smoothing / k)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
+    """Categorical crossentropy summed over ``axis``.
+
+    Probabilities are renormalised to sum 1 along ``axis`` and clipped to
+    ``[1e-7, 1 - 1e-7]`` (Keras); with ``from_logits=True`` a stable log-softmax is used.
+
+    Args:
+        y_true: One-hot (or soft) targets.
+        y_pred: Probabilities, or logits with ``from_logits=True``.
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: ``y_true * (1 - ls) + ls / num_classes`` when > 0.
+        axis: The class axis. Defaults to -1.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.categorical_crossentropy([[0., 1., 0.]], [[0.05, 0.95, 0.0]])[0]), 4)
+        0.0513
+    """
+    _check_axis(axis, "categorical_crossentropy")
     y_pred_t = core._float(as_tensor(y_pred))
     y_true_t = core._float(as_tensor(y_true, device=y_pred_t.device))
     if y_true_t.shape != y_pred_t.shape:
@@ -95,7 +294,15 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
             f"categorical_crossentropy: y_true of shape {y_true_t.shape} does not match y_pred of shape {y_pred_t.shape} "
             "(for integer labels use sparse_categorical_crossentropy)"
         )
-    y_true_t = _smooth(y_true_t, label_smoothing)
+    if y_pred_t.ndim and y_pred_t.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={y_pred_t.shape}. Consider using 'binary_crossentropy' "
+            "if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=2,
+        )
+    y_true_t = _smooth(y_true_t, label_smoothing, axis)
     logits = y_pred_t if from_logits else _logits_of(y_pred_t, "softmax")
     if logits is not None and axis in (-1, y_pred_t.ndim - 1):
         return nn.softmax_cross_entropy(logits, y_true_t)
@@ -106,63 +313,272 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
     return core.negative(core.sum(core.multiply(y_true_t, core.log(p)), axis=axis))
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None, axis: int = -1) -> Tensor:
+def _sparse_cce(y_true, y_pred, from_logits: bool, ignore_class, axis: int) -> tuple[Tensor, Tensor | None]:
+    """Per-sample sparse crossentropy and, with ``ignore_class``, the float mask of kept rows."""
     y_pred_t = core._float(as_tensor(y_pred))
+    if axis not in (-1, y_pred_t.ndim - 1):
+        raise InvalidArgumentError(
+            f"sparse_categorical_crossentropy: only the last axis can be the class axis, got axis={axis} "
+            f"for y_pred of rank {y_pred_t.ndim}"
+        )
     y_true_t = as_tensor(y_true, device=y_pred_t.device)
-    if y_true_t.ndim == y_pred_t.ndim and y_true_t.shape[-1] == 1:
+    if y_true_t.ndim == y_pred_t.ndim and y_true_t.ndim and y_true_t.shape[-1] == 1:
         y_true_t = core.squeeze(y_true_t, -1)
     if y_true_t.shape != y_pred_t.shape[:-1]:
         raise ShapeError(
             f"sparse_categorical_crossentropy: labels of shape {y_true_t.shape} do not match predictions of shape "
             f"{y_pred_t.shape} (expected labels of shape {y_pred_t.shape[:-1]})"
         )
+    mask = None
+    if ignore_class is not None:
+        # Ignored rows get label 0 (any valid class) and are zeroed afterwards, so they
+        # contribute neither value nor gradient.
+        labels_f = core._float(y_true_t)
+        mask = core.not_equal(labels_f, float(ignore_class))
+        y_true_t = core.multiply(labels_f, mask)
     if y_true_t.dtype != "int32":
         y_true_t = core.cast(y_true_t, "int32")
     logits = y_pred_t if from_logits else _logits_of(y_pred_t, "softmax")
     if logits is not None:
-        return nn.softmax_cross_entropy(logits, y_true_t)
-    onehot = nn.one_hot(y_true_t, y_pred_t.shape[-1])
-    p = core.divide(y_pred_t, core.sum(y_pred_t, axis=-1, keepdims=True))
-    p = core.clip(p, EPSILON, 1.0 - EPSILON)
-    return core.negative(core.sum(core.multiply(onehot, core.log(p)), axis=-1))
+        values = nn.softmax_cross_entropy(logits, y_true_t)
+    else:
+        onehot = nn.one_hot(y_true_t, y_pred_t.shape[-1])
+        p = core.divide(y_pred_t, core.sum(y_pred_t, axis=-1, keepdims=True))
+        p = core.clip(p, EPSILON, 1.0 - EPSILON)
+        values = core.negative(core.sum(core.multiply(onehot, core.log(p)), axis=-1))
+    if mask is not None:
+        values = core.multiply(values, mask)
+    return values, mask
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None, axis: int = -1) -> Tensor:
+    """Categorical crossentropy against integer class indices.
+
+    Args:
+        y_true: Class indices of shape ``y_pred.shape[:-1]`` (or with a trailing 1).
+        y_pred: Probabilities (renormalised and clipped as in `categorical_crossentropy`),
+            or logits with ``from_logits=True``.
+        from_logits: Whether ``y_pred`` holds logits.
+        ignore_class: A label value whose rows give 0 (e.g. padding). The
+            `SparseCategoricalCrossentropy` class then averages over the other rows only.
+        axis: The class axis; only the last one is supported (as Keras's TensorFlow backend).
+
+    Example:
+        >>> import ember as em
+        >>> [round(v, 4) for v in em.losses.sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]).numpy().tolist()]
+        [0.0513, 2.3026]
+    """
+    return _sparse_cce(y_true, y_pred, from_logits, ignore_class, axis)[0]
+
+
+def kl_divergence(y_true, y_pred) -> Tensor:
+    """``sum(y_true * log(y_true / y_pred), axis=-1)`` with both clipped to ``[1e-7, 1]`` (Keras).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.kl_divergence([[0.5, 0.5]], [[0.25, 0.75]])[0]), 6)
+        0.143841
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "kl_divergence", reconcile=False)
+    y_true = core.clip(y_true, EPSILON, 1.0)
+    y_pred = core.clip(y_pred, EPSILON, 1.0)
+    return core.sum(core.multiply(y_true, core.log(core.divide(y_true, y_pred))), axis=-1)
+
+
+def poisson(y_true, y_pred) -> Tensor:
+    """``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`` (Keras).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.poisson([[1.0]], [[1.0]])[0]), 6)
+        1.0
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "poisson", reconcile=False)
+    return core.mean(core.subtract(y_pred, core.multiply(y_true, core.log(core.add(y_pred, EPSILON)))), axis=-1)
+
+
+# -- hinge losses -----------------------------------------------------------------------------
+
+def _hinge_labels(y_true: Tensor) -> Tensor:
+    """Keras's ``convert_binary_labels_to_hinge``: when every label is 0 or 1, maps them
+    to -1/1; otherwise returns them unchanged. Decided on the device (no read-back):
+    ``b = min(y == 0 or y == 1)`` and ``y + b * (y - 1)``."""
+    if y_true.size == 0:
+        return y_true
+    b = core.min(core.add(core.equal(y_true, 0.0), core.equal(y_true, 1.0)))
+    return core.add(y_true, core.multiply(b, core.subtract(y_true, 1.0)))
+
+
+def _hinge_margin(y_true, y_pred, name: str) -> Tensor:
+    y_true, y_pred = _prep(y_true, y_pred, name, reconcile=False)
+    y_true = _hinge_labels(core.stop_gradient(y_true))
+    return core.relu(core.subtract(1.0, core.multiply(y_true, y_pred)))
+
+
+def hinge(y_true, y_pred) -> Tensor:
+    """``mean(maximum(1 - y_true * y_pred, 0), axis=-1)``; {0, 1} labels become {-1, 1}.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.hinge([[1.0, 0.0]], [[0.3, -0.8]])[0]), 6)
+        0.45
+    """
+    return core.mean(_hinge_margin(y_true, y_pred, "hinge"), axis=-1)
+
+
+def squared_hinge(y_true, y_pred) -> Tensor:
+    """``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``; {0, 1} labels become {-1, 1}.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.squared_hinge([[1.0, 0.0]], [[0.3, -0.8]])[0]), 6)
+        0.265
+    """
+    return core.mean(core.square(_hinge_margin(y_true, y_pred, "squared_hinge")), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred) -> Tensor:
+    """``maximum(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred, -1)`` and
+    ``neg = max((1 - y_true) * y_pred, -1)`` (Keras).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.categorical_hinge([[0., 1., 0.]], [[0.3, 0.5, 0.2]])[0]), 6)
+        0.8
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "categorical_hinge", reconcile=False)
+    pos = core.sum(core.multiply(y_true, y_pred), axis=-1)
+    neg = core.max(core.multiply(core.subtract(1.0, y_true), y_pred), axis=-1)
+    return core.relu(core.add(core.subtract(neg, pos), 1.0))
 
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+bce = BCE = binary_crossentropy
 
 
-def _reduce(values: Tensor, sample_weight, reduction) -> Tensor:
-    if sample_weight is not None:
-        w = core._float(as_tensor(sample_weight, device=values.device))
-        if w.ndim > values.ndim:
-            w = core.reshape(w, values.shape)
-        values = core.multiply(values, w)
-    if reduction in (None, "none"):
+# -- reduction ----------------------------------------------------------------------------------
+
+def _check_reduction(reduction) -> None:
+    if not (reduction is None or isinstance(reduction, str)) or reduction not in REDUCTIONS:
+        raise InvalidArgumentError(
+            f"Invalid value for argument `reduction`. Expected one of {list(REDUCTIONS)}. Received: reduction={reduction!r}"
+        )
+
+
+def _reduce_values(values: Tensor, sample_weight, reduction) -> Tensor:
+    """Keras's ``reduce_values``: the sum, divided by the number of values (or by the sum
+    of the weights for ``mean_with_sample_weight``); 0/0 gives 0."""
+    if reduction in (None, "none") or values.ndim == 0 or values.shape == (0,):
         return values
+    loss = core.sum(values)
     if reduction == "sum":
-        return core.sum(values)
-    if reduction == "mean" and sample_weight is not None:
-        return core.divide(core.sum(values), core.sum(as_tensor(sample_weight)))
-    return core.mean(values) if values.size else core.sum(values)
+        return loss
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = core.sum(sample_weight)
+        # divide_no_nan: a zero divisor gives 0
+        nonzero = core.not_equal(divisor, 0.0)
+        return core.multiply(core.divide(loss, core.add(divisor, core.subtract(1.0, nonzero))), nonzero)
+    return core.multiply(loss, 1.0 / values.size) if values.size else core.multiply(loss, 0.0)
+
+
+def _expand_leading(weight: Tensor, values: Tensor) -> Tensor:
+    """Per-sample weights ``(batch,)`` against per-step values ``(batch, steps)``: adds
+    trailing axes so they broadcast over the steps (Keras 2 did this; Keras 3 leaves
+    it to the caller and fails to broadcast)."""
+    k = values.ndim - weight.ndim
+    if 0 < weight.ndim and k > 0 and tuple(values.shape[: weight.ndim]) == tuple(weight.shape):
+        return core.reshape(weight, tuple(weight.shape) + (1,) * k)
+    return weight
+
+
+def _reduce_weighted(values: Tensor, sample_weight=None, mask: Tensor | None = None, reduction="sum_over_batch_size") -> Tensor:
+    """Keras's ``reduce_weighted_values``: merges ``mask`` into ``sample_weight`` (for the
+    mean reductions a mask rescales by total/valid, so the mean is over kept entries),
+    weights the values and reduces them."""
+    if sample_weight is not None:
+        sample_weight = core._float(as_tensor(sample_weight, device=values.device))
+    if mask is not None:
+        if reduction in ("mean", "sum_over_batch_size"):
+            total = float(mask.size)
+            valid = core.sum(mask)
+            mask = core.multiply(mask, core.divide(total, core.add(valid, EPSILON)))
+        if sample_weight is not None:
+            mask, sample_weight = _squeeze_or_expand(mask, sample_weight)
+            sample_weight = core.multiply(_expand_leading(sample_weight, mask), mask)
+        else:
+            sample_weight = mask
+    if sample_weight is not None:
+        values, sample_weight = _squeeze_or_expand(values, sample_weight)
+        sample_weight = _expand_leading(sample_weight, values)
+        values = core.multiply(values, sample_weight)
+    return _reduce_values(values, sample_weight, reduction)
+
+
+# -- classes ---------------------------------------------------------------------------------------
+
+def _check_axis(axis, owner: str) -> None:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InvalidArgumentError(f"{owner}: `axis` must be an int, got axis={axis!r}")
+
+
+def _check_dtype(dtype, owner: str) -> None:
+    if dtype not in (None, "float32"):
+        raise InvalidArgumentError(f"{owner}: dtype must be None or 'float32' (Ember computes in float32), got dtype={dtype!r}")
 
 
 class Loss:
-    """Base class: ``call(y_true, y_pred)`` gives per-sample losses; ``__call__`` reduces."""
+    """Base class of losses.
+
+    Subclasses implement ``call(y_true, y_pred)`` returning per-sample losses;
+    ``__call__(y_true, y_pred, sample_weight=None)`` weights and reduces them.
+
+    Args:
+        name: The loss's name.
+        reduction: ``"sum_over_batch_size"`` (default), ``"sum"``, ``"mean"`` (Keras 3's
+            alias of ``"sum_over_batch_size"``), ``"mean_with_sample_weight"``, or
+            ``None``/``"none"`` for the unreduced values.
+        dtype: ``None`` or ``"float32"`` (Ember computes losses in float32).
+
+    Example:
+        >>> import ember as em
+        >>> class Cubed(em.losses.Loss):
+        ...     def call(self, y_true, y_pred):
+        ...         return em.ops.mean(em.ops.abs(em.ops.subtract(y_pred, y_true)) ** 3, axis=-1)
+        >>> float(Cubed()([[0.0, 0.0]], [[1.0, 2.0]]))
+        4.5
+    """
 
     fn: Callable | None = None
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size", dtype=None, **fn_kwargs):
-        if reduction not in REDUCTIONS:
-            raise InvalidArgumentError(f"Loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        self.name = name or _snake(type(self).__name__)
+        _check_reduction(reduction)
+        owner = type(self).__name__
+        _check_dtype(dtype, owner)
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{owner}: `name` must be a string, got name={name!r}")
+        self.name = name or _snake(owner)
         self.reduction = reduction
+        self.dtype = dtype
         self._fn_kwargs = fn_kwargs
 
     def call(self, y_true, y_pred) -> Tensor:
-        return type(self).fn(y_true, y_pred, **self._fn_kwargs)
+        fn = type(self).fn
+        if fn is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+        return fn(y_true, y_pred, **self._fn_kwargs)
+
+    def _call_masked(self, y_true, y_pred) -> tuple[Tensor, Tensor | None]:
+        return self.call(y_true, y_pred), None
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
-        return _reduce(self.call(y_true, y_pred), sample_weight, self.reduction)
+        values, mask = self._call_masked(y_true, y_pred)
+        values = core._float(as_tensor(values))
+        return _reduce_weighted(values, sample_weight, mask, self.reduction)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction, **self._fn_kwargs}
@@ -170,6 +586,9 @@ class Loss:
     @classmethod
     def from_config(cls, config: dict):
         return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
 
 
 def _snake(name: str) -> str:
@@ -181,94 +600,444 @@ def _snake(name: str) -> str:
     return out
 
 
+_REDUCTION_DOC = """reduction: ``"sum_over_batch_size"`` (default), ``"sum"``, ``"mean"``,
+            ``"mean_with_sample_weight"`` or ``None``/``"none"``."""
+
+
 class MeanSquaredError(Loss):
+    """Mean of squares of errors: ``mean(square(y_true - y_pred))``.
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to ``"mean_squared_error"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> float(em.losses.MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
+        0.5
+    """
+
     fn = staticmethod(mean_squared_error)
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
-        super().__init__(name, reduction)
+        super().__init__(name, reduction, dtype)
 
 
 class MeanAbsoluteError(Loss):
+    """Mean of absolute errors: ``mean(abs(y_true - y_pred))``.
+
+    Example:
+        >>> import ember as em
+        >>> float(em.losses.MeanAbsoluteError()([[0.0, 1.0]], [[1.0, 1.0]]))
+        0.5
+    """
+
     fn = staticmethod(mean_absolute_error)
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
-        super().__init__(name, reduction)
+        super().__init__(name, reduction, dtype)
+
+
+class MeanAbsolutePercentageError(Loss):
+    """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), 1e-7)))``.
+
+    Example:
+        >>> import ember as em
+        >>> float(em.losses.MeanAbsolutePercentageError()([[2.0, 4.0]], [[1.0, 5.0]]))
+        37.5
+    """
+
+    fn = staticmethod(mean_absolute_percentage_error)
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """``mean(square(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)))``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.MeanSquaredLogarithmicError()([[0.0]], [[1.718281828]])), 5)
+        1.0
+    """
+
+    fn = staticmethod(mean_squared_logarithmic_error)
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class Huber(Loss):
+    """Huber loss, quadratic for ``|error| <= delta`` and linear beyond.
+
+    Args:
+        delta: A positive float, where the loss changes from quadratic to linear.
+            Defaults to 1.0.
+        reduction: See `Loss`.
+        name: Defaults to ``"huber_loss"`` (the Keras name).
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.Huber()([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])), 6)
+        0.155
+    """
+
+    fn = staticmethod(huber)
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not math.isfinite(delta) or delta <= 0:
+            raise InvalidArgumentError(f"Huber: `delta` must be a positive finite number, got delta={delta!r}")
+        super().__init__(name, reduction, dtype, delta=float(delta))
+
+
+class LogCosh(Loss):
+    """Logarithm of the hyperbolic cosine of the error, averaged over the last axis.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.LogCosh()([[0., 1.], [0., 0.]], [[1., 1.], [0., 0.]])), 5)
+        0.10845
+    """
+
+    fn = staticmethod(log_cosh)
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+def _check_bool(value, arg: str, owner: str) -> None:
+    if not isinstance(value, (bool, int)) or value not in (0, 1):
+        raise InvalidArgumentError(f"{owner}: `{arg}` must be a bool, got {arg}={value!r}")
+
+
+def _check_smoothing(ls, owner: str = "Loss") -> None:
+    if isinstance(ls, bool) or not isinstance(ls, numbers.Real) or not 0.0 <= float(ls) <= 1.0:
+        raise InvalidArgumentError(f"{owner}: `label_smoothing` must be in [0, 1], got label_smoothing={ls!r}")
 
 
 class BinaryCrossentropy(Loss):
+    """Binary crossentropy between targets and predicted probabilities (or logits).
+
+    Args:
+        from_logits: Whether ``y_pred`` holds logits. Defaults to False.
+        label_smoothing: In [0, 1]; targets become ``y * (1 - ls) + 0.5 * ls``.
+        axis: The axis averaged over. Defaults to -1.
+        reduction: See `Loss`.
+        name: Defaults to ``"binary_crossentropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.BinaryCrossentropy(from_logits=True)([[0., 1.], [0., 0.]], [[-18.6, 0.51], [2.94, -12.8]])), 4)
+        0.8655
+    """
+
     fn = staticmethod(binary_crossentropy)
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        _check_smoothing(label_smoothing)
-        super().__init__(name, reduction, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_crossentropy", dtype=None):
+        _check_bool(from_logits, "from_logits", "BinaryCrossentropy")
+        _check_smoothing(label_smoothing, "BinaryCrossentropy")
+        _check_axis(axis, "BinaryCrossentropy")
+        super().__init__(name, reduction, dtype, from_logits=bool(from_logits), label_smoothing=float(label_smoothing), axis=int(axis))
 
 
 class CategoricalCrossentropy(Loss):
+    """Categorical crossentropy between one-hot targets and predicted probabilities (or logits).
+
+    Args:
+        from_logits: Whether ``y_pred`` holds logits. Defaults to False.
+        label_smoothing: In [0, 1]; targets become ``y * (1 - ls) + ls / num_classes``.
+        axis: The class axis. Defaults to -1.
+        reduction: See `Loss`.
+        name: Defaults to ``"categorical_crossentropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.CategoricalCrossentropy()([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])), 4)
+        1.1769
+    """
+
     fn = staticmethod(categorical_crossentropy)
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size", name="categorical_crossentropy", dtype=None):
-        _check_smoothing(label_smoothing)
-        super().__init__(name, reduction, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        _check_bool(from_logits, "from_logits", "CategoricalCrossentropy")
+        _check_smoothing(label_smoothing, "CategoricalCrossentropy")
+        _check_axis(axis, "CategoricalCrossentropy")
+        super().__init__(name, reduction, dtype, from_logits=bool(from_logits), label_smoothing=float(label_smoothing), axis=int(axis))
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """Crossentropy between integer class indices and predicted probabilities (or logits).
+
+    Args:
+        from_logits: Whether ``y_pred`` holds logits. Defaults to False.
+        ignore_class: An int label whose entries are masked out (e.g. padding): they give
+            0 and the mean reductions average over the remaining entries only (Keras's
+            mask, ``total / (valid + 1e-7)``). Defaults to None.
+        reduction: See `Loss`.
+        name: Defaults to ``"sparse_categorical_crossentropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> loss = em.losses.SparseCategoricalCrossentropy(ignore_class=-1)
+        >>> round(float(loss([1, -1], [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])), 4)
+        0.0513
+    """
+
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy", dtype=None):
-        if ignore_class is not None:
-            raise InvalidArgumentError("SparseCategoricalCrossentropy: ignore_class is not supported yet")
-        super().__init__(name, reduction, from_logits=from_logits)
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        _check_bool(from_logits, "from_logits", "SparseCategoricalCrossentropy")
+        if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
+            raise InvalidArgumentError(
+                f"SparseCategoricalCrossentropy: `ignore_class` must be an int or None, got ignore_class={ignore_class!r}"
+            )
+        super().__init__(name, reduction, dtype, from_logits=bool(from_logits),
+                         ignore_class=None if ignore_class is None else int(ignore_class))
+
+    def _call_masked(self, y_true, y_pred):
+        return _sparse_cce(y_true, y_pred, self._fn_kwargs["from_logits"], self._fn_kwargs["ignore_class"], -1)
 
 
-def _check_smoothing(ls: float) -> None:
-    if not 0.0 <= ls <= 1.0:
-        raise InvalidArgumentError(f"label_smoothing must be in [0, 1], got {ls}")
+class Hinge(Loss):
+    """``maximum(1 - y_true * y_pred, 0)`` averaged over the last axis; {0, 1} labels become {-1, 1}.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.Hinge()([[1.0, 0.0]], [[0.3, -0.8]])), 6)
+        0.45
+    """
+
+    fn = staticmethod(hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(name, reduction, dtype)
 
 
-_BY_NAME: dict[str, type] = {
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError, "MeanSquaredError": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError, "MeanAbsoluteError": MeanAbsoluteError,
-    "binary_crossentropy": BinaryCrossentropy, "BinaryCrossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy, "CategoricalCrossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
-}
-_FN_TO_CLASS = {
+class SquaredHinge(Loss):
+    """``square(maximum(1 - y_true * y_pred, 0))`` averaged over the last axis.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.SquaredHinge()([[1.0, 0.0]], [[0.3, -0.8]])), 6)
+        0.265
+    """
+
+    fn = staticmethod(squared_hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class CategoricalHinge(Loss):
+    """``maximum(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred)`` and ``neg = max((1 - y_true) * y_pred)``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.CategoricalHinge()([[0., 1., 0.]], [[0.3, 0.5, 0.2]])), 6)
+        0.8
+    """
+
+    fn = staticmethod(categorical_hinge)
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence ``sum(y_true * log(y_true / y_pred))``, both clipped to ``[1e-7, 1]``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.KLDivergence()([[0.5, 0.5]], [[0.25, 0.75]])), 6)
+        0.143841
+    """
+
+    fn = staticmethod(kl_divergence)
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class Poisson(Loss):
+    """``mean(y_pred - y_true * log(y_pred + 1e-7))``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.Poisson()([[1.0]], [[1.0]])), 6)
+        1.0
+    """
+
+    fn = staticmethod(poisson)
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class CosineSimilarity(Loss):
+    """The negative cosine similarity along ``axis`` (between -1 and 1; -1 is best).
+
+    Args:
+        axis: The axis along which the similarity is computed. Defaults to -1.
+        reduction: See `Loss`.
+        name: Defaults to ``"cosine_similarity"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.CosineSimilarity()([[0., 1.], [1., 1.]], [[1., 0.], [1., 1.]])), 5)
+        -0.5
+    """
+
+    fn = staticmethod(cosine_similarity)
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        _check_axis(axis, "CosineSimilarity")
+        super().__init__(name, reduction, dtype, axis=int(axis))
+
+
+# -- lookup and serialization ---------------------------------------------------------------------
+
+_CLASSES = (
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Huber, LogCosh,
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge, CategoricalHinge,
+    KLDivergence, Poisson, CosineSimilarity,
+)
+_FN_TO_CLASS: dict = {
     mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError, huber: Huber, log_cosh: LogCosh,
     binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
-    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy, hinge: Hinge, squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge, kl_divergence: KLDivergence, poisson: Poisson,
+    cosine_similarity: CosineSimilarity,
 }
+_FUNCTIONS: dict = {fn.__name__: fn for fn in _FN_TO_CLASS}
+_FUNCTIONS.update({
+    "mse": mean_squared_error, "MSE": mean_squared_error, "mae": mean_absolute_error, "MAE": mean_absolute_error,
+    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
+    "kld": kl_divergence, "KLD": kl_divergence, "kullback_leibler_divergence": kl_divergence,
+    "logcosh": log_cosh, "huber_loss": huber, "bce": binary_crossentropy, "BCE": binary_crossentropy,
+})
+_BY_NAME: dict = {cls.__name__: cls for cls in _CLASSES}
+_BY_NAME.update({name: _FN_TO_CLASS[fn] for name, fn in _FUNCTIONS.items()})
 
 
 class _FunctionLoss(Loss):
-    def __init__(self, fn: Callable):
-        super().__init__(getattr(fn, "__name__", "custom_loss"))
+    """A user function ``fn(y_true, y_pred) -> per-sample losses`` with the default reduction."""
+
+    def __init__(self, fn: Callable, reduction="sum_over_batch_size"):
+        super().__init__(getattr(fn, "__name__", "custom_loss"), reduction)
         self._f = fn
 
     def call(self, y_true, y_pred):
         return self._f(y_true, y_pred)
 
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction, "fn": self.name}
 
-def get(identifier) -> Loss:
-    """A Loss object from a Keras name, a class, an instance or a function."""
+
+def _unknown(identifier) -> InvalidArgumentError:
+    valid = sorted(k for k in _BY_NAME if not k[0].isupper() or k in ("MSE", "MAE"))
+    return InvalidArgumentError(
+        f"Unknown loss {identifier!r} (argument `identifier`); valid losses: {', '.join(valid)} "
+        f"and the classes {', '.join(c.__name__ for c in _CLASSES)}"
+    )
+
+
+def get(identifier) -> Loss | None:
+    """A `Loss` object from a Keras name (``"mse"``, ``"huber"``, ``"MeanSquaredError"``...),
+    a class, an instance, a loss function, a serialized dict, or None.
+
+    Unlike Keras, whose ``get("mse")`` returns the bare function, Ember always returns a
+    `Loss` (``get("mse")`` is ``MeanSquaredError()``), so the result applies the
+    reduction and accepts ``sample_weight`` the way ``compile`` needs.
+
+    Raises:
+        InvalidArgumentError: (a ValueError) for an unknown name or an uninterpretable identifier.
+
+    Example:
+        >>> import ember as em
+        >>> type(em.losses.get("kld")).__name__
+        'KLDivergence'
+    """
+    if identifier is None:
+        return None
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, dict):
+        obj = deserialize(identifier)
+        return obj if isinstance(obj, Loss) else get(obj)
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
         if cls is None:
-            valid = sorted(k for k in _BY_NAME if k.islower())
-            raise InvalidArgumentError(f"Unknown loss {identifier!r}; valid losses: {', '.join(valid)}")
+            raise _unknown(identifier)
         return cls()
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if not callable(identifier):
-        raise InvalidArgumentError(f"Could not interpret loss identifier: {identifier!r}")
-    if identifier in _FN_TO_CLASS:
-        return _FN_TO_CLASS[identifier]()
-    if callable(identifier):
-        return _FunctionLoss(identifier)
-    raise InvalidArgumentError(f"Could not interpret loss identifier: {identifier!r}")
+        raise InvalidArgumentError(f"Could not interpret loss identifier (argument `identifier`): {identifier!r}")
+    try:
+        cls = _FN_TO_CLASS.get(identifier)
+    except TypeError:  # unhashable callable
+        cls = None
+    if cls is not None:
+        return cls()
+    return _FunctionLoss(identifier)
 
 
-def serialize(loss: Loss) -> dict:
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+def serialize(loss) -> dict:
+    """A JSON-able dict describing ``loss`` (a `Loss` or a built-in loss function), in
+    the shape of Keras's ``serialize_keras_object``.
+
+    Example:
+        >>> import ember as em
+        >>> em.losses.serialize(em.losses.Huber(delta=2.0))["config"]["delta"]
+        2.0
+    """
+    if isinstance(loss, Loss):
+        if isinstance(loss, _FunctionLoss):
+            raise InvalidArgumentError(f"serialize: cannot serialize the custom loss function {loss.name!r} (argument `loss`)")
+        return {"module": "ember.losses", "class_name": type(loss).__name__, "config": loss.get_config(), "registered_name": None}
+    if callable(loss) and getattr(loss, "__name__", None) in _FUNCTIONS and _FUNCTIONS[loss.__name__] is loss:
+        return {"module": "ember.losses", "class_name": "function", "config": loss.__name__, "registered_name": "function"}
+    raise InvalidArgumentError(f"serialize: cannot serialize {loss!r} (argument `loss`): not a Loss or a built-in loss function")
+
+
+def deserialize(config):
+    """The inverse of `serialize`: a `Loss` (or the built-in function for a serialized
+    function or a function name).
+
+    Raises:
+        InvalidArgumentError: for an unknown class or function name, or a malformed config.
+    """
+    if isinstance(config, str):
+        if config in _FUNCTIONS:
+            return _FUNCTIONS[config]
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise InvalidArgumentError(f"deserialize: expected a dict with 'class_name' and 'config' (argument `config`), got {config!r}")
+    class_name = config["class_name"]
+    inner = config.get("config", {})
+    if class_name == "function":
+        if not isinstance(inner, str) or inner not in _FUNCTIONS:
+            raise _unknown(inner)
+        return _FUNCTIONS[inner]
+    cls = {c.__name__: c for c in _CLASSES}.get(class_name)
+    if cls is None:
+        raise _unknown(class_name)
+    if not isinstance(inner, dict):
+        raise InvalidArgumentError(f"deserialize: 'config' of {class_name} must be a dict (argument `config`), got {inner!r}")
+    try:
+        return cls.from_config(inner)
+    except TypeError as e:
+        raise InvalidArgumentError(f"deserialize: bad config for {class_name} (argument `config`): {e}") from e
