@@ -11,7 +11,10 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback"]
+__all__ = [
+    "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback", "GradientHealth",
+    "GradientHealthWarning",
+]
 
 
 class Callback:
@@ -184,3 +187,6 @@ class LambdaCallback(Callback):
             if not name.startswith("on_"):
                 raise InvalidArgumentError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+from .gradient_health import GradientHealth, GradientHealthWarning  # noqa: E402  (needs Callback above)

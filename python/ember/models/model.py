@@ -89,6 +89,10 @@ class _Data:
 class Model(Layer):
     """Base class of models. Subclass it and define ``call``, or use `Sequential`."""
 
+    #: callables ``f(variables, grads)`` run by ``train_step`` after the gradients are
+    #: computed and before the update (callbacks such as GradientHealth register here).
+    _grad_observers: tuple = ()
+
     def __init__(self, *args, **kwargs):
         super().__init__(**{k: v for k, v in kwargs.items() if k in ("name", "trainable", "dtype")})
         self.optimizer = None
@@ -232,6 +236,8 @@ class Model(Layer):
             y_pred = self(x, training=True)
             loss = self._loss_value(y, y_pred, sw)
         grads = grad(loss, variables)
+        for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
+            observe(variables, grads)
         self.optimizer.apply(grads, variables)
         return loss, y_pred
 
