@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import final
 
-__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "UNARY_OPS", "__version__", "_after_fork", "adam_update", "all_finite", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "dense", "dense_backward", "get_num_threads", "matmul", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "workers_flush_denormals"]
+__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "UNARY_OPS", "__version__", "_after_fork", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "all_finite", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "dense", "dense_backward", "get_num_threads", "matmul", "nadam_update", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "rmsprop_update", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "workers_flush_denormals"]
 __version__: str
 UNARY_OPS: list[str]
 BINARY_OPS: list[str]
@@ -52,7 +52,46 @@ def philox_bits(n: int, seed: int, offset: int) -> list[int]: ...
 def random_blocks(n: int) -> int: ...
 def sgd_update(param: CpuBuffer, grad: CpuBuffer, velocity: CpuBuffer | None, lr: float, momentum: float, nesterov: bool) -> None: ...
 def adam_update(
-    param: CpuBuffer, grad: CpuBuffer, m: CpuBuffer, v: CpuBuffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+    param: CpuBuffer,
+    grad: CpuBuffer,
+    m: CpuBuffer,
+    v: CpuBuffer,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    vhat: CpuBuffer | None = None,
+) -> None: ...
+def rmsprop_update(
+    param: CpuBuffer,
+    grad: CpuBuffer,
+    velocity: CpuBuffer,
+    average_gradient: CpuBuffer | None,
+    momentum_slot: CpuBuffer | None,
+    lr: float,
+    rho: float,
+    momentum: float,
+    epsilon: float,
+) -> None: ...
+def adagrad_update(param: CpuBuffer, grad: CpuBuffer, accumulator: CpuBuffer, lr: float, epsilon: float) -> None: ...
+def adadelta_update(
+    param: CpuBuffer, grad: CpuBuffer, accumulated_grad: CpuBuffer, accumulated_delta: CpuBuffer, lr: float, rho: float, epsilon: float
+) -> None: ...
+def adamax_update(
+    param: CpuBuffer, grad: CpuBuffer, m: CpuBuffer, u: CpuBuffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+) -> None: ...
+def nadam_update(
+    param: CpuBuffer,
+    grad: CpuBuffer,
+    m: CpuBuffer,
+    v: CpuBuffer,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    u_product: float,
 ) -> None: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

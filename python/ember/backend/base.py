@@ -181,6 +181,66 @@ class Backend(ABC):
 
     @abstractmethod
     def adam_update(
-        self, param: Buffer, grad: Buffer, m: Buffer, v: Buffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+        self,
+        param: Buffer,
+        grad: Buffer,
+        m: Buffer,
+        v: Buffer,
+        lr: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        step: int,
+        vhat: Buffer | None = None,
     ) -> None:
-        """Keras Adam step ``step`` (1-based) in place."""
+        """Keras Adam step ``step`` (1-based) in place; with ``vhat`` (AMSGrad) it also
+        updates vhat = max(vhat, v) and divides by sqrt(vhat) + eps instead."""
+
+    @abstractmethod
+    def rmsprop_update(
+        self,
+        param: Buffer,
+        grad: Buffer,
+        velocity: Buffer,
+        average_gradient: Buffer | None,
+        momentum_slot: Buffer | None,
+        lr: float,
+        rho: float,
+        momentum: float,
+        epsilon: float,
+    ) -> None:
+        """Keras RMSprop step in place: centered when ``average_gradient`` is given, with
+        momentum when ``momentum_slot`` is given (epsilon inside the root)."""
+
+    @abstractmethod
+    def adagrad_update(self, param: Buffer, grad: Buffer, accumulator: Buffer, lr: float, epsilon: float) -> None:
+        """Keras Adagrad step in place: acc += g^2; p -= lr g / sqrt(acc + eps)."""
+
+    @abstractmethod
+    def adadelta_update(
+        self, param: Buffer, grad: Buffer, accumulated_grad: Buffer, accumulated_delta: Buffer, lr: float, rho: float, epsilon: float
+    ) -> None:
+        """Keras Adadelta step in place (epsilon inside both roots)."""
+
+    @abstractmethod
+    def adamax_update(
+        self, param: Buffer, grad: Buffer, m: Buffer, u: Buffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+    ) -> None:
+        """Keras Adamax step ``step`` (1-based) in place."""
+
+    @abstractmethod
+    def nadam_update(
+        self,
+        param: Buffer,
+        grad: Buffer,
+        m: Buffer,
+        v: Buffer,
+        lr: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        step: int,
+        u_product: float,
+    ) -> None:
+        """Keras 3 Nadam step ``step`` in place; ``u_product`` is the momentum-cache product
+        u_1 * ... * u_step (including this step's u_t = beta_1 (1 - 0.5 * 0.96^t))."""

@@ -81,6 +81,11 @@ class CpuBackend(Backend):
     random = staticmethod(_core.random)  # type: ignore[assignment]
     sgd_update = staticmethod(_core.sgd_update)  # type: ignore[assignment]
     adam_update = staticmethod(_core.adam_update)  # type: ignore[assignment]
+    rmsprop_update = staticmethod(_core.rmsprop_update)  # type: ignore[assignment]
+    adagrad_update = staticmethod(_core.adagrad_update)  # type: ignore[assignment]
+    adadelta_update = staticmethod(_core.adadelta_update)  # type: ignore[assignment]
+    adamax_update = staticmethod(_core.adamax_update)  # type: ignore[assignment]
+    nadam_update = staticmethod(_core.nadam_update)  # type: ignore[assignment]
 
 
 class ReferenceCompositeCpuBackend(CpuBackend):

@@ -75,6 +75,261 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1:
     Ok(())
 }
 
+// -- the rest of the catalogue -------------------------------------------------------------
+
+/// Up to three optimizer slots of one parameter, `None` where the configuration has no such slot.
+pub type Slots<'a> = [Option<&'a mut [f32]>; 3];
+
+fn split_opt(s: Option<&mut [f32]>, c: usize, k: usize) -> Vec<Option<&mut [f32]>> {
+    match s {
+        Some(s) => s.chunks_mut(c).map(Some).collect(),
+        None => (0..k).map(|_| None).collect(),
+    }
+}
+
+/// Runs `f` over matching chunks of the parameter, the gradient and the slots, in parallel
+/// above `MIN_PARALLEL` elements. Lengths must have been checked by the caller.
+fn par_update<F>(p: &mut [f32], g: &[f32], slots: Slots<'_>, f: F)
+where
+    F: for<'x> Fn(&'x mut [f32], &'x [f32], Slots<'x>) + Sync + Send,
+{
+    let n = p.len();
+    if n == 0 {
+        return;
+    }
+    let c = chunk_len(n);
+    let k = n.div_ceil(c);
+    let [a, b, d] = slots;
+    let (a, b, d) = (split_opt(a, c, k), split_opt(b, c, k), split_opt(d, c, k));
+    p.par_chunks_mut(c)
+        .zip(g.par_chunks(c))
+        .zip(a.into_par_iter().zip(b.into_par_iter()).zip(d.into_par_iter()))
+        .for_each(|((p, g), ((a, b), d))| f(p, g, [a, b, d]));
+}
+
+fn check_slots(op: &str, p: usize, g: usize, slots: &[(&str, Option<usize>)]) -> Result<()> {
+    let mut lens = vec![("parameter", p), ("gradient", g)];
+    lens.extend(slots.iter().filter_map(|&(name, l)| l.map(|l| (name, l))));
+    same_len(op, &lens)
+}
+
+fn check_step(op: &str, t: u64) -> Result<i32> {
+    if t == 0 {
+        return Err(Error::value(op, "step must be >= 1"));
+    }
+    Ok(t.min(i32::MAX as u64) as i32)
+}
+
+/// Keras AMSGrad (Adam with `amsgrad=True`) at step `t`: as `adam`, then
+/// vhat = max(vhat, v), and vhat replaces v in the denominator:
+/// p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(vhat) + eps).
+#[allow(clippy::too_many_arguments)]
+pub fn adam_amsgrad(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    vhat: &mut [f32],
+    lr: f32,
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    t: u64,
+) -> Result<()> {
+    let op = "adam_update";
+    check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len())), ("vhat", Some(vhat.len()))])?;
+    let t = check_step(op, t)?;
+    let lr_t = (lr as f64 * (1.0 - (b2 as f64).powi(t)).sqrt() / (1.0 - (b1 as f64).powi(t))) as f32;
+    let (one_b1, one_b2) = (1.0 - b1, 1.0 - b2);
+    par_update(p, g, [Some(m), Some(v), Some(vhat)], move |p, g, s| {
+        let [Some(m), Some(v), Some(vh)] = s else { return };
+        let n = p.len();
+        let (g, m, v, vh) = (&g[..n], &mut m[..n], &mut v[..n], &mut vh[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            m[i] += (gi - m[i]) * one_b1;
+            v[i] += (gi * gi - v[i]) * one_b2;
+            vh[i] = vh[i].max(v[i]);
+            p[i] -= lr_t * m[i] / (vh[i].sqrt() + eps);
+        }
+    });
+    Ok(())
+}
+
+/// Keras RMSprop. v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g and
+/// denom = v - a^2 + eps, else denom = v + eps; inc = lr g / sqrt(denom) (epsilon INSIDE
+/// the root, unlike PyTorch's sqrt(v) + eps); with momentum (slot present):
+/// mom = momentum mom + inc, p -= mom; else p -= inc.
+#[allow(clippy::too_many_arguments)]
+pub fn rmsprop(
+    p: &mut [f32],
+    g: &[f32],
+    velocity: &mut [f32],
+    average_gradient: Option<&mut [f32]>,
+    momentum_slot: Option<&mut [f32]>,
+    lr: f32,
+    rho: f32,
+    momentum: f32,
+    eps: f32,
+) -> Result<()> {
+    check_slots(
+        "rmsprop_update",
+        p.len(),
+        g.len(),
+        &[
+            ("velocity", Some(velocity.len())),
+            ("average gradient", average_gradient.as_ref().map(|a| a.len())),
+            ("momentum", momentum_slot.as_ref().map(|a| a.len())),
+        ],
+    )?;
+    let one_rho = 1.0 - rho;
+    par_update(p, g, [Some(velocity), average_gradient, momentum_slot], move |p, g, s| {
+        let [Some(v), mut ag, mut mom] = s else { return };
+        let n = p.len();
+        let (g, v) = (&g[..n], &mut v[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            let vi = rho * v[i] + one_rho * (gi * gi);
+            v[i] = vi;
+            let denom = match ag.as_deref_mut() {
+                Some(a) => {
+                    let ai = rho * a[i] + one_rho * gi;
+                    a[i] = ai;
+                    vi - ai * ai + eps
+                }
+                None => vi + eps,
+            };
+            let inc = lr * gi / denom.sqrt();
+            match mom.as_deref_mut() {
+                Some(mo) => {
+                    let mi = momentum * mo[i] + inc;
+                    mo[i] = mi;
+                    p[i] -= mi;
+                }
+                None => p[i] -= inc,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Keras Adagrad: acc += g^2; p -= lr g / sqrt(acc + eps) (epsilon inside the root; the
+/// accumulator starts at `initial_accumulator_value`, 0.1 by default).
+pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) -> Result<()> {
+    check_slots("adagrad_update", p.len(), g.len(), &[("accumulator", Some(acc.len()))])?;
+    par_update(p, g, [Some(acc), None, None], move |p, g, s| {
+        let [Some(a), _, _] = s else { return };
+        let n = p.len();
+        let (g, a) = (&g[..n], &mut a[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            a[i] += gi * gi;
+            p[i] -= lr * gi / (a[i] + eps).sqrt();
+        }
+    });
+    Ok(())
+}
+
+/// Keras Adadelta: Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) g / sqrt(Eg + eps);
+/// Ed = rho Ed + (1 - rho) d^2; p += lr d (epsilon inside both roots; Keras multiplies by
+/// `learning_rate`, default 0.001, where the paper has none).
+#[allow(clippy::too_many_arguments)]
+pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], lr: f32, rho: f32, eps: f32) -> Result<()> {
+    check_slots(
+        "adadelta_update",
+        p.len(),
+        g.len(),
+        &[("accumulated gradient", Some(acc_grad.len())), ("accumulated delta", Some(acc_delta.len()))],
+    )?;
+    let one_rho = 1.0 - rho;
+    par_update(p, g, [Some(acc_grad), Some(acc_delta), None], move |p, g, s| {
+        let [Some(eg), Some(ed), _] = s else { return };
+        let n = p.len();
+        let (g, eg, ed) = (&g[..n], &mut eg[..n], &mut ed[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            let egi = rho * eg[i] + one_rho * (gi * gi);
+            eg[i] = egi;
+            let d = -((ed[i] + eps).sqrt() * gi) / (egi + eps).sqrt();
+            ed[i] = rho * ed[i] + one_rho * (d * d);
+            p[i] += lr * d;
+        }
+    });
+    Ok(())
+}
+
+/// Keras Adamax at step `t`: m += (g - m)(1 - b1); u = max(b2 u, |g|);
+/// p -= lr m / ((1 - b1^t)(u + eps)).
+#[allow(clippy::too_many_arguments)]
+pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b1: f32, b2: f32, eps: f32, t: u64) -> Result<()> {
+    let op = "adamax_update";
+    check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("norm", Some(u.len()))])?;
+    let t = check_step(op, t)?;
+    let bc = (1.0 - (b1 as f64).powi(t)) as f32;
+    let one_b1 = 1.0 - b1;
+    par_update(p, g, [Some(m), Some(u), None], move |p, g, s| {
+        let [Some(m), Some(u), _] = s else { return };
+        let n = p.len();
+        let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            m[i] += (gi - m[i]) * one_b1;
+            u[i] = (b2 * u[i]).max(gi.abs());
+            p[i] -= lr * m[i] / (bc * (u[i] + eps));
+        }
+    });
+    Ok(())
+}
+
+/// The step-dependent Nadam coefficients (float64, host side):
+/// u_t = b1 (1 - 0.5 * 0.96^t), u_{t+1} likewise, and with P_t = `u_product` (the product
+/// of u_1..u_t, Keras's `_u_product` after this step's update)
+/// returns (u_{t+1} / (1 - P_t u_{t+1}), (1 - u_t) / (1 - P_t), 1 / (1 - b2^t)).
+pub fn nadam_coefficients(b1: f64, b2: f64, t: i32, u_product: f64) -> (f64, f64, f64) {
+    let u_t = b1 * (1.0 - 0.5 * 0.96f64.powi(t));
+    let u_t1 = b1 * (1.0 - 0.5 * 0.96f64.powi(t.saturating_add(1)));
+    (u_t1 / (1.0 - u_product * u_t1), (1.0 - u_t) / (1.0 - u_product), 1.0 / (1.0 - b2.powi(t)))
+}
+
+/// Keras 3 Nadam at step `t` with momentum-cache product `u_product` = P_t (see
+/// `nadam_coefficients`): m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+/// mhat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t); vhat = v / (1 - b2^t);
+/// p -= lr mhat / (sqrt(vhat) + eps). Keras 3 uses 0.96^t (Keras 2 / TF1 had 0.96^(0.004 t)).
+#[allow(clippy::too_many_arguments)]
+pub fn nadam(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    lr: f32,
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    t: u64,
+    u_product: f64,
+) -> Result<()> {
+    let op = "nadam_update";
+    check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len()))])?;
+    let t = check_step(op, t)?;
+    let (c1, c2, c3) = nadam_coefficients(b1 as f64, b2 as f64, t, u_product);
+    let (c1, c2, c3) = (c1 as f32, c2 as f32, c3 as f32);
+    let (one_b1, one_b2) = (1.0 - b1, 1.0 - b2);
+    par_update(p, g, [Some(m), Some(v), None], move |p, g, s| {
+        let [Some(m), Some(v), _] = s else { return };
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            m[i] += (gi - m[i]) * one_b1;
+            v[i] += (gi * gi - v[i]) * one_b2;
+            let mhat = c1 * m[i] + c2 * gi;
+            let vhat = v[i] * c3;
+            p[i] -= lr * mhat / (vhat.sqrt() + eps);
+        }
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +350,37 @@ mod tests {
         let (mut m, mut v) = (vec![0.0f32], vec![0.0f32]);
         adam(&mut p, &[3.0], &mut m, &mut v, 0.001, 0.9, 0.999, 1e-7, 1).unwrap();
         assert!((p[0] + 0.001).abs() < 1e-6);
+    }
+    #[test]
+    fn adagrad_one_step() {
+        let mut p = vec![1.0f32];
+        let mut acc = vec![0.1f32];
+        adagrad(&mut p, &[0.3], &mut acc, 0.1, 0.0).unwrap();
+        assert!((acc[0] - 0.19).abs() < 1e-7);
+        assert!((p[0] - (1.0 - 0.1 * 0.3 / 0.19f32.sqrt())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rmsprop_variants_agree_on_a_large_buffer() {
+        // Chunked (parallel) and single-element runs give the same values.
+        let n = 100_000;
+        let g: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect();
+        let mut p = vec![0.5f32; n];
+        let (mut v, mut a, mut mo) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+        rmsprop(&mut p, &g, &mut v, Some(&mut a), Some(&mut mo), 0.01, 0.9, 0.9, 1e-7).unwrap();
+        for i in [0usize, 1, 4096, n - 1] {
+            let mut q = vec![0.5f32];
+            let (mut v1, mut a1, mut m1) = (vec![0.0f32], vec![0.0f32], vec![0.0f32]);
+            rmsprop(&mut q, &g[i..i + 1], &mut v1, Some(&mut a1), Some(&mut m1), 0.01, 0.9, 0.9, 1e-7).unwrap();
+            assert_eq!(q[0], p[i]);
+        }
+    }
+
+    #[test]
+    fn slot_length_mismatch_is_an_error() {
+        let mut p = vec![0.0f32; 3];
+        let (mut m, mut u) = (vec![0.0f32; 2], vec![0.0f32; 3]);
+        assert!(adamax(&mut p, &[0.0; 3], &mut m, &mut u, 0.1, 0.9, 0.999, 1e-7, 1).is_err());
+        assert!(nadam(&mut p, &[0.0; 3], &mut u, &mut [0.0f32; 3], 0.1, 0.9, 0.999, 1e-7, 0, 0.5).is_err());
     }
 }

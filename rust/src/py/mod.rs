@@ -440,9 +440,25 @@ fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Opt
 
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn adam_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, m: &CpuBuffer, v: &CpuBuffer, lr: f32, beta_1: f32, beta_2: f32, epsilon: f32, step: u64) -> PyResult<()> {
+fn adam_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    m: &CpuBuffer,
+    v: &CpuBuffer,
+    lr: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step: u64,
+    vhat: Option<&CpuBuffer>,
+) -> PyResult<()> {
+    if let Some(vhat) = vhat {
+        return adam_amsgrad_update(py, param, grad, m, v, vhat, lr, beta_1, beta_2, epsilon, step);
+    }
     let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
     distinct("adam_update", &[&p, &g, &m, &v])?;
+#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None))]
     let n = read(&p).len();
     run(py, n * 8, move || {
         let gg = read(&g);
@@ -459,6 +475,181 @@ fn adam_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, m: &CpuBuffe
 fn set_num_threads(n: usize) -> PyResult<()> {
     Ok(parallel::set_num_threads(n)?)
 }
+fn f32_mut<'a>(op: &str, what: &str, s: &'a mut Storage) -> Result<&'a mut [f32]> {
+    match s {
+        Storage::F32(v) => Ok(v.as_mut_slice()),
+        Storage::I32(_) => Err(Error::dtype(op, format!("{what} must be float32"))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adam_amsgrad_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    m: &CpuBuffer,
+    v: &CpuBuffer,
+    vhat: &CpuBuffer,
+    lr: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step: u64,
+) -> PyResult<()> {
+    let op = "adam_update";
+    let (p, g, m, v, vh) = (param.shared(), grad.shared(), m.shared(), v.shared(), vhat.shared());
+    distinct(op, &[&p, &g, &m, &v, &vh])?;
+    let n = read(&p).len();
+    run(py, n * 10, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut mg, mut vg, mut hg) = (write(&p), write(&m), write(&v), write(&vh));
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let (ms, vs, hs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?, f32_mut(op, "vhat", &mut hg)?);
+        optim::adam_amsgrad(ps, gs, ms, vs, hs, lr, beta_1, beta_2, epsilon, step)
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (param, grad, velocity, average_gradient, momentum_slot, lr, rho, momentum, epsilon))]
+#[allow(clippy::too_many_arguments)]
+fn rmsprop_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    velocity: &CpuBuffer,
+    average_gradient: Option<&CpuBuffer>,
+    momentum_slot: Option<&CpuBuffer>,
+    lr: f32,
+    rho: f32,
+    momentum: f32,
+    epsilon: f32,
+) -> PyResult<()> {
+    let op = "rmsprop_update";
+    let (p, g, v) = (param.shared(), grad.shared(), velocity.shared());
+    let (a, mo) = (average_gradient.map(|b| b.shared()), momentum_slot.map(|b| b.shared()));
+    let mut all = vec![&p, &g, &v];
+    all.extend(a.iter());
+    all.extend(mo.iter());
+    distinct(op, &all)?;
+    let n = read(&p).len();
+    run(py, n * 10, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut vg) = (write(&p), write(&v));
+        let (mut ag, mut mg) = (a.as_ref().map(write), mo.as_ref().map(write));
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let vs = f32_mut(op, "velocity", &mut vg)?;
+        let a_s = match ag.as_deref_mut() {
+            Some(s) => Some(f32_mut(op, "average gradient", s)?),
+            None => None,
+        };
+        let m_s = match mg.as_deref_mut() {
+            Some(s) => Some(f32_mut(op, "momentum", s)?),
+            None => None,
+        };
+        optim::rmsprop(ps, gs, vs, a_s, m_s, lr, rho, momentum, epsilon)
+    })
+}
+
+#[pyfunction]
+fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulator: &CpuBuffer, lr: f32, epsilon: f32) -> PyResult<()> {
+    let op = "adagrad_update";
+    let (p, g, a) = (param.shared(), grad.shared(), accumulator.shared());
+    distinct(op, &[&p, &g, &a])?;
+    let n = read(&p).len();
+    run(py, n * 6, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut agd) = (write(&p), write(&a));
+        let (ps, a_s) = (f32_mut(op, "parameter", &mut pg)?, f32_mut(op, "accumulator", &mut agd)?);
+        optim::adagrad(ps, gs, a_s, lr, epsilon)
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn adadelta_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    accumulated_grad: &CpuBuffer,
+    accumulated_delta: &CpuBuffer,
+    lr: f32,
+    rho: f32,
+    epsilon: f32,
+) -> PyResult<()> {
+    let op = "adadelta_update";
+    let (p, g, eg, ed) = (param.shared(), grad.shared(), accumulated_grad.shared(), accumulated_delta.shared());
+    distinct(op, &[&p, &g, &eg, &ed])?;
+    let n = read(&p).len();
+    run(py, n * 10, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut egg, mut edg) = (write(&p), write(&eg), write(&ed));
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let (egs, eds) = (f32_mut(op, "accumulated gradient", &mut egg)?, f32_mut(op, "accumulated delta", &mut edg)?);
+        optim::adadelta(ps, gs, egs, eds, lr, rho, epsilon)
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn adamax_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    m: &CpuBuffer,
+    u: &CpuBuffer,
+    lr: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step: u64,
+) -> PyResult<()> {
+    let op = "adamax_update";
+    let (p, g, m, u) = (param.shared(), grad.shared(), m.shared(), u.shared());
+    distinct(op, &[&p, &g, &m, &u])?;
+    let n = read(&p).len();
+    run(py, n * 8, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut mg, mut ug) = (write(&p), write(&m), write(&u));
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let (ms, us) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "norm", &mut ug)?);
+        optim::adamax(ps, gs, ms, us, lr, beta_1, beta_2, epsilon, step)
+    })
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn nadam_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    m: &CpuBuffer,
+    v: &CpuBuffer,
+    lr: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    step: u64,
+    u_product: f64,
+) -> PyResult<()> {
+    let op = "nadam_update";
+    let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
+    distinct(op, &[&p, &g, &m, &v])?;
+    let n = read(&p).len();
+    run(py, n * 10, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let (ms, vs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?);
+        optim::nadam(ps, gs, ms, vs, lr, beta_1, beta_2, epsilon, step, u_product)
+    })
+}
+
 
 #[pyfunction]
 fn get_num_threads() -> usize {
@@ -539,6 +730,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
+    m.add_function(wrap_pyfunction!(rmsprop_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adagrad_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adadelta_update, m)?)?;
+    m.add_function(wrap_pyfunction!(adamax_update, m)?)?;
+    m.add_function(wrap_pyfunction!(nadam_update, m)?)?;
     m.add_function(wrap_pyfunction!(clear_pool, m)?)?;
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(shader_names, m)?)?;

@@ -1,31 +1,115 @@
-"""Fused in-place optimizer updates on the gpu (Keras 3 semantics)."""
+"""Fused in-place optimizer updates on the gpu (Keras 3 semantics).
+
+Each method validates its operands like the Rust twin (sizes, float32, distinct buffers,
+step >= 1), computes the step-dependent factors on the host in float64, and records one
+dispatch of an entry point of ``shaders/optim/optim.wgsl``.
+"""
 
 from __future__ import annotations
 
 import math
 
-from ...errors import InvalidArgumentError, ShapeError
+from ...errors import DTypeError, InvalidArgumentError, ShapeError
 from .runtime import f
+
+SHADER = "optim/optim"
+
+
+def _check(op: str, param, grad, **slots) -> None:
+    named = [("parameter", param), ("gradient", grad)] + [(k, v) for k, v in slots.items() if v is not None]
+    for what, b in named:
+        if getattr(b, "dtype", "float32") != "float32":
+            raise DTypeError(f"{op}: {what} must be float32, got {b.dtype}")
+    for what, b in named[1:]:
+        if b.n != param.n:
+            raise ShapeError(f"{op}: {what} holds {b.n} values but the parameter holds {param.n}")
+    bufs = [b for _, b in named]
+    if len({id(b) for b in bufs}) != len(bufs) or len({id(b.buf) for b in bufs}) != len(bufs):
+        raise InvalidArgumentError(f"{op}: the parameter, gradient and optimizer slots must be distinct buffers")
+
+
+def _step(op: str, step: int) -> int:
+    if step < 1:
+        raise InvalidArgumentError(f"{op}: step must be >= 1")
+    return min(int(step), 2**31 - 1)
 
 
 class OptimKernels:
     def sgd_update(self, param, grad, velocity, lr, momentum, nesterov):
-        if grad.n != param.n or (velocity is not None and velocity.n != param.n):
-            raise ShapeError(f"sgd_update: gradient/velocity sizes differ from the parameter's {param.n}")
+        _check("sgd_update", param, grad, velocity=velocity)
         if param.n == 0:
             return
         if velocity is None:
-            self.rt.dispatch("optim/optim", "sgd", [grad], [param], (param.n, 0, f(lr), f(momentum)), threads=param.n)
+            self.rt.dispatch(SHADER, "sgd", [grad], [param], (param.n, 0, f(lr), f(momentum)), threads=param.n)
         else:
-            self.rt.dispatch("optim/optim", "sgd_momentum", [grad], [param, velocity], (param.n, int(nesterov), f(lr), f(momentum)), threads=param.n)
+            self.rt.dispatch(SHADER, "sgd_momentum", [grad], [param, velocity], (param.n, int(nesterov), f(lr), f(momentum)), threads=param.n)
 
-    def adam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, step):
-        if not grad.n == m.n == v.n == param.n:
-            raise ShapeError(f"adam_update: gradient/moment sizes differ from the parameter's {param.n}")
-        if step < 1:
-            raise InvalidArgumentError("adam_update: step must be >= 1")
+    def adam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None):
+        op = "adam_update"
+        _check(op, param, grad, m=m, v=v, vhat=vhat)
+        t = _step(op, step)
         if param.n == 0:
             return
-        lr_t = lr * math.sqrt(1.0 - beta_2 ** step) / (1.0 - beta_1 ** step)
-        self.rt.dispatch("optim/optim", "adam", [grad], [param, m, v],
-                         (param.n, 0, f(lr_t), f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon)), threads=param.n)
+        b1, b2 = float(_f32(beta_1)), float(_f32(beta_2))
+        lr_t = float(_f32(lr)) * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        if vhat is None:
+            self.rt.dispatch(SHADER, "adam", [grad], [param, m, v],
+                             (param.n, 0, f(lr_t), f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon)), threads=param.n)
+        else:
+            self.rt.dispatch(SHADER, "adam_amsgrad", [grad], [param, m, v, vhat],
+                             (param.n, 0, f(lr_t), f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon)), threads=param.n)
+
+    def rmsprop_update(self, param, grad, velocity, average_gradient, momentum_slot, lr, rho, momentum, epsilon):
+        _check("rmsprop_update", param, grad, velocity=velocity, average_gradient=average_gradient, momentum=momentum_slot)
+        if param.n == 0:
+            return
+        params = (param.n, 0, f(lr), f(rho), f(1.0 - _f32(rho)), f(momentum), f(epsilon))
+        slots = [s for s in (velocity, average_gradient, momentum_slot) if s is not None]
+        entry = "rmsprop" + ("_centered" if average_gradient is not None else "") + ("_momentum" if momentum_slot is not None else "")
+        self.rt.dispatch(SHADER, entry, [grad], [param, *slots], params, threads=param.n)
+
+    def adagrad_update(self, param, grad, accumulator, lr, epsilon):
+        _check("adagrad_update", param, grad, accumulator=accumulator)
+        if param.n == 0:
+            return
+        self.rt.dispatch(SHADER, "adagrad", [grad], [param, accumulator], (param.n, 0, f(lr), f(epsilon)), threads=param.n)
+
+    def adadelta_update(self, param, grad, accumulated_grad, accumulated_delta, lr, rho, epsilon):
+        _check("adadelta_update", param, grad, accumulated_grad=accumulated_grad, accumulated_delta=accumulated_delta)
+        if param.n == 0:
+            return
+        self.rt.dispatch(SHADER, "adadelta", [grad], [param, accumulated_grad, accumulated_delta],
+                         (param.n, 0, f(lr), f(rho), f(1.0 - _f32(rho)), f(epsilon)), threads=param.n)
+
+    def adamax_update(self, param, grad, m, u, lr, beta_1, beta_2, epsilon, step):
+        op = "adamax_update"
+        _check(op, param, grad, m=m, u=u)
+        t = _step(op, step)
+        if param.n == 0:
+            return
+        bc = 1.0 - float(_f32(beta_1)) ** t
+        self.rt.dispatch(SHADER, "adamax", [grad], [param, m, u],
+                         (param.n, 0, f(lr), f(1.0 - _f32(beta_1)), f(beta_2), f(epsilon), f(bc)), threads=param.n)
+
+    def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, step, u_product):
+        op = "nadam_update"
+        _check(op, param, grad, m=m, v=v)
+        t = _step(op, step)
+        if param.n == 0:
+            return
+        b1, b2 = float(_f32(beta_1)), float(_f32(beta_2))
+        u_t = b1 * (1.0 - 0.5 * 0.96**t)
+        u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        c1 = u_t1 / (1.0 - u_product * u_t1)
+        c2 = (1.0 - u_t) / (1.0 - u_product)
+        c3 = 1.0 / (1.0 - b2**t)
+        self.rt.dispatch(SHADER, "nadam", [grad], [param, m, v],
+                         (param.n, 0, f(lr), f(1.0 - _f32(beta_1)), f(1.0 - _f32(beta_2)), f(epsilon), f(c1), f(c2), f(c3)),
+                         threads=param.n)
+
+
+def _f32(x: float):
+    """``x`` rounded to float32, as the Rust kernel receives it."""
+    import numpy as np
+
+    return np.float32(x)
