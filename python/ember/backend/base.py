@@ -66,13 +66,22 @@ class Backend(ABC):
 
     # -- elementwise ------------------------------------------------------------------
     @abstractmethod
-    def unary(self, op: str, x: Buffer) -> Buffer:
+    def unary(self, op: str, x: Buffer, alpha: float | None = None) -> Buffer:
         """``op(x)`` elementwise; op in neg, abs, exp, log, sqrt, square, relu, sigmoid,
-        tanh."""
+        tanh and the activations relu6, hard_sigmoid (Keras 3: relu6(x + 3) / 6), step
+        (Heaviside, 1 at 0), leaky_relu, elu, selu, gelu (exact, x * Phi(x)), gelu_tanh
+        (the tanh approximation), silu, softplus, softsign, mish.
+
+        ``alpha`` is the parameter of the parametric ops: leaky_relu's negative slope
+        (default 0.2) and elu's alpha (default 1.0); None gives the default, and passing
+        one to any other op is an InvalidArgumentError. NaN propagates; +-inf give the
+        limits (silu(-inf) = 0, softsign(inf) = 1)."""
 
     @abstractmethod
-    def unary_backward(self, op: str, x: Buffer, y: Buffer, gy: Buffer) -> Buffer:
-        """``gy * op'(x)`` given ``y = op(x)``."""
+    def unary_backward(self, op: str, x: Buffer, y: Buffer, gy: Buffer, alpha: float | None = None) -> Buffer:
+        """``gy * op'(x)`` given ``y = op(x)``. At kinks the TensorFlow kernels'
+        convention: relu'(0) = relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = slope,
+        elu'(0) = alpha, selu'(0) = scale; step's gradient is zero."""
 
     @abstractmethod
     def binary(self, op: str, a: Buffer, a_shape: Shape, b: Buffer, b_shape: Shape) -> tuple[Buffer, Shape]:

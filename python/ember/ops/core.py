@@ -72,13 +72,15 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
 
 # -- elementwise unary ----------------------------------------------------------------------
 
-def _unary(op: str, x) -> Tensor:
+def _unary(op: str, x, alpha: float | None = None) -> Tensor:
     x = _float(as_tensor(x))
     be = x._backend
-    y = _wrap(be.unary(op, x._buf), x.shape, "float32", be)
+    # Only the parametric kernels (leaky_relu, elu) take ``alpha``.
+    extra = () if alpha is None else (float(alpha),)
+    y = _wrap(be.unary(op, x._buf, *extra), x.shape, "float32", be)
 
     def backward(g):
-        return (_wrap(be.unary_backward(op, x._buf, y._buf, g._buf), x.shape, "float32", be),)
+        return (_wrap(be.unary_backward(op, x._buf, y._buf, g._buf, *extra), x.shape, "float32", be),)
 
     return _record(y, (x,), backward)
 
@@ -92,6 +94,74 @@ def square(x): return _unary("square", x)
 def relu(x): return _unary("relu", x)
 def sigmoid(x): return _unary("sigmoid", x)
 def tanh(x): return _unary("tanh", x)
+
+
+# -- activations (keras.ops names and defaults; one fused kernel each) ---------------------------
+
+def relu6(x):
+    """``min(max(x, 0), 6)``; the gradient is 1 on (0, 6) and 0 elsewhere (TensorFlow)."""
+    return _unary("relu6", x)
+
+
+def hard_sigmoid(x):
+    """Keras 3's ``relu6(x + 3) / 6`` (not Keras 2's ``0.2 x + 0.5``)."""
+    return _unary("hard_sigmoid", x)
+
+
+def step(x):
+    """Heaviside step, 1 for ``x >= 0`` and 0 below, with a zero gradient: Ember's own
+    (Keras has no step activation), for perceptrons."""
+    return _unary("step", x)
+
+
+def leaky_relu(x, negative_slope: float = 0.2):
+    """``x`` for ``x > 0``, else ``negative_slope * x``; the slope is also the gradient at 0."""
+    return _unary("leaky_relu", x, _finite("leaky_relu", "negative_slope", negative_slope))
+
+
+def elu(x, alpha: float = 1.0):
+    """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    return _unary("elu", x, _finite("elu", "alpha", alpha))
+
+
+def selu(x):
+    """``scale * elu(x, alpha)`` with alpha = 1.67326324, scale = 1.05070099."""
+    return _unary("selu", x)
+
+
+def gelu(x, approximate: bool = True):
+    """``x * Phi(x)``; ``approximate=True`` (the ``keras.ops.gelu`` default) uses the tanh
+    form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+    return _unary("gelu_tanh" if approximate else "gelu", x)
+
+
+def silu(x):
+    """``x * sigmoid(x)``."""
+    return _unary("silu", x)
+
+
+swish = silu
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, computed as ``max(x, 0) + log1p(exp(-|x|))``."""
+    return _unary("softplus", x)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return _unary("softsign", x)
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    return _unary("mish", x)
+
+
+def _finite(op: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        raise InvalidArgumentError(f"{op}: {name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 # -- elementwise binary ---------------------------------------------------------------------

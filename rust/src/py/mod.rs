@@ -37,17 +37,21 @@ fn f32buf(v: Vec<f32>) -> CpuBuffer {
     CpuBuffer::f32(v)
 }
 
+/// `alpha` is the parameter of the parametric ops (leaky_relu's slope, elu's alpha);
+/// None gives their Keras default, and other ops take none.
 #[pyfunction]
-fn unary_op(py: Python<'_>, op: &str, x: &CpuBuffer) -> PyResult<CpuBuffer> {
-    let op = UnaryOp::parse(op)?;
+#[pyo3(signature = (op, x, alpha=None))]
+fn unary_op(py: Python<'_>, op: &str, x: &CpuBuffer, alpha: Option<f32>) -> PyResult<CpuBuffer> {
+    let op = UnaryOp::parse_with(op, alpha)?;
     let x = x.shared();
     let n = read(&x).len();
     run(py, n, move || Ok(f32buf(unary::forward(op, as_f32("unary", "input", &read(&x))?)?)))
 }
 
 #[pyfunction]
-fn unary_backward(py: Python<'_>, op: &str, x: &CpuBuffer, y: &CpuBuffer, gy: &CpuBuffer) -> PyResult<CpuBuffer> {
-    let op = UnaryOp::parse(op)?;
+#[pyo3(signature = (op, x, y, gy, alpha=None))]
+fn unary_backward(py: Python<'_>, op: &str, x: &CpuBuffer, y: &CpuBuffer, gy: &CpuBuffer, alpha: Option<f32>) -> PyResult<CpuBuffer> {
+    let op = UnaryOp::parse_with(op, alpha)?;
     let (x, y, gy) = (x.shared(), y.shared(), gy.shared());
     let n = read(&x).len();
     run(py, n, move || {

@@ -7,7 +7,21 @@ import numpy as np
 from ... import _core
 from ...errors import DTypeError, InvalidArgumentError, ShapeError
 from .memory import MemoryKernels
-from .runtime import GpuBuffer
+from .runtime import GpuBuffer, f
+
+#: The parametric unary ops and their Keras defaults (rust/src/kernels/unary.rs has the same).
+UNARY_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+
+
+def unary_alpha(op: str, alpha: float | None) -> float:
+    """The parameter a unary kernel runs with, validated as the CPU kernel does."""
+    if alpha is None:
+        return UNARY_DEFAULT_ALPHA.get(op, 0.0)
+    if op not in UNARY_DEFAULT_ALPHA:
+        raise InvalidArgumentError(f"unary: op {op!r} takes no parameter, got alpha={alpha}")
+    if not np.isfinite(alpha):
+        raise InvalidArgumentError(f"unary: {op}: alpha must be finite, got {alpha}")
+    return float(alpha)
 
 MAX_DIMS = 8
 
@@ -68,24 +82,26 @@ def shape_words(out: tuple, *strides: list) -> list[int]:
 
 
 class ElementwiseKernels(MemoryKernels):
-    def unary(self, op: str, x: GpuBuffer) -> GpuBuffer:
+    def unary(self, op: str, x: GpuBuffer, alpha: float | None = None) -> GpuBuffer:
         if op not in _core.UNARY_OPS:
             raise InvalidArgumentError(f"unary: unknown unary op {op!r}; valid ops: {', '.join(_core.UNARY_OPS)}")
+        a = unary_alpha(op, alpha)
         check_f32("unary", x)
         out = self.rt.alloc(x.n)
         if x.n:
-            self.rt.dispatch("elementwise/unary", f"unary_{op}", [x], [out], (x.n,), threads=x.n)
+            self.rt.dispatch("elementwise/unary", f"unary_{op}", [x], [out], (x.n, f(a)), threads=x.n)
         return out
 
-    def unary_backward(self, op: str, x: GpuBuffer, y: GpuBuffer, gy: GpuBuffer) -> GpuBuffer:
+    def unary_backward(self, op: str, x: GpuBuffer, y: GpuBuffer, gy: GpuBuffer, alpha: float | None = None) -> GpuBuffer:
         if op not in _core.UNARY_OPS:
             raise InvalidArgumentError(f"unary_backward: unknown unary op {op!r}; valid ops: {', '.join(_core.UNARY_OPS)}")
+        a = unary_alpha(op, alpha)
         check_f32("unary_backward", x, y, gy)
         if not x.n == y.n == gy.n:
             raise ShapeError("unary_backward: x, y and the gradient differ in size")
         out = self.rt.alloc(x.n)
         if x.n:
-            self.rt.dispatch("elementwise/unary_backward", f"unary_backward_{op}", [x, y, gy], [out], (x.n,), threads=x.n)
+            self.rt.dispatch("elementwise/unary_backward", f"unary_backward_{op}", [x, y, gy], [out], (x.n, f(a)), threads=x.n)
         return out
 
     def binary(self, op: str, a: GpuBuffer, a_shape, b: GpuBuffer, b_shape):
