@@ -45,8 +45,9 @@ class NotLinearlySeparableWarning(UserWarning):
 
 
 def _heaviside(z: Tensor) -> Tensor:
-    """step(z) = 1 where z >= 0, else 0 (Rosenblatt's threshold, step(0) = 1)."""
-    return core.greater_equal(z, 0.0)
+    """step(z) = 1 where z >= 0, else 0 (Rosenblatt's threshold, step(0) = 1): the
+    ``step`` kernel of ``ember.ops``."""
+    return core.step(z)
 
 
 class Perceptron:
