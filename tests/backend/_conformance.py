@@ -155,3 +155,16 @@ def expect_error(cls, fn, *args, words=(), **kwargs):
     for w in words:
         assert str(w) in msg, f"message {msg!r} does not mention {w!r}"
     return e
+
+
+def synced(backend, fn):
+    """``fn`` followed by ``backend.synchronize()``: an asynchronous device (the gpu) checks
+    data-dependent errors such as label ranges inside its kernels and raises them at the
+    next sync, so a test of such an error must sync; the CPU raises at the call."""
+
+    def call(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        backend.synchronize()
+        return out
+
+    return call

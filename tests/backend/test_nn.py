@@ -11,7 +11,7 @@ from ember.backend.cpu import ReferenceCompositeCpuBackend
 from ember.backend.base import Backend
 from ember.errors import InvalidArgumentError, ShapeError
 
-from _conformance import ELEMENTWISE, REDUCTION, assert_close, expect_error, f32, ref64, to_np
+from _conformance import ELEMENTWISE, REDUCTION, assert_close, expect_error, f32, ref64, synced, to_np
 
 
 def _bmm_ref(a, b):
@@ -194,19 +194,23 @@ def test_softmax_cross_entropy_bad_labels(backend_name):
     be = get_backend(backend_name)
     z = be.from_numpy(np.zeros((2, 3), np.float32), "float32")
     for bad in ([0, 3], [-1, 0]):
-        expect_error(InvalidArgumentError, be.softmax_cross_entropy, z, be.from_numpy(np.array(bad, np.int32), "int32"), 2, 3,
-                     words=("softmax_cross_entropy", bad[0] if bad[0] < 0 else bad[1]))
+        expect_error(InvalidArgumentError, synced(be, be.softmax_cross_entropy), z, be.from_numpy(np.array(bad, np.int32), "int32"), 2, 3,
+                     words=("softmax_cross_entropy", str(bad[0] if bad[0] < 0 else bad[1])))
     expect_error(ShapeError, be.softmax_cross_entropy, z, be.from_numpy(np.array([0], np.int32), "int32"), 2, 3)
     expect_error(ShapeError, be.softmax_cross_entropy, z, be.from_numpy(np.zeros(5, np.float32), "float32"), 2, 3)
     _, probs = be.softmax_cross_entropy(z, be.from_numpy(np.array([0, 1], np.int32), "int32"), 2, 3)
     g = be.from_numpy(np.ones(2, np.float32), "float32")
     # The backward validates its labels too (never indexes out of bounds).
-    expect_error(InvalidArgumentError, be.softmax_cross_entropy_backward, probs, be.from_numpy(np.array([0, 3], np.int32), "int32"), g, 2, 3)
-    expect_error(InvalidArgumentError, be.softmax_cross_entropy_backward, probs, be.from_numpy(np.array([-1, 0], np.int32), "int32"), g, 2, 3)
+    expect_error(InvalidArgumentError, synced(be, be.softmax_cross_entropy_backward), probs, be.from_numpy(np.array([0, 3], np.int32), "int32"), g, 2, 3)
+    expect_error(InvalidArgumentError, synced(be, be.softmax_cross_entropy_backward), probs, be.from_numpy(np.array([-1, 0], np.int32), "int32"), g, 2, 3)
     expect_error(ShapeError, be.softmax_cross_entropy_backward, probs, be.from_numpy(np.array([0], np.int32), "int32"), g, 2, 3)
     expect_error(ShapeError, be.softmax_cross_entropy_backward, probs, be.from_numpy(np.zeros(4, np.float32), "float32"), g, 2, 3)
-    expect_error(InvalidArgumentError, em.ops.softmax_cross_entropy, em.tensor(np.zeros((2, 3), np.float32), device=backend_name),
-                 em.tensor(np.array([0, 5]), device=backend_name))
+    expect_error(InvalidArgumentError, lambda *a: em.ops.softmax_cross_entropy(*a).numpy(),
+                 em.tensor(np.zeros((2, 3), np.float32), device=backend_name), em.tensor(np.array([0, 5]), device=backend_name))
+    # After a reported failure the device is usable and reports nothing stale.
+    good = em.ops.softmax_cross_entropy(em.tensor(np.zeros((2, 3), np.float32), device=backend_name),
+                                        em.tensor(np.array([0, 2]), device=backend_name))
+    assert_close(to_np(good), np.full(2, np.log(3.0)), what="after a bad-label error", **REDUCTION)
 
 
 def _bce_ref(z, y):

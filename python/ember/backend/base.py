@@ -34,6 +34,11 @@ class Backend(ABC):
     #: device name, e.g. "cpu"
     name: str = "abstract"
 
+    def synchronize(self) -> None:
+        """Waits until every kernel launched so far has finished. Asynchronous devices
+        check some data-dependent errors (label ranges) inside their kernels and raise
+        them here, or at the next readback; on the CPU every error is raised at the call."""
+
     # -- memory ---------------------------------------------------------------------
     @abstractmethod
     def from_numpy(self, array: np.ndarray, dtype: str) -> Buffer:

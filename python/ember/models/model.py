@@ -318,12 +318,15 @@ class Model(Layer):
                 cbl.on_train_batch_begin(step)
                 xb, yb, sw = data.batch(idx)
                 loss, y_pred = self.train_step(xb, yb, sw)
+                # Metrics first, then the loss: on the gpu the whole step (forward,
+                # backward, update, metrics) then goes in one submission before the host
+                # reads anything.
+                self._update_metrics(yb, y_pred.detach(), sw)
                 lv = float(loss.item())
                 if not math.isfinite(lv):
                     cbl.on_train_batch_end(step, {"loss": lv})
                 loss_sum += lv * idx.size
                 seen += idx.size
-                self._update_metrics(yb, y_pred.detach(), sw)
                 cbl.on_train_batch_end(step, self._logs(loss_sum / seen))
                 if self.stop_training:
                     break

@@ -153,11 +153,14 @@ class LinalgKernels:
     def one_hot(self, labels, depth):
         if labels.dtype != "int32":
             raise DTypeError("one_hot: labels must be int32")
-        lab = self.rt.download(labels)
-        if lab.size and ((lab < 0).any() or (lab >= depth).any()):
-            bad = lab[(lab < 0) | (lab >= depth)][0]
-            raise InvalidArgumentError(f"one_hot: label {bad} is out of range for {depth} classes")
+        if depth < 0 or (depth == 0 and labels.n):
+            # With no classes every label is out of range: no data needed to say so.
+            raise InvalidArgumentError(f"one_hot: labels are out of range for depth {depth}")
         out = self.rt.alloc(labels.n * depth)
         if out.n:
-            self.rt.dispatch("layout/one_hot", "one_hot", [labels], [out], (out.n, depth), threads=out.n)
+            def error(label: int) -> InvalidArgumentError:
+                return InvalidArgumentError(f"one_hot: label {label} is out of range for {depth} classes "
+                                            "(found by the gpu kernel, raised at the next readback)")
+            slot = self.rt.check_slot(error)
+            self.rt.dispatch("layout/one_hot", "one_hot", [labels], [out, self.rt.flags], (out.n, depth, slot), threads=out.n)
         return out

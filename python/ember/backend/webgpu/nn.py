@@ -20,6 +20,13 @@ def _split(op: str, shape, axis: int):
     return outer, shape[a], inner
 
 
+def _label_error(op: str, classes: int):
+    def error(label: int) -> InvalidArgumentError:
+        return InvalidArgumentError(f"{op}: label {label} is out of range for {classes} classes "
+                                    "(found by the gpu kernel, raised at the next readback)")
+    return error
+
+
 class NNKernels:
     def softmax(self, x, shape, axis, log):
         op = "log_softmax" if log else "softmax"
@@ -49,15 +56,13 @@ class NNKernels:
         if sparse:
             if labels.n != rows:
                 raise ShapeError(f"softmax_cross_entropy: {labels.n} integer labels for logits of shape ({rows}, {classes})")
-            lab = self.rt.download(labels)
-            if lab.size and ((lab < 0).any() or (lab >= classes).any()):
-                bad = lab[(lab < 0) | (lab >= classes)][0]
-                raise InvalidArgumentError(f"softmax_cross_entropy: label {bad} is out of range for {classes} classes")
         elif labels.n != rows * classes:
             raise ShapeError(f"softmax_cross_entropy: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
         loss, probs = self.rt.alloc(rows), self.rt.alloc(rows * classes)
         if rows and classes:
-            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy", [logits, labels], [loss, probs], (rows, classes, int(sparse)), threads=rows)
+            slot = self.rt.check_slot(_label_error("softmax_cross_entropy", classes))
+            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy", [logits, labels], [loss, probs, self.rt.flags],
+                             (rows, classes, int(sparse), slot), threads=rows)
         elif rows:
             return self.full(rows, 0.0, "float32"), probs
         return loss, probs
@@ -73,8 +78,9 @@ class NNKernels:
             raise ShapeError(f"{op}: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
         out = self.rt.alloc(rows * classes)
         if out.n:
-            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy_backward", [probs, labels, gloss], [out],
-                             (rows, classes, int(labels.dtype == "int32")), threads=out.n)
+            slot = self.rt.check_slot(_label_error(op, classes))
+            self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy_backward", [probs, labels, gloss], [out, self.rt.flags],
+                             (rows, classes, int(labels.dtype == "int32"), slot), threads=out.n)
         return out
 
     def sigmoid_bce(self, z, y):

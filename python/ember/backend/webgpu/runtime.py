@@ -21,6 +21,7 @@ from .device import mapped_errors, request_device
 MAX_WORKGROUPS = 65535
 PARAM_SLOT = 256  # bytes per dispatch's uniform block (>= minUniformBufferOffsetAlignment)
 ARENA_SLOTS = 512
+CHECK_SLOTS = 64  # data-dependent checks (label ranges) awaiting the next readback
 
 _NP = {"float32": np.float32, "int32": np.int32}
 
@@ -72,6 +73,15 @@ class Runtime:
         self._arena = self.device.create_buffer(size=PARAM_SLOT * ARENA_SLOTS, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._params = bytearray()
         self._keepalive: list = []  # staging buffers of uploads until the next submit
+        # Device-side checks: a kernel that validates data (labels) records failures in
+        # its slot of `flags` (two u32 words: failed, value) instead of the host reading
+        # the data back first; the next readback reads the flags and raises. Like CUDA's
+        # device asserts, the error surfaces at the first sync after the faulty op.
+        self.flags = GpuBuffer(self, self.device.create_buffer(size=8 * CHECK_SLOTS, usage=wgpu.BufferUsage.STORAGE
+                                                              | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST),
+                               2 * CHECK_SLOTS, "int32", 8 * CHECK_SLOTS)
+        self._live[id(self.flags.buf)] = self.flags.buf
+        self._checks: list = []  # per slot: value -> the exception to raise
         self.dispatches = 0
         self.submits = 0
 
@@ -115,10 +125,36 @@ class Runtime:
     def download(self, buf: GpuBuffer) -> np.ndarray:
         self.flush()
         if buf.n == 0:
+            self.raise_failed_checks()
             return np.zeros(0, _NP[buf.dtype])
         with mapped_errors("gpu readback"):
             data = self.device.queue.read_buffer(buf.buf, 0, 4 * buf.n)
+        self.raise_failed_checks()
         return np.frombuffer(data, dtype=_NP[buf.dtype])
+
+    # -- device-side checks ----------------------------------------------------------------------
+    def check_slot(self, error) -> int:
+        """A slot of `flags` for one checking dispatch; ``error(value)`` builds the exception
+        raised if the kernel flags it."""
+        if len(self._checks) >= CHECK_SLOTS:
+            self.flush()
+            self.raise_failed_checks()
+        self._checks.append(error)
+        return len(self._checks) - 1
+
+    def raise_failed_checks(self) -> None:
+        """After a flush: reads the pending check slots (one small readback, only when a
+        checking kernel ran since the last one), clears them, raises the first failure."""
+        if not self._checks:
+            return
+        checks, self._checks = self._checks, []
+        with mapped_errors("gpu readback"):
+            words = np.frombuffer(self.device.queue.read_buffer(self.flags.buf, 0, 8 * len(checks)), dtype=np.uint32)
+        failed = [i for i in range(len(checks)) if words[2 * i]]
+        if failed:
+            self.device.queue.write_buffer(self.flags.buf, 0, bytes(8 * len(checks)))
+            i = failed[0]
+            raise checks[i](int(words[2 * i + 1].astype(np.int32)))
 
     def copy(self, src: GpuBuffer, dst: GpuBuffer | None = None) -> GpuBuffer:
         out = dst if dst is not None else self.alloc(src.n, src.dtype)
@@ -231,10 +267,12 @@ class Runtime:
         self.submits += 1
 
     def synchronize(self) -> None:
-        """Waits until the GPU has finished everything submitted (for benchmarks)."""
+        """Waits until the GPU has finished everything submitted, and raises what a
+        device-side check found."""
         self.flush()
         tmp = self.alloc(1)
         self.device.queue.read_buffer(tmp.buf, 0, 4)
+        self.raise_failed_checks()
 
 
 _runtime: list = []
