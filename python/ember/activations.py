@@ -1,64 +1,295 @@
-"""Activation functions by Keras name; ``get`` resolves strings and callables.
+"""Activation functions with Keras 3 names, arguments and numerics.
+
+Each one is usable as a string on any layer (``Dense(4, activation="gelu")``), as a
+function here, and through ``get``. The parameterless ones and ``leaky_relu``/``elu`` are
+single fused kernels on every device (``ember.ops``); ``relu`` with ``max_value`` or
+``threshold`` and the softmax over several axes are composites of kernels, built exactly
+as Keras builds them.
+
+Ember's own addition is ``step`` (Heaviside, 1 for ``x >= 0``, zero gradient), the
+activation of Rosenblatt's perceptron; Keras has no step activation.
+
+Where Keras and other frameworks differ, Keras wins: ``hard_sigmoid`` is Keras 3's
+``relu6(x + 3) / 6`` (Keras 2 and TF used ``0.2 x + 0.5``), ``gelu`` is exact by default
+here (``keras.activations.gelu``) while ``ember.ops.gelu`` defaults to the tanh
+approximation (``keras.ops.gelu``), and ``leaky_relu``'s default slope is 0.2 (the
+``LeakyReLU`` layer's is 0.3). Derivatives at kinks follow the TensorFlow kernels:
+relu'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha, selu'(0) = scale.
 
 Example:
     >>> import ember as em
     >>> em.activations.get("relu")(em.tensor([-1.0, 2.0])).numpy().tolist()
     [0.0, 2.0]
+    >>> [round(v, 4) for v in em.activations.gelu(em.tensor([1.0])).numpy().tolist()]
+    [0.8413]
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Callable
 
 from .errors import InvalidArgumentError
 from .ops import core, nn
+from .tensor import as_tensor
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "exponential", "get", "serialize", "ALL"]
+__all__ = [
+    "linear", "step", "sigmoid", "hard_sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu",
+    "silu", "swish", "hard_silu", "hard_swish", "softplus", "softsign", "mish", "log_sigmoid", "exponential",
+    "softmax", "log_softmax", "get", "serialize", "deserialize", "ALL",
+]
+
+
+def _number(value, name: str, op: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise InvalidArgumentError(f"{op}: argument {name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def linear(x):
+    """The identity, ``x`` unchanged."""
     return x
 
 
-def relu(x):
-    return core.relu(x)
+def step(x):
+    """Heaviside step: 1 for ``x >= 0``, else 0, with a zero gradient.
+
+    Ember's own (Keras has none): the activation of Rosenblatt's perceptron, which fires
+    at a zero net input. NaN propagates.
+
+    Example:
+        >>> import ember as em
+        >>> em.activations.step(em.tensor([-0.5, 0.0, 2.0])).numpy().tolist()
+        [0.0, 1.0, 1.0]
+    """
+    return core.step(x)
 
 
 def sigmoid(x):
+    """``1 / (1 + exp(-x))``, computed without overflow."""
     return core.sigmoid(x)
 
 
+def hard_sigmoid(x):
+    """Keras 3's piecewise-linear sigmoid ``relu6(x + 3) / 6``: 0 below -3, 1 above 3."""
+    return core.hard_sigmoid(x)
+
+
 def tanh(x):
+    """Hyperbolic tangent."""
     return core.tanh(x)
 
 
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Rectified linear unit with Keras' options.
+
+    With the defaults, ``max(x, 0)``. Otherwise ``x`` for ``threshold < x`` (clipped to
+    ``max_value`` when given), and ``negative_slope * (x - threshold)`` below the
+    threshold, exactly as ``keras.activations.relu`` composes it.
+
+    Args:
+        x: Input tensor.
+        negative_slope: Slope below the threshold. Defaults to 0.
+        max_value: Saturation value, or None for no upper bound.
+        threshold: Values at or below it are damped (or zeroed). Defaults to 0.
+
+    Example:
+        >>> import ember as em
+        >>> em.activations.relu(em.tensor([-10.0, -5.0, 0.0, 5.0, 10.0]), negative_slope=0.5, max_value=6.0).numpy().tolist()
+        [-5.0, -2.5, 0.0, 5.0, 6.0]
+    """
+    negative_slope = _number(negative_slope, "negative_slope", "relu")
+    threshold = _number(threshold, "threshold", "relu")
+    if max_value is not None:
+        max_value = _number(max_value, "max_value", "relu")
+    x = as_tensor(x)
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return core.relu(x)
+    if negative_slope != 0.0:
+        if max_value is None and threshold == 0.0:
+            return core.leaky_relu(x, negative_slope)
+        negative_part = core.relu(core.subtract(threshold, x) if threshold != 0.0 else core.negative(x))
+    clip_max = max_value is not None
+    if threshold != 0.0:
+        y = core.multiply(x, core.greater(x, threshold))
+    elif max_value == 6.0:
+        y = core.relu6(x)
+        clip_max = False
+    else:
+        y = core.relu(x)
+    if clip_max:
+        y = core.clip(y, 0.0, max_value)
+    if negative_slope != 0.0:
+        y = core.subtract(y, core.multiply(negative_part, negative_slope))
+    return y
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return core.relu6(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` for ``x > 0``, else ``negative_slope * x`` (Keras' default slope 0.2)."""
+    return core.leaky_relu(x, _number(negative_slope, "negative_slope", "leaky_relu"))
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: ``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    return core.elu(x, _number(alpha, "alpha", "elu"))
+
+
+def selu(x):
+    """Scaled ELU, ``scale * elu(x, alpha)`` with alpha = 1.67326324 and
+    scale = 1.05070099 (Klambauer et al., 2017)."""
+    return core.selu(x)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)``.
+
+    Args:
+        x: Input tensor.
+        approximate: Use the tanh approximation
+            ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``. Defaults to False, as
+            ``keras.activations.gelu`` (``ember.ops.gelu`` defaults to True, as ``keras.ops``).
+    """
+    return core.gelu(x, approximate=bool(approximate))
+
+
+def silu(x):
+    """Sigmoid linear unit (swish), ``x * sigmoid(x)``."""
+    return core.silu(x)
+
+
+swish = silu
+
+
+def hard_silu(x):
+    """Hard SiLU (hard swish), ``x * relu6(x + 3) / 6``."""
+    x = as_tensor(x)
+    return core.multiply(x, core.hard_sigmoid(x))
+
+
+hard_swish = hard_silu
+
+
+def softplus(x):
+    """``log(exp(x) + 1)``, computed as ``max(x, 0) + log1p(exp(-|x|))``."""
+    return core.softplus(x)
+
+
+def softsign(x):
+    """``x / (|x| + 1)``."""
+    return core.softsign(x)
+
+
+def mish(x):
+    """``x * tanh(softplus(x))`` (Misra, 2019)."""
+    return core.mish(x)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``."""
+    return core.negative(core.softplus(core.negative(x)))
+
+
 def exponential(x):
+    """``exp(x)``."""
     return core.exp(x)
 
 
-def softmax(x, axis: int = -1):
-    return nn.softmax(x, axis)
+def _over_axes(fn, x, axis, op: str):
+    """``fn`` (softmax or log_softmax over one axis) over ``axis``: an int, or a tuple of
+    axes normalised together (moved last and flattened, as ``keras.ops.softmax`` does)."""
+    x = as_tensor(x)
+    if isinstance(axis, (list, tuple)):
+        axes = []
+        for a in axis:
+            if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+                raise InvalidArgumentError(f"{op}: argument axis must hold integers, got {axis!r}")
+            if not -x.ndim <= a < x.ndim:
+                raise InvalidArgumentError(f"{op}: axis {a} is out of bounds for a tensor of rank {x.ndim}")
+            axes.append(int(a) % x.ndim)
+        if not axes or len(set(axes)) != len(axes):
+            raise InvalidArgumentError(f"{op}: argument axis must name distinct axes, got {axis!r}")
+        if len(axes) == 1:
+            return fn(x, axes[0])
+        keep = [i for i in range(x.ndim) if i not in axes]
+        perm = keep + axes
+        xt = core.transpose(x, perm)
+        moved = xt.shape
+        flat = core.reshape(xt, tuple(moved[: len(keep)]) + (-1,))
+        y = core.reshape(fn(flat, -1), moved)
+        inverse = [perm.index(i) for i in range(x.ndim)]
+        return core.transpose(y, inverse)
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InvalidArgumentError(f"{op}: argument axis must be an integer or a tuple of integers, got {axis!r}")
+    if x.ndim and not -x.ndim <= axis < x.ndim:
+        raise InvalidArgumentError(f"{op}: axis {axis} is out of bounds for a tensor of rank {x.ndim}")
+    return fn(x, int(axis))
 
 
-def log_softmax(x, axis: int = -1):
-    return nn.log_softmax(x, axis)
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (an int or a tuple of ints), max-subtracted
+    so large logits do not overflow.
+
+    Example:
+        >>> import ember as em
+        >>> [round(v, 4) for v in em.activations.softmax(em.tensor([[1.0, 2.0, 3.0]])).numpy()[0].tolist()]
+        [0.09, 0.2447, 0.6652]
+    """
+    return _over_axes(nn.softmax, x, axis, "softmax")
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis`` (an int or a tuple of ints)."""
+    return _over_axes(nn.log_softmax, x, axis, "log_softmax")
 
 
 ALL: dict[str, Callable] = {
     "linear": linear,
-    "relu": relu,
+    "step": step,
     "sigmoid": sigmoid,
+    "hard_sigmoid": hard_sigmoid,
     "tanh": tanh,
+    "relu": relu,
+    "relu6": relu6,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "selu": selu,
+    "gelu": gelu,
+    "silu": silu,
+    "swish": silu,
+    "hard_silu": hard_silu,
+    "hard_swish": hard_silu,
+    "softplus": softplus,
+    "softsign": softsign,
+    "mish": mish,
+    "log_sigmoid": log_sigmoid,
+    "exponential": exponential,
     "softmax": softmax,
     "log_softmax": log_softmax,
-    "exponential": exponential,
 }
 
 
 def get(identifier) -> Callable:
-    """An activation function from a name, a callable or None (linear)."""
+    """An activation function from a name, a Keras serialized dict, a callable, or None
+    (linear).
+
+    Example:
+        >>> import ember as em
+        >>> em.activations.get("swish") is em.activations.silu
+        True
+    """
     if identifier is None:
         return linear
+    if isinstance(identifier, dict):
+        name = identifier.get("config", identifier.get("class_name"))
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"Could not interpret activation config: {identifier!r}")
+        identifier = name
     if isinstance(identifier, str):
         f = ALL.get(identifier)
         if f is None:
@@ -70,7 +301,16 @@ def get(identifier) -> Callable:
 
 
 def serialize(f: Callable) -> str:
+    """The Keras name of an activation function (its canonical name for aliases:
+    ``serialize(swish) == "silu"``); a custom function's ``__name__``."""
     for name, g in ALL.items():
         if g is f:
             return name
     return getattr(f, "__name__", "custom")
+
+
+def deserialize(config) -> Callable:
+    """The activation named by ``config`` (a name or a Keras serialized dict)."""
+    if config is None or callable(config) and not isinstance(config, (str, dict)):
+        raise InvalidArgumentError(f"deserialize: expected an activation name or config, got {config!r}")
+    return get(config)
