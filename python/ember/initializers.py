@@ -24,7 +24,7 @@ import numpy as np
 
 from . import random as _random
 from .errors import InvalidArgumentError
-from .tensor import Tensor, full
+from .tensor import Tensor, _default_device, full
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
@@ -98,6 +98,14 @@ def _finite(value, name: str, owner: str, positive: bool = False, non_negative: 
     return value
 
 
+def _exact(draw, shape, a, b, seed):
+    """Initial weights are drawn by the CPU's Philox kernels, then copied to the default
+    device. The GPU draws the same Philox bits, but its log and sqrt (in the normal
+    transforms) may differ from the CPU's by an ulp; drawing once on the CPU makes one seed
+    give bit-identical weights on every device. Initialization is not a hot path."""
+    return draw(shape, a, b, seed=seed, device="cpu").to(_default_device[0])
+
+
 class _Seeded(Initializer):
     def __init__(self, seed=None):
         if seed is not None and not isinstance(seed, _random.SeedGenerator):
@@ -148,7 +156,7 @@ class RandomUniform(_Seeded):
             raise InvalidArgumentError(f"{type(self).__name__}: argument minval ({minval}) must not exceed maxval ({maxval})")
 
     def __call__(self, shape, dtype=None):
-        return _random.uniform(shape, self.minval, self.maxval, seed=self._g())
+        return _exact(_random.uniform, shape, self.minval, self.maxval, seed=self._g())
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self._seed_config()}
@@ -161,7 +169,7 @@ class RandomNormal(_Seeded):
         self.mean, self.stddev = _finite(mean, "mean", owner), _finite(stddev, "stddev", owner, non_negative=True)
 
     def __call__(self, shape, dtype=None):
-        return _random.normal(shape, self.mean, self.stddev, seed=self._g())
+        return _exact(_random.normal, shape, self.mean, self.stddev, seed=self._g())
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self._seed_config()}
@@ -169,7 +177,7 @@ class RandomNormal(_Seeded):
 
 class TruncatedNormal(RandomNormal):
     def __call__(self, shape, dtype=None):
-        return _random.truncated_normal(shape, self.mean, self.stddev, seed=self._g())
+        return _exact(_random.truncated_normal, shape, self.mean, self.stddev, seed=self._g())
 
 
 class VarianceScaling(_Seeded):
@@ -190,10 +198,10 @@ class VarianceScaling(_Seeded):
         s = self.scale / max(1.0, n)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * s)
-            return _random.uniform(shape, -limit, limit, seed=self._g())
+            return _exact(_random.uniform, shape, -limit, limit, seed=self._g())
         if self.distribution == "untruncated_normal":
-            return _random.normal(shape, 0.0, math.sqrt(s), seed=self._g())
-        return _random.truncated_normal(shape, 0.0, math.sqrt(s) / TRUNCATED_STD_FACTOR, seed=self._g())
+            return _exact(_random.normal, shape, 0.0, math.sqrt(s), seed=self._g())
+        return _exact(_random.truncated_normal, shape, 0.0, math.sqrt(s) / TRUNCATED_STD_FACTOR, seed=self._g())
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self._seed_config()}

@@ -314,8 +314,13 @@ class Variable(Tensor):
 
 
 def as_tensor(x: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    """``x`` as a Tensor (no copy when it already is one of that dtype)."""
+    """``x`` as a Tensor (no copy when it already is one of that dtype). A Tensor on
+    another device than an explicit ``device`` is an error, never a silent copy."""
     if isinstance(x, Tensor):
+        if device is not None and x.device != device:
+            from .errors import DeviceError
+
+            raise DeviceError(f"a tensor on {x.device!r} was given where one on {device!r} is needed; move it with .to({device!r})")
         if dtype is not None and normalize_dtype(dtype) != x.dtype:
             return x.astype(dtype)
         return x

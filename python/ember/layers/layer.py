@@ -61,8 +61,10 @@ def _shape_arg(shape, owner: str, allow_minus_one: bool = False) -> tuple:
     return tuple(out)
 
 
-def _input_tensor(inputs, owner: str) -> Tensor:
-    """Layer inputs as a Tensor, with a clear error for data that is not a numeric array."""
+def _input_tensor(inputs, owner: str, device: str | None = None) -> Tensor:
+    """Layer inputs as a Tensor (host data goes to ``device``: the layer's, so a layer
+    whose weights live on the gpu takes numpy input), with a clear error for data that is
+    not a numeric array."""
     if isinstance(inputs, Tensor):
         return inputs
     try:
@@ -71,7 +73,7 @@ def _input_tensor(inputs, owner: str) -> Tensor:
         raise InvalidArgumentError(f"{owner}: cannot convert the inputs to an array: {e}") from None
     if a.dtype.kind not in "biuf":
         raise InvalidArgumentError(f"{owner}: expected numeric inputs, got dtype {a.dtype}")
-    return as_tensor(a)
+    return as_tensor(a, device=device)
 
 
 class Layer:
@@ -232,7 +234,8 @@ class Layer:
             self.output_shape_ = tuple(self.compute_output_shape(tuple(input_shape)))
 
     def __call__(self, inputs, training: bool | None = None, **kwargs):
-        x = _input_tensor(inputs, self.name)
+        own = self.weights
+        x = _input_tensor(inputs, self.name, own[0].device if own else self._device)
         if x.ndim == 0:
             raise ShapeError(f"Input to layer {self.name!r} is a scalar; layers expect a batch dimension")
         if x.dtype != "float32" and type(self).__name__ not in ("InputLayer",):

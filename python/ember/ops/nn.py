@@ -65,6 +65,11 @@ def dense(x, kernel, bias=None, activation: str = "linear") -> Tensor:
     """``activation(x @ kernel + bias)`` in one fused kernel; x is (..., in), kernel
     (in, out). ``activation`` is one of linear, relu, sigmoid, tanh."""
     x = _float(as_tensor(x))
+    for name, t in (("kernel", kernel), ("bias", bias)):
+        if isinstance(t, Tensor) and t.device != x.device:
+            from ..errors import DeviceError
+
+            raise DeviceError(f"dense: the input is on {x.device!r} but the {name} is on {t.device!r}; move one with .to()")
     if activation not in FUSED_ACTIVATIONS:
         raise InvalidArgumentError(f"dense: activation {activation!r} is not fused; valid: {', '.join(FUSED_ACTIVATIONS)}")
     if x.ndim == 0 or kernel.ndim != 2 or x.shape[-1] != kernel.shape[0]:
