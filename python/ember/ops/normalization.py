@@ -105,14 +105,11 @@ def _normalize(op: str, x: Tensor, stat_axes: list[int], param_kept: tuple, gamm
         gx = ggamma = gbeta = None
         if beta is not None and beta.requires_grad:
             gbeta = _wrap(be.sum_to_shape(gb, shape, param_kept), beta.shape, "float32", be)
-        if gamma is not None:
-            if gamma.requires_grad:
-                gxh, _ = be.binary("mul", gb, shape, xhat, shape)
-                ggamma = _wrap(be.sum_to_shape(gxh, shape, param_kept), gamma.shape, "float32", be)
-            ghat, _ = be.binary("mul", gb, shape, gamma._buf, param_kept)
-        else:
-            ghat = gb
+        if gamma is not None and gamma.requires_grad:
+            gxh, _ = be.binary("mul", gb, shape, xhat, shape)
+            ggamma = _wrap(be.sum_to_shape(gxh, shape, param_kept), gamma.shape, "float32", be)
         if x.requires_grad:
+            ghat = gb if gamma is None else be.binary("mul", gb, shape, gamma._buf, param_kept)[0]
             m1, _ = be.reduce("mean", ghat, shape, stat_axes, True)
             gh_xh, _ = be.binary("mul", ghat, shape, xhat, shape)
             m2, _ = be.reduce("mean", gh_xh, shape, stat_axes, True)
