@@ -869,3 +869,21 @@ def test_fit_sample_weight_scales_the_gradient(backend_name, rng):
     d.fit(x[:4], y[:4], epochs=1, batch_size=4, shuffle=False, verbose=0)
     for wc, wd in zip(c.get_weights(), d.get_weights()):
         close(wc, wd, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_accepts_ignore_class_labels_outside_the_classes(backend_name):
+    """fit's up-front label check skips the rows the loss ignores (Keras: padding labels)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 4), dtype=np.float32)
+    with em.device(backend_name):
+        m = em.Sequential([em.Input((4,)), em.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer="sgd", loss=em.losses.SparseCategoricalCrossentropy(ignore_class=-1))
+    y = np.array([0, 1, 2, -1] * 4)
+    hist = m.fit(x, y, epochs=2, verbose=0)
+    assert all(np.isfinite(hist.history["loss"]))
+    kept = y != -1
+    expected = em.losses.SparseCategoricalCrossentropy()(y[kept], m.predict(x, verbose=0)[kept])
+    np.testing.assert_allclose(m.evaluate(x, y, verbose=0), float(expected), rtol=1e-5)
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(em.errors.InvalidArgumentError, match="class index -1"):
+        m.fit(x, y, epochs=1, verbose=0)

@@ -212,6 +212,12 @@ class Model(Layer):
         classes = out[-1] if out else None
         if classes is None:
             return
+        ignore = getattr(self.loss, "_fn_kwargs", {}).get("ignore_class")
+        if ignore is not None:
+            # Rows labelled ignore_class are masked out by the loss (any value allowed).
+            ya = ya[ya != ignore]
+            if ya.size == 0:
+                return
         lo, hi = ya.min(), ya.max()
         if lo < 0 or hi >= classes:
             bad = (lo if lo < 0 else hi).item()
