@@ -22,7 +22,9 @@ TOL = dict(rtol=1e-5, atol=1e-6)
 
 
 def h(x: float) -> float:
-    """A hyperparameter as the kernel sees it (float32), widened for the reference."""
+    """A learning rate or epsilon as the kernel sees it (float32), widened for the
+    reference. Decay rates (beta_1, beta_2, rho) stay float64: the kernels form their
+    complements 1 - beta in float64, as Keras does with Python-float hyperparameters."""
     return float(np.float32(x))
 
 
@@ -124,7 +126,7 @@ def test_rmsprop_update(backend_name, variant, n):
     lr, rho, mom, eps = 0.01, 0.9, (0.9 if use_mom else 0.0), 1e-7
     for g in grads(r.rng, n, 6):
         r.be.rmsprop_update(r.pb, r.g(g), r.bufs["v"], r.bufs.get("a"), r.bufs.get("m"), lr, rho, mom, eps)
-        r.p64 = ref_rmsprop(r.p64, g.astype(np.float64), r.s64, h(lr), h(rho), h(mom), h(eps), centered, use_mom)
+        r.p64 = ref_rmsprop(r.p64, g.astype(np.float64), r.s64, h(lr), rho, h(mom), h(eps), centered, use_mom)
     r.check(f"rmsprop {variant}")
 
 
@@ -142,7 +144,7 @@ def test_adadelta_update(backend_name, n):
     r = Run(backend_name, n, ["eg", "ed"], seed=3)
     for g in grads(r.rng, n, 6):
         r.be.adadelta_update(r.pb, r.g(g), r.bufs["eg"], r.bufs["ed"], 1.0, 0.95, 1e-7)
-        r.p64 = ref_adadelta(r.p64, g.astype(np.float64), r.s64, 1.0, h(0.95), h(1e-7))
+        r.p64 = ref_adadelta(r.p64, g.astype(np.float64), r.s64, 1.0, 0.95, h(1e-7))
     r.check("adadelta", slot_atol=1e-9)
 
 
@@ -151,7 +153,7 @@ def test_adamax_update(backend_name, n):
     r = Run(backend_name, n, ["m", "u"], seed=4)
     for t, g in enumerate(grads(r.rng, n, 6), start=1):
         r.be.adamax_update(r.pb, r.g(g), r.bufs["m"], r.bufs["u"], 0.01, 0.9, 0.999, 1e-7, t)
-        r.p64 = ref_adamax(r.p64, g.astype(np.float64), r.s64, h(0.01), h(0.9), h(0.999), h(1e-7), t)
+        r.p64 = ref_adamax(r.p64, g.astype(np.float64), r.s64, h(0.01), 0.9, 0.999, h(1e-7), t)
     r.check("adamax")
 
 
@@ -160,7 +162,7 @@ def test_adam_amsgrad_update(backend_name, n):
     r = Run(backend_name, n, ["m", "v", "vhat"], seed=5)
     for t, g in enumerate(grads(r.rng, n, 6), start=1):
         r.be.adam_update(r.pb, r.g(g), r.bufs["m"], r.bufs["v"], 0.01, 0.9, 0.9, 1e-7, t, r.bufs["vhat"])
-        r.p64 = ref_adam(r.p64, g.astype(np.float64), r.s64, h(0.01), h(0.9), h(0.9), h(1e-7), t, True)
+        r.p64 = ref_adam(r.p64, g.astype(np.float64), r.s64, h(0.01), 0.9, 0.9, h(1e-7), t, True)
     r.check("amsgrad")
     # The running maximum differs from v once gradients shrink: the test exercises it.
     if n:
@@ -173,9 +175,9 @@ def test_nadam_update(backend_name, n):
     b1 = 0.9
     u_product = 1.0
     for t, g in enumerate(grads(r.rng, n, 6), start=1):
-        u_product *= nadam_u(h(b1), t)
+        u_product *= nadam_u(b1, t)
         r.be.nadam_update(r.pb, r.g(g), r.bufs["m"], r.bufs["v"], 0.01, b1, 0.999, 1e-7, t, u_product)
-        r.p64 = ref_nadam(r.p64, g.astype(np.float64), r.s64, h(0.01), h(b1), h(0.999), h(1e-7), t, u_product)
+        r.p64 = ref_nadam(r.p64, g.astype(np.float64), r.s64, h(0.01), b1, 0.999, h(1e-7), t, u_product)
     r.check("nadam")
 
 

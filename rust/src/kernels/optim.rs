@@ -49,7 +49,7 @@ pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, mome
 /// step size ("epsilon hat" of the Adam paper), unlike PyTorch, which divides by
 /// sqrt(v_hat) + eps; the two differ when sqrt(v) is near eps.
 #[allow(clippy::too_many_arguments)]
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1: f32, b2: f32, eps: f32, t: u64) -> Result<()> {
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64) -> Result<()> {
     same_len(
         "adam_update",
         &[("parameter", p.len()), ("gradient", g.len()), ("first moment", m.len()), ("second moment", v.len())],
@@ -58,8 +58,8 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1:
         return Err(Error::value("adam_update", "step must be >= 1"));
     }
     let t = t.min(i32::MAX as u64) as i32;
-    let lr_t = (lr as f64 * (1.0 - (b2 as f64).powi(t)).sqrt() / (1.0 - (b1 as f64).powi(t))) as f32;
-    let (one_b1, one_b2) = (1.0 - b1, 1.0 - b2);
+    let lr_t = (lr as f64 * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t))) as f32;
+    let (one_b1, one_b2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
     let c = chunk_len(p.len());
     p.par_chunks_mut(c)
         .zip(g.par_chunks(c))
@@ -131,16 +131,16 @@ pub fn adam_amsgrad(
     v: &mut [f32],
     vhat: &mut [f32],
     lr: f32,
-    b1: f32,
-    b2: f32,
+    b1: f64,
+    b2: f64,
     eps: f32,
     t: u64,
 ) -> Result<()> {
     let op = "adam_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len())), ("vhat", Some(vhat.len()))])?;
     let t = check_step(op, t)?;
-    let lr_t = (lr as f64 * (1.0 - (b2 as f64).powi(t)).sqrt() / (1.0 - (b1 as f64).powi(t))) as f32;
-    let (one_b1, one_b2) = (1.0 - b1, 1.0 - b2);
+    let lr_t = (lr as f64 * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t))) as f32;
+    let (one_b1, one_b2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
     par_update(p, g, [Some(m), Some(v), Some(vhat)], move |p, g, s| {
         let [Some(m), Some(v), Some(vh)] = s else { return };
         let n = p.len();
@@ -168,7 +168,7 @@ pub fn rmsprop(
     average_gradient: Option<&mut [f32]>,
     momentum_slot: Option<&mut [f32]>,
     lr: f32,
-    rho: f32,
+    rho: f64,
     momentum: f32,
     eps: f32,
 ) -> Result<()> {
@@ -182,7 +182,7 @@ pub fn rmsprop(
             ("momentum", momentum_slot.as_ref().map(|a| a.len())),
         ],
     )?;
-    let one_rho = 1.0 - rho;
+    let (rho, one_rho) = (rho as f32, (1.0 - rho) as f32);
     par_update(p, g, [Some(velocity), average_gradient, momentum_slot], move |p, g, s| {
         let [Some(v), mut ag, mut mom] = s else { return };
         let n = p.len();
@@ -234,14 +234,14 @@ pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) -> 
 /// Ed = rho Ed + (1 - rho) d^2; p += lr d (epsilon inside both roots; Keras multiplies by
 /// `learning_rate`, default 0.001, where the paper has none).
 #[allow(clippy::too_many_arguments)]
-pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], lr: f32, rho: f32, eps: f32) -> Result<()> {
+pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], lr: f32, rho: f64, eps: f32) -> Result<()> {
     check_slots(
         "adadelta_update",
         p.len(),
         g.len(),
         &[("accumulated gradient", Some(acc_grad.len())), ("accumulated delta", Some(acc_delta.len()))],
     )?;
-    let one_rho = 1.0 - rho;
+    let (rho, one_rho) = (rho as f32, (1.0 - rho) as f32);
     par_update(p, g, [Some(acc_grad), Some(acc_delta), None], move |p, g, s| {
         let [Some(eg), Some(ed), _] = s else { return };
         let n = p.len();
@@ -261,12 +261,12 @@ pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut 
 /// Keras Adamax at step `t`: m += (g - m)(1 - b1); u = max(b2 u, |g|);
 /// p -= lr m / ((1 - b1^t)(u + eps)).
 #[allow(clippy::too_many_arguments)]
-pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b1: f32, b2: f32, eps: f32, t: u64) -> Result<()> {
+pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64) -> Result<()> {
     let op = "adamax_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("norm", Some(u.len()))])?;
     let t = check_step(op, t)?;
-    let bc = (1.0 - (b1 as f64).powi(t)) as f32;
-    let one_b1 = 1.0 - b1;
+    let bc = (1.0 - b1.powi(t)) as f32;
+    let (one_b1, b2) = ((1.0 - b1) as f32, b2 as f32);
     par_update(p, g, [Some(m), Some(u), None], move |p, g, s| {
         let [Some(m), Some(u), _] = s else { return };
         let n = p.len();
@@ -302,8 +302,8 @@ pub fn nadam(
     m: &mut [f32],
     v: &mut [f32],
     lr: f32,
-    b1: f32,
-    b2: f32,
+    b1: f64,
+    b2: f64,
     eps: f32,
     t: u64,
     u_product: f64,
@@ -311,9 +311,9 @@ pub fn nadam(
     let op = "nadam_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len()))])?;
     let t = check_step(op, t)?;
-    let (c1, c2, c3) = nadam_coefficients(b1 as f64, b2 as f64, t, u_product);
+    let (c1, c2, c3) = nadam_coefficients(b1, b2, t, u_product);
     let (c1, c2, c3) = (c1 as f32, c2 as f32, c3 as f32);
-    let (one_b1, one_b2) = (1.0 - b1, 1.0 - b2);
+    let (one_b1, one_b2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
     par_update(p, g, [Some(m), Some(v), None], move |p, g, s| {
         let [Some(m), Some(v), _] = s else { return };
         let n = p.len();

@@ -443,6 +443,7 @@ fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Opt
 }
 
 #[pyfunction]
+#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None))]
 #[allow(clippy::too_many_arguments)]
 fn adam_update(
     py: Python<'_>,
@@ -451,8 +452,8 @@ fn adam_update(
     m: &CpuBuffer,
     v: &CpuBuffer,
     lr: f32,
-    beta_1: f32,
-    beta_2: f32,
+    beta_1: f64,
+    beta_2: f64,
     epsilon: f32,
     step: u64,
     vhat: Option<&CpuBuffer>,
@@ -462,7 +463,6 @@ fn adam_update(
     }
     let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
     distinct("adam_update", &[&p, &g, &m, &v])?;
-#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None))]
     let n = read(&p).len();
     run(py, n * 8, move || {
         let gg = read(&g);
@@ -475,10 +475,6 @@ fn adam_update(
     })
 }
 
-#[pyfunction]
-fn set_num_threads(n: usize) -> PyResult<()> {
-    Ok(parallel::set_num_threads(n)?)
-}
 fn f32_mut<'a>(op: &str, what: &str, s: &'a mut Storage) -> Result<&'a mut [f32]> {
     match s {
         Storage::F32(v) => Ok(v.as_mut_slice()),
@@ -495,8 +491,8 @@ fn adam_amsgrad_update(
     v: &CpuBuffer,
     vhat: &CpuBuffer,
     lr: f32,
-    beta_1: f32,
-    beta_2: f32,
+    beta_1: f64,
+    beta_2: f64,
     epsilon: f32,
     step: u64,
 ) -> PyResult<()> {
@@ -525,7 +521,7 @@ fn rmsprop_update(
     average_gradient: Option<&CpuBuffer>,
     momentum_slot: Option<&CpuBuffer>,
     lr: f32,
-    rho: f32,
+    rho: f64,
     momentum: f32,
     epsilon: f32,
 ) -> PyResult<()> {
@@ -580,7 +576,7 @@ fn adadelta_update(
     accumulated_grad: &CpuBuffer,
     accumulated_delta: &CpuBuffer,
     lr: f32,
-    rho: f32,
+    rho: f64,
     epsilon: f32,
 ) -> PyResult<()> {
     let op = "adadelta_update";
@@ -606,8 +602,8 @@ fn adamax_update(
     m: &CpuBuffer,
     u: &CpuBuffer,
     lr: f32,
-    beta_1: f32,
-    beta_2: f32,
+    beta_1: f64,
+    beta_2: f64,
     epsilon: f32,
     step: u64,
 ) -> PyResult<()> {
@@ -634,8 +630,8 @@ fn nadam_update(
     m: &CpuBuffer,
     v: &CpuBuffer,
     lr: f32,
-    beta_1: f32,
-    beta_2: f32,
+    beta_1: f64,
+    beta_2: f64,
     epsilon: f32,
     step: u64,
     u_product: f64,
@@ -654,6 +650,10 @@ fn nadam_update(
     })
 }
 
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    Ok(parallel::set_num_threads(n)?)
+}
 
 #[pyfunction]
 fn get_num_threads() -> usize {
@@ -730,15 +730,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(random_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(sgd_update, m)?)?;
     m.add_function(wrap_pyfunction!(adam_update, m)?)?;
-    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
-    m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
     m.add_function(wrap_pyfunction!(rmsprop_update, m)?)?;
     m.add_function(wrap_pyfunction!(adagrad_update, m)?)?;
     m.add_function(wrap_pyfunction!(adadelta_update, m)?)?;
     m.add_function(wrap_pyfunction!(adamax_update, m)?)?;
     m.add_function(wrap_pyfunction!(nadam_update, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
     m.add_function(wrap_pyfunction!(clear_pool, m)?)?;
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(shader_names, m)?)?;

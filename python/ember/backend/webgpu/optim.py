@@ -1,7 +1,8 @@
 """Fused in-place optimizer updates on the gpu (Keras 3 semantics).
 
 Each method validates its operands like the Rust twin (sizes, float32, distinct buffers,
-step >= 1), computes the step-dependent factors on the host in float64, and records one
+step >= 1), computes the step-dependent factors and the complements (1 - beta) on the host in float64 (as Keras
+does with its Python-float hyperparameters), and records one
 dispatch of an entry point of ``shaders/optim/optim.wgsl``.
 """
 
@@ -50,8 +51,7 @@ class OptimKernels:
         t = _step(op, step)
         if param.n == 0:
             return
-        b1, b2 = float(_f32(beta_1)), float(_f32(beta_2))
-        lr_t = float(_f32(lr)) * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        lr_t = float(_f32(lr)) * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         if vhat is None:
             self.rt.dispatch(SHADER, "adam", [grad], [param, m, v],
                              (param.n, 0, f(lr_t), f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon)), threads=param.n)
@@ -63,7 +63,7 @@ class OptimKernels:
         _check("rmsprop_update", param, grad, velocity=velocity, average_gradient=average_gradient, momentum=momentum_slot)
         if param.n == 0:
             return
-        params = (param.n, 0, f(lr), f(rho), f(1.0 - _f32(rho)), f(momentum), f(epsilon))
+        params = (param.n, 0, f(lr), f(rho), f(1.0 - rho), f(momentum), f(epsilon))
         slots = [s for s in (velocity, average_gradient, momentum_slot) if s is not None]
         entry = "rmsprop" + ("_centered" if average_gradient is not None else "") + ("_momentum" if momentum_slot is not None else "")
         self.rt.dispatch(SHADER, entry, [grad], [param, *slots], params, threads=param.n)
@@ -79,7 +79,7 @@ class OptimKernels:
         if param.n == 0:
             return
         self.rt.dispatch(SHADER, "adadelta", [grad], [param, accumulated_grad, accumulated_delta],
-                         (param.n, 0, f(lr), f(rho), f(1.0 - _f32(rho)), f(epsilon)), threads=param.n)
+                         (param.n, 0, f(lr), f(rho), f(1.0 - rho), f(epsilon)), threads=param.n)
 
     def adamax_update(self, param, grad, m, u, lr, beta_1, beta_2, epsilon, step):
         op = "adamax_update"
@@ -87,9 +87,9 @@ class OptimKernels:
         t = _step(op, step)
         if param.n == 0:
             return
-        bc = 1.0 - float(_f32(beta_1)) ** t
+        bc = 1.0 - beta_1**t
         self.rt.dispatch(SHADER, "adamax", [grad], [param, m, u],
-                         (param.n, 0, f(lr), f(1.0 - _f32(beta_1)), f(beta_2), f(epsilon), f(bc)), threads=param.n)
+                         (param.n, 0, f(lr), f(1.0 - beta_1), f(beta_2), f(epsilon), f(bc)), threads=param.n)
 
     def nadam_update(self, param, grad, m, v, lr, beta_1, beta_2, epsilon, step, u_product):
         op = "nadam_update"
@@ -97,14 +97,14 @@ class OptimKernels:
         t = _step(op, step)
         if param.n == 0:
             return
-        b1, b2 = float(_f32(beta_1)), float(_f32(beta_2))
+        b1, b2 = float(beta_1), float(beta_2)
         u_t = b1 * (1.0 - 0.5 * 0.96**t)
         u_t1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         c1 = u_t1 / (1.0 - u_product * u_t1)
         c2 = (1.0 - u_t) / (1.0 - u_product)
         c3 = 1.0 / (1.0 - b2**t)
         self.rt.dispatch(SHADER, "nadam", [grad], [param, m, v],
-                         (param.n, 0, f(lr), f(1.0 - _f32(beta_1)), f(1.0 - _f32(beta_2)), f(epsilon), f(c1), f(c2), f(c3)),
+                         (param.n, 0, f(lr), f(1.0 - beta_1), f(1.0 - beta_2), f(epsilon), f(c1), f(c2), f(c3)),
                          threads=param.n)
 
 
