@@ -1,15 +1,19 @@
-"""Keras 3 optimizer base: gradient clipping, decoupled weight decay, slot variables
-and the step counter; subclasses implement ``update_step`` with one fused kernel.
+"""Keras 3 optimizer base: learning rate (float or schedule), gradient clipping, decoupled
+weight decay, slot variables, the step counter, config and state round trips; subclasses
+implement ``update_step`` with one fused in-place kernel per device.
 
-Update order per step (keras/src/optimizers/base_optimizer.py): clip gradients
-(clipvalue, clipnorm per variable, or global_clipnorm), then weight decay
-``theta -= theta * weight_decay * lr``, then the update rule. ``iterations`` counts
-applied steps; the rule sees ``t = iterations + 1``.
+Update order per step, as ``keras/src/optimizers/base_optimizer.py`` ``apply()``: clip the
+gradients (``clipvalue``, ``clipnorm`` per tensor, or ``global_clipnorm``), apply weight
+decay ``theta -= theta * weight_decay * lr``, then the update rule. The learning rate is
+the schedule evaluated at ``iterations`` (0 at the first step); ``iterations`` counts
+applied steps and the rules see ``t = iterations + 1``. Clipping runs through ``ember.ops``
+on the gradients' device and never reads values back to the host.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable
 
 import numpy as np
@@ -17,16 +21,53 @@ import numpy as np
 from ..autograd import no_grad
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
-from ..tensor import Tensor, Variable, zeros
+from ..tensor import Tensor, Variable
+from . import schedules as schedules_module
 
 
 def check_nonnegative(name: str, value, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    """``value`` as a float if it is a finite real number >= 0, else InvalidArgumentError."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value))
+            or value < 0):
         raise InvalidArgumentError(f"{owner}: argument {name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
+def check_unit_interval(name: str, value, owner: str) -> float:
+    """``value`` as a float if it lies in [0, 1), else InvalidArgumentError."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value))
+            or not 0 <= value < 1):
+        raise InvalidArgumentError(f"{owner}: argument {name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value, owner: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{owner}: argument {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+_REMOVED = {"lr": "learning_rate", "decay": "a learning-rate schedule (ember.optimizers.schedules)"}
+
+
 class Optimizer:
+    """Base class of the optimizers (``keras.optimizers.Optimizer``).
+
+    Args:
+        learning_rate: a float >= 0, a `schedules.LearningRateSchedule` (called with
+            ``iterations``), or a callable of no arguments returning the rate.
+        weight_decay: decoupled weight decay, ``theta -= theta * weight_decay * lr`` before
+            each update (None: off).
+        clipnorm: clip each gradient tensor to this L2 norm (0 or None: off).
+        clipvalue: clip gradient elements to [-clipvalue, clipvalue] (0 or None: off).
+        global_clipnorm: scale all gradients together so that their joint L2 norm is at
+            most this (0 or None: off). At most one of the three clipping arguments.
+        use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
+            gradient_accumulation_steps: Keras arguments; Ember does not implement them
+            yet and raises InvalidArgumentError when they ask for anything.
+        name: the optimizer's name.
+    """
+
     def __init__(
         self,
         learning_rate=0.001,
@@ -43,46 +84,168 @@ class Optimizer:
         **kwargs,
     ):
         owner = type(self).__name__
+        for old, new in _REMOVED.items():
+            if old in kwargs:
+                raise InvalidArgumentError(f"{owner}: argument {old} is no longer supported; use {new} instead")
         if kwargs:
-            raise InvalidArgumentError(f"{owner}: unexpected arguments {sorted(kwargs)}")
-        self._learning_rate = check_nonnegative("learning_rate", learning_rate, owner)
+            raise InvalidArgumentError(f"{owner}: argument(s) not recognized: {sorted(kwargs)}")
+        self._learning_rate = self._check_learning_rate(learning_rate)
         self.weight_decay = None if weight_decay is None else check_nonnegative("weight_decay", weight_decay, owner)
-        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)) if v is not None]
+        given = [n for n, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm))
+                 if v is not None]
         if len(given) > 1:
-            raise InvalidArgumentError(f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can be set, got {given}")
+            raise InvalidArgumentError(
+                f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can be set, got {given}"
+            )
         self.clipnorm = None if clipnorm is None else check_nonnegative("clipnorm", clipnorm, owner)
         self.clipvalue = None if clipvalue is None else check_nonnegative("clipvalue", clipvalue, owner)
         self.global_clipnorm = None if global_clipnorm is None else check_nonnegative("global_clipnorm", global_clipnorm, owner)
+        if use_ema:
+            raise InvalidArgumentError(f"{owner}: argument use_ema=True is not supported yet")
+        for arg, value in (("ema_overwrite_frequency", ema_overwrite_frequency), ("loss_scale_factor", loss_scale_factor),
+                           ("gradient_accumulation_steps", gradient_accumulation_steps)):
+            if value is not None:
+                raise InvalidArgumentError(f"{owner}: argument {arg} is not supported yet (got {value!r})")
+        self.use_ema = False
+        self.ema_momentum = check_nonnegative("ema_momentum", ema_momentum, owner)
+        self.ema_overwrite_frequency = None
+        self.loss_scale_factor = None
+        self.gradient_accumulation_steps = None
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{owner}: argument name must be a string, got {name!r}")
         self.name = name or owner.lower()
         self.iterations = 0
+        self.built = False
         self._slots: dict[int, dict[str, Variable]] = {}
+        self._tracked: dict[int, Variable] = {}
+        self._exclude_ids: set[int] = set()
+        self._exclude_names: list[str] = []
 
     # -- learning rate ------------------------------------------------------------------
+    def _check_learning_rate(self, value):
+        if isinstance(value, schedules_module.LearningRateSchedule):
+            return value
+        if callable(value) and not isinstance(value, (numbers.Number, str)):
+            return value
+        return check_nonnegative("learning_rate", value, type(self).__name__)
+
     @property
     def learning_rate(self) -> float:
-        return self._learning_rate
+        """The rate of the next step: the schedule at ``iterations``, or the constant."""
+        return self._current_learning_rate()
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
-        self._learning_rate = check_nonnegative("learning_rate", value, type(self).__name__)
+        if isinstance(self._learning_rate, schedules_module.LearningRateSchedule) and not isinstance(
+            value, schedules_module.LearningRateSchedule
+        ):
+            raise TypeError(
+                "This optimizer was created with a LearningRateSchedule as its learning_rate, hence its "
+                "learning rate is not settable; pass a new schedule instead"
+            )
+        self._learning_rate = self._check_learning_rate(value)
+
+    def _current_learning_rate(self) -> float:
+        lr = self._learning_rate
+        if isinstance(lr, schedules_module.LearningRateSchedule):
+            value = lr(self.iterations)
+        elif callable(lr):
+            value = lr()
+        else:
+            return lr
+        value = float(value)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgumentError(f"{self.name}: the learning-rate schedule gave {value!r} at step {self.iterations}")
+        return value
 
     # -- slots ----------------------------------------------------------------------------
-    def add_variable_from_reference(self, var: Variable, name: str, initial: float = 0.0) -> Variable:
-        slots = self._slots.setdefault(id(var), {})
-        v = Variable(zeros(var.shape) if initial == 0.0 else core.add(zeros(var.shape), initial), trainable=False,
-                     name=f"{var.name}/{name}", device=var.device)
-        slots[name] = v
+    def add_variable_from_reference(self, reference_variable: Variable, name: str, initializer="zeros") -> Variable:
+        """A slot of ``reference_variable``'s shape and device, filled with ``initializer``
+        ("zeros", "ones" or a number), owned by this optimizer."""
+        if isinstance(initializer, str):
+            fills = {"zeros": 0.0, "ones": 1.0}
+            if initializer not in fills:
+                raise InvalidArgumentError(f"{self.name}: unknown slot initializer {initializer!r}; use 'zeros', 'ones' or a number")
+            fill = fills[initializer]
+        else:
+            fill = float(initializer)
+        v = Variable(np.full(reference_variable.shape, fill, np.float32), trainable=False,
+                     name=f"{self.name}/{reference_variable.name}_{name}", device=reference_variable.device)
+        self._slots.setdefault(id(reference_variable), {})[name] = v
         return v
 
     def slot(self, var: Variable, name: str) -> Variable:
         return self._slots[id(var)][name]
 
-    def build(self, variables: list) -> None:
-        """Creates the slot variables of ``variables`` (subclasses override)."""
+    def build(self, var_list: list) -> None:
+        """Creates the optimizer state of ``var_list`` (Keras's ``build``). Subclasses call
+        ``super().build(var_list)`` and then add their slots; variables already built are
+        skipped by `apply`, so building is incremental."""
+        for v in var_list:
+            if not isinstance(v, Variable):
+                raise InvalidArgumentError(f"{self.name}: can only build state for ember Variables, got {type(v).__name__}")
+            self._tracked[id(v)] = v
+            self._slots.setdefault(id(v), {})
+        self.built = True
 
     @property
     def variables(self) -> list:
+        """The slot variables, in build order (per trained variable, in slot order)."""
         return [v for slots in self._slots.values() for v in slots.values()]
+
+    # -- state ----------------------------------------------------------------------------
+    def _scalar_state(self) -> dict:
+        """Host-side scalars that are part of the state besides ``iterations``."""
+        return {}
+
+    def _set_scalar_state(self, state: dict) -> None:
+        pass
+
+    def save_own_variables(self, store: dict) -> None:
+        """Writes the state into ``store`` (Keras's layout: string keys "0", "1", ... in
+        order): the step counter, any scalar state (Nadam's momentum-cache product), then
+        every slot as a float32 numpy array."""
+        values = [np.array(self.iterations, np.int64)]
+        values += [np.array(v, np.float64) for v in self._scalar_state().values()]
+        values += [v.numpy() for v in self.variables]
+        for i, a in enumerate(values):
+            store[str(i)] = a
+
+    def load_own_variables(self, store: dict) -> None:
+        """Restores a state written by `save_own_variables` into an optimizer built for the
+        same variables (``optimizer.build(model.trainable_variables)``), checking every
+        count and shape."""
+        scalars = list(self._scalar_state())
+        slots = self.variables
+        expected = 1 + len(scalars) + len(slots)
+        if len(store) != expected:
+            raise InvalidArgumentError(
+                f"{self.name}: the stored state has {len(store)} entries but this optimizer expects {expected} "
+                f"(build it with the same variables first: optimizer.build(variables))"
+            )
+        arrays = [np.asarray(store[str(i)]) for i in range(expected)]
+        for v, a in zip(slots, arrays[1 + len(scalars):]):
+            if a.shape != v.shape:
+                raise ShapeError(f"{self.name}: stored state of shape {a.shape} for slot {v.name!r} of shape {v.shape}")
+        iterations = int(arrays[0])
+        if iterations < 0:
+            raise InvalidArgumentError(f"{self.name}: stored iterations must be >= 0, got {iterations}")
+        self.iterations = iterations
+        self._set_scalar_state({k: float(a) for k, a in zip(scalars, arrays[1:1 + len(scalars)])})
+        for v, a in zip(slots, arrays[1 + len(scalars):]):
+            v.assign(a.astype(np.float32))
+
+    # -- weight decay ---------------------------------------------------------------------
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Excludes variables (objects, or any whose name contains one of ``var_names``)
+        from weight decay."""
+        self._exclude_ids.update(id(v) for v in (var_list or []))
+        self._exclude_names.extend(var_names or [])
+
+    def _use_weight_decay(self, v: Variable) -> bool:
+        if id(v) in self._exclude_ids:
+            return False
+        return not any(n in v.name for n in self._exclude_names)
 
     # -- applying -------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
@@ -101,11 +264,10 @@ class Optimizer:
         return self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads: list, trainable_variables: list) -> int:
+        """One step: clip ``grads``, decay the weights, update ``trainable_variables`` in place."""
         grads, trainable_variables = list(grads), list(trainable_variables)
         if len(grads) != len(trainable_variables):
-            raise InvalidArgumentError(
-                f"{self.name}: got {len(grads)} gradients for {len(trainable_variables)} variables"
-            )
+            raise InvalidArgumentError(f"{self.name}: got {len(grads)} gradients for {len(trainable_variables)} variables")
         pairs = []
         for g, v in zip(grads, trainable_variables):
             if g is None:
@@ -120,60 +282,89 @@ class Optimizer:
                 if a.dtype.kind not in "biuf":
                     raise InvalidArgumentError(f"{self.name}: gradient for {v.name!r} must be numeric, got dtype {a.dtype}")
                 g = Tensor(a.astype(np.float32), device=v.device)
+            elif g.dtype != "float32":
+                g = g.astype("float32")
             pairs.append((g, v))
         if not pairs:
             return self.iterations
         for g, v in pairs:
             if g.shape != v.shape:
                 raise ShapeError(f"{self.name}: gradient of shape {g.shape} for variable {v.name!r} of shape {v.shape}")
-        new = [v for _, v in pairs if id(v) not in self._slots]
+        new = [v for _, v in pairs if id(v) not in self._tracked]
         if new:
             self.build(new)
-            for v in new:
-                self._slots.setdefault(id(v), {})
+        lr = self._current_learning_rate()
         with no_grad():
             grads = self._clip([g for g, _ in pairs])
-            lr = self.learning_rate
-            for g, v in zip(grads, [v for _, v in pairs]):
-                if self.weight_decay:
-                    v.assign(core.subtract(v.detach(), core.multiply(v.detach(), self.weight_decay * lr)))
+            variables = [v for _, v in pairs]
+            if self.weight_decay:
+                for v in variables:
+                    if self._use_weight_decay(v):
+                        d = v.detach()
+                        v.assign(core.subtract(d, core.multiply(d, self.weight_decay * lr)))
+            self._prepare_step(self.iterations + 1)
+            for g, v in zip(grads, variables):
                 self.update_step(g, v, lr)
         self.iterations += 1
         return self.iterations
 
+    def _prepare_step(self, t: int) -> None:
+        """Per-step (not per-variable) state updates before the rules run (Nadam's product)."""
+
     def _clip(self, grads: list) -> list:
-        if self.clipvalue is not None:
+        # As Keras: a clipping argument of 0 is off.
+        if self.clipvalue:
             return [core.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
-        if self.clipnorm is not None:
-            return [self._scale_to(g, core.sqrt(core.sum(core.square(g))), self.clipnorm) for g in grads]
-        if self.global_clipnorm is not None:
-            total = math.sqrt(builtin_sum(float(core.sum(core.square(g))) for g in grads))
-            if total > self.global_clipnorm:
-                return [core.multiply(g, self.global_clipnorm / total) for g in grads]
+        if self.clipnorm:
+            # g * c / max(||g||, c) (keras.ops.clip_by_norm): unchanged below the limit.
+            return [core.divide(core.multiply(g, self.clipnorm), core.maximum(core.sqrt(core.sum(core.square(g))), self.clipnorm))
+                    for g in grads]
+        if self.global_clipnorm:
+            c = self.global_clipnorm
+            sq = [core.sum(core.square(g)) for g in grads]
+            total = sq[0]
+            for s in sq[1:]:
+                total = core.add(total, s)
+            norm = core.sqrt(total)
+            # Keras's clip_by_global_norm scale c * min(1 / norm, 1 / c), written as
+            # c / max(norm, c) so that a zero norm divides nothing by zero, and made NaN by a
+            # non-finite norm (+ (norm - norm)) as in Keras.
+            scale = core.add(core.divide(c, core.maximum(norm, c)), core.subtract(norm, norm))
+            return [core.multiply(g, scale) for g in grads]
         return grads
 
-    @staticmethod
-    def _scale_to(g: Tensor, norm: Tensor, limit: float) -> Tensor:
-        n = float(norm)
-        return core.multiply(g, limit / n) if n > limit else g
-
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: float) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement update_step")
 
     # -- config ---------------------------------------------------------------------------
     def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, schedules_module.LearningRateSchedule):
+            lr = schedules_module.serialize(lr)
+        elif callable(lr):
+            lr = self._current_learning_rate()
         return {
             "name": self.name,
-            "learning_rate": self.learning_rate,
+            "learning_rate": lr,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
-            "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        if not isinstance(config, dict):
+            raise InvalidArgumentError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules_module.deserialize(config["learning_rate"], custom_objects)
         return cls(**config)
 
-
-builtin_sum = sum
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g} iterations={self.iterations}>"

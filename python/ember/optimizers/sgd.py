@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
-from .base import Optimizer
+from .base import Optimizer, check_bool, check_unit_interval
 
 
 class SGD(Optimizer):
-    """``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``.
+    """``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)`` (``keras/src/optimizers/sgd.py``).
 
-    velocity = momentum * velocity - lr * g; theta += velocity, or with Nesterov
-    theta += momentum * velocity - lr * g (Keras's form; PyTorch's momentum buffer
-    differs by a factor of lr).
+    Without momentum ``theta -= lr * g``. With momentum ``m = momentum * m - lr * g``, then
+    ``theta += m``, or with Nesterov ``theta += momentum * m - lr * g``. This is Keras's
+    form; PyTorch's momentum buffer holds ``g`` sums without the factor lr, which differs
+    when the learning rate changes during training. ``momentum`` must lie in [0, 1) (Keras
+    also admits 1, which never forgets a gradient).
+
+    Args:
+        learning_rate: float >= 0 or a schedule (default 0.01).
+        momentum: float in [0, 1) (default 0).
+        nesterov: Nesterov momentum (default False).
+        **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
 
     Example:
         >>> import ember as em
@@ -23,14 +30,13 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise InvalidArgumentError(f"SGD: argument momentum must be a float in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = check_unit_interval("momentum", momentum, "SGD")
+        self.nesterov = check_bool("nesterov", nesterov, "SGD")
 
-    def build(self, variables):
+    def build(self, var_list):
+        super().build(var_list)
         if self.momentum:
-            for v in variables:
+            for v in var_list:
                 self.add_variable_from_reference(v, "momentum")
 
     def update_step(self, gradient, variable, learning_rate):
