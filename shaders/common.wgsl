@@ -25,13 +25,10 @@ fn sigmoid_stable(x: f32) -> f32 {
     return e / (1.0 + e);
 }
 
-// tanh that saturates exactly instead of overflowing exp() for large |x|.
+// tanh that saturates exactly instead of overflowing exp() for large |x|, and keeps its
+// relative precision near 0 ((exp(2x) - 1) / (exp(2x) + 1) lost it: 1e-2 relative at 1e-6).
 fn tanh_stable(x: f32) -> f32 {
-    if (abs(x) > 15.0) {
-        return sign(x);
-    }
-    let e = exp(2.0 * x);
-    return (e - 1.0) / (e + 1.0);
+    return tanh_f32(x);
 }
 
 // WGSL's pow is undefined for negative bases; follow C's powf for integral exponents.

@@ -20,7 +20,7 @@ import ember as em
 from ember.backend import get_backend
 from ember.errors import InvalidArgumentError
 
-from _conformance import ELEMENTWISE, GRADIENT, assert_close, check_op, expect_error, f32, ref64
+from _conformance import ELEMENTWISE, GRADIENT, assert_close, check_op, expect_error, f32, ref64, to_np
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -324,3 +324,15 @@ def test_gelu_tanh_is_the_tanh_formula_not_erf(backend_name):
     assert_close(exact, r_gelu(ref64(x)), what="gelu", **ELEMENTWISE)
     assert_close(approx, r_gelu_tanh(ref64(x)), what="gelu_tanh", **ELEMENTWISE)
     assert np.all(np.abs(exact - approx) > 5e-5)
+
+
+def test_tanh_keeps_relative_precision_near_zero(backend_name):
+    """tanh (the unary kernel and the fused dense epilogue) has relative precision at
+    tiny inputs: the old GPU form (exp(2x) - 1) / (exp(2x) + 1) was 1% off at 1e-6."""
+    be = get_backend(backend_name)
+    x = f32([1e-6, -1e-5, 1e-4, -1e-3, 1e-2, -0.1])
+    assert_close(_run(be, "tanh", x), np.tanh(ref64(x)), what="tanh near 0", rtol=1e-5, atol=0.0)
+    xt = em.tensor(x.reshape(1, -1), device=backend_name)
+    eye = em.tensor(np.eye(x.size, dtype=np.float32), device=backend_name)
+    y = em.ops.dense(xt, eye, None, "tanh")
+    assert_close(to_np(y)[0], np.tanh(ref64(x)), what="dense(tanh) near 0", rtol=1e-5, atol=0.0)
