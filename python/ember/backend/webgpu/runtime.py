@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -22,6 +23,7 @@ MAX_WORKGROUPS = 65535
 PARAM_SLOT = 256  # bytes per dispatch's uniform block (>= minUniformBufferOffsetAlignment)
 ARENA_SLOTS = 512
 CHECK_SLOTS = 64  # data-dependent checks (label ranges) awaiting the next readback
+BIND_GROUP_CACHE = 4096  # bind groups kept for reuse (a training loop repeats its buffers)
 
 _NP = {"float32": np.float32, "int32": np.int32}
 
@@ -66,6 +68,13 @@ class Runtime:
         self._live: dict[int, object] = {}
         self._pooled_bytes = 0
         self._pipelines: dict = {}
+        # Bind groups by (layout, buffers): creating one is most of a dispatch's host cost,
+        # and pooled buffers make a training step bind the same buffers every step. The
+        # uniform is bound with a dynamic offset, so its arena slot is not part of the key.
+        # An entry holds its buffers, so their ids cannot be reused while it lives;
+        # `_bg_by_buf` finds the entries to drop when the pool lets a buffer go.
+        self._bind_groups: OrderedDict = OrderedDict()
+        self._bg_by_buf: dict[int, set] = {}
         self._layouts: dict = {}
         self._modules: dict = {}
         self._encoder = None
@@ -106,6 +115,8 @@ class Runtime:
     def _recycle(self, buf, nbytes: int) -> None:
         if self._pooled_bytes + nbytes > (1 << 30):
             self._live.pop(id(buf), None)
+            for key in self._bg_by_buf.pop(id(buf), ()):
+                self._drop_bind_group(key)
             return
         self._free.setdefault(nbytes, []).append(buf)
         self._pooled_bytes += nbytes
@@ -186,7 +197,8 @@ class Runtime:
                  "buffer": {"type": wgpu.BufferBindingType.read_only_storage if i < n_in else wgpu.BufferBindingType.storage}}
                 for i in range(n_in + n_out)
             ]
-            entries.append({"binding": n_in + n_out, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": wgpu.BufferBindingType.uniform}})
+            entries.append({"binding": n_in + n_out, "visibility": wgpu.ShaderStage.COMPUTE,
+                            "buffer": {"type": wgpu.BufferBindingType.uniform, "has_dynamic_offset": True}})
             bgl = self.device.create_bind_group_layout(entries=entries)
             lay = (bgl, self.device.create_pipeline_layout(bind_group_layouts=[bgl]))
             self._layouts[key] = lay
@@ -239,16 +251,41 @@ class Runtime:
                 from ...errors import DeviceError
 
                 raise DeviceError(f"{entry}: an operand lives on another device ({type(gb).__name__}); move it with .to('gpu')")
-        entries = [{"binding": i, "resource": {"buffer": gb.buf, "offset": 0, "size": gb.nbytes}} for i, gb in enumerate(bufs)]
-        entries.append({"binding": len(bufs), "resource": {"buffer": self._arena, "offset": offset, "size": PARAM_SLOT}})
         with mapped_errors(entry):
-            bg = self.device.create_bind_group(layout=self._layout(len(inputs), len(outputs))[0], entries=entries)
+            bg = self._bind_group(len(inputs), len(outputs), bufs)
             if self._pass is None:
                 self._pass = self._enc().begin_compute_pass()
             self._pass.set_pipeline(pipe)
-            self._pass.set_bind_group(0, bg)
+            self._pass.set_bind_group(0, bg, [offset])
             self._pass.dispatch_workgroups(*groups)
         self.dispatches += 1
+
+    def _bind_group(self, n_in: int, n_out: int, bufs: list):
+        key = (n_in, n_out, tuple((id(gb.buf), gb.nbytes) for gb in bufs))
+        hit = self._bind_groups.get(key)
+        if hit is not None:
+            self._bind_groups.move_to_end(key)
+            return hit[0]
+        entries = [{"binding": i, "resource": {"buffer": gb.buf, "offset": 0, "size": gb.nbytes}} for i, gb in enumerate(bufs)]
+        entries.append({"binding": len(bufs), "resource": {"buffer": self._arena, "offset": 0, "size": PARAM_SLOT}})
+        bg = self.device.create_bind_group(layout=self._layout(n_in, n_out)[0], entries=entries)
+        self._bind_groups[key] = (bg, [gb.buf for gb in bufs])
+        for gb in bufs:
+            self._bg_by_buf.setdefault(id(gb.buf), set()).add(key)
+        if len(self._bind_groups) > BIND_GROUP_CACHE:
+            self._drop_bind_group(next(iter(self._bind_groups)))
+        return bg
+
+    def _drop_bind_group(self, key) -> None:
+        entry = self._bind_groups.pop(key, None)
+        if entry is None:
+            return
+        for buf in entry[1]:
+            keys = self._bg_by_buf.get(id(buf))
+            if keys is not None:
+                keys.discard(key)
+                if not keys and id(buf) not in self._live:
+                    del self._bg_by_buf[id(buf)]
 
     def flush(self) -> None:
         """Submits everything recorded so far (one submission)."""
