@@ -641,3 +641,43 @@ def test_trains_digits_mlp(backend_name, digits, kind, hp):
         pred = np.argmax(model.predict(xte, verbose=0), axis=1)
     acc = float(np.mean(pred == yte))
     assert acc >= 0.9, f"{kind} {hp}: test accuracy {acc:.3f}"
+
+
+def test_custom_optimizer_subclass(backend_name):
+    """A Keras-style subclass (build + update_step through ops) gets clipping, weight decay
+    and the step counter from the base class."""
+
+    class PlainSGD(em.optimizers.Optimizer):
+        def __init__(self, learning_rate=0.1, **kwargs):
+            super().__init__(learning_rate=learning_rate, **kwargs)
+
+        def build(self, var_list):
+            super().build(var_list)
+            for v in var_list:
+                self.add_variable_from_reference(v, "steps")
+
+        def update_step(self, gradient, variable, learning_rate):
+            variable.assign(em.ops.subtract(variable.detach(), em.ops.multiply(gradient, learning_rate)))
+            s = self.slot(variable, "steps")
+            s.assign(em.ops.add(s.detach(), 1.0))
+
+    thetas, seq = problem(5)
+    hp = {"learning_rate": 0.1, "weight_decay": 0.05, "clipnorm": 0.5}
+    opt, vs, out = run_ember("sgd", hp, thetas, seq, backend_name, optimizer=PlainSGD(**hp))
+    _, ref = run_reference("sgd", hp, thetas, seq)
+    for got, want in zip(out, ref):
+        for a, b in zip(got, want):
+            close(a, b, rtol=2e-5, atol=2e-6)
+    assert opt.iterations == len(seq)
+    np.testing.assert_array_equal(opt.slot(vs[0], "steps").numpy(), len(seq))
+
+
+def test_exclude_from_weight_decay(backend_name):
+    opt = em.optimizers.AdamW(learning_rate=0.1, weight_decay=0.5)
+    a = em.Variable(np.ones(3, np.float32), name="dense/kernel", device=backend_name)
+    b = em.Variable(np.ones(3, np.float32), name="dense/bias", device=backend_name)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    zero = np.zeros(3, np.float32)
+    opt.apply_gradients([(em.tensor(zero, device=backend_name), a), (em.tensor(zero, device=backend_name), b)])
+    close(a.numpy(), 1 - 0.5 * 0.1, rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(b.numpy(), 1.0)

@@ -50,7 +50,9 @@ def dense_backward(
 def random(kind: str, n: int, seed: int, offset: int, a: float, b: float) -> CpuBuffer: ...
 def philox_bits(n: int, seed: int, offset: int) -> list[int]: ...
 def random_blocks(n: int) -> int: ...
-def sgd_update(param: CpuBuffer, grad: CpuBuffer, velocity: CpuBuffer | None, lr: float, momentum: float, nesterov: bool) -> None: ...
+def sgd_update(
+    param: CpuBuffer, grad: CpuBuffer, velocity: CpuBuffer | None, lr: float, momentum: float, nesterov: bool, decay: float = 0.0
+) -> None: ...
 def adam_update(
     param: CpuBuffer,
     grad: CpuBuffer,
@@ -62,6 +64,7 @@ def adam_update(
     epsilon: float,
     step: int,
     vhat: CpuBuffer | None = None,
+    decay: float = 0.0,
 ) -> None: ...
 def rmsprop_update(
     param: CpuBuffer,
@@ -73,13 +76,30 @@ def rmsprop_update(
     rho: float,
     momentum: float,
     epsilon: float,
+    decay: float = 0.0,
 ) -> None: ...
-def adagrad_update(param: CpuBuffer, grad: CpuBuffer, accumulator: CpuBuffer, lr: float, epsilon: float) -> None: ...
+def adagrad_update(param: CpuBuffer, grad: CpuBuffer, accumulator: CpuBuffer, lr: float, epsilon: float, decay: float = 0.0) -> None: ...
 def adadelta_update(
-    param: CpuBuffer, grad: CpuBuffer, accumulated_grad: CpuBuffer, accumulated_delta: CpuBuffer, lr: float, rho: float, epsilon: float
+    param: CpuBuffer,
+    grad: CpuBuffer,
+    accumulated_grad: CpuBuffer,
+    accumulated_delta: CpuBuffer,
+    lr: float,
+    rho: float,
+    epsilon: float,
+    decay: float = 0.0,
 ) -> None: ...
 def adamax_update(
-    param: CpuBuffer, grad: CpuBuffer, m: CpuBuffer, u: CpuBuffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+    param: CpuBuffer,
+    grad: CpuBuffer,
+    m: CpuBuffer,
+    u: CpuBuffer,
+    lr: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    decay: float = 0.0,
 ) -> None: ...
 def nadam_update(
     param: CpuBuffer,
@@ -92,6 +112,7 @@ def nadam_update(
     epsilon: float,
     step: int,
     u_product: float,
+    decay: float = 0.0,
 ) -> None: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

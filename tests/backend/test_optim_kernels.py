@@ -210,3 +210,43 @@ def test_catalogue_kernel_errors(backend_name):
     expect_error(DTypeError, be.adagrad_update, ip, g, a, 0.1, 1e-7)
     expect_error(DTypeError, be.adadelta_update, p, g, ip, b, 1.0, 0.95, 1e-7)
     expect_error(DTypeError, be.nadam_update, p, ip, a, b, 0.1, 0.9, 0.999, 1e-7, 1, 0.5)
+
+
+KERNEL_CALLS = {
+    # name: (slot count, call(be, p, g, slots, decay, step))
+    "sgd": (0, lambda be, p, g, s, d, t: be.sgd_update(p, g, None, 0.05, 0.0, False, d)),
+    "sgd_momentum": (1, lambda be, p, g, s, d, t: be.sgd_update(p, g, s[0], 0.05, 0.9, True, d)),
+    "adam": (2, lambda be, p, g, s, d, t: be.adam_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7, t, None, d)),
+    "amsgrad": (3, lambda be, p, g, s, d, t: be.adam_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7, t, s[2], d)),
+    "rmsprop": (1, lambda be, p, g, s, d, t: be.rmsprop_update(p, g, s[0], None, None, 0.01, 0.9, 0.0, 1e-7, d)),
+    "rmsprop_centered_momentum": (3, lambda be, p, g, s, d, t: be.rmsprop_update(p, g, s[0], s[1], s[2], 0.01, 0.9, 0.9, 1e-7, d)),
+    "adagrad": (1, lambda be, p, g, s, d, t: be.adagrad_update(p, g, s[0], 0.05, 1e-7, d)),
+    "adadelta": (2, lambda be, p, g, s, d, t: be.adadelta_update(p, g, s[0], s[1], 1.0, 0.95, 1e-7, d)),
+    "adamax": (2, lambda be, p, g, s, d, t: be.adamax_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7, t, d)),
+    "nadam": (2, lambda be, p, g, s, d, t: be.nadam_update(p, g, s[0], s[1], 0.01, 0.9, 0.999, 1e-7, t, nadam_u(0.9, t), d)),
+}
+
+
+@pytest.mark.parametrize("kernel", list(KERNEL_CALLS))
+@pytest.mark.parametrize("n", [1, 40_000])
+def test_fused_weight_decay(backend_name, kernel, n):
+    """``decay`` applies Keras's ``p -= p * decay`` before the rule in the same pass: equal
+    to decaying on the host and then running the kernel with decay 0."""
+    be = get_backend(backend_name)
+    nslots, call = KERNEL_CALLS[kernel]
+    rng = np.random.default_rng(8)
+    p0 = f32(rng.uniform(-1, 1, n))
+    decay = 0.01
+    fused = be.from_numpy(p0, "float32")
+    split = be.from_numpy(f32(p0.astype(np.float64) - p0.astype(np.float64) * decay), "float32")
+    slots_a = [be.from_numpy(np.zeros(n, np.float32), "float32") for _ in range(nslots)]
+    slots_b = [be.from_numpy(np.zeros(n, np.float32), "float32") for _ in range(nslots)]
+    g = be.from_numpy(f32(rng.uniform(-1, 1, n)), "float32")
+    call(be, fused, g, slots_a, decay, 1)
+    call(be, split, g, slots_b, 0.0, 1)
+    assert_close(be.to_numpy(fused, (n,), "float32"), be.to_numpy(split, (n,), "float32").astype(np.float64),
+                 what=f"{kernel} fused decay", rtol=1e-6, atol=1e-7)
+    # decay 0 leaves an infinite weight infinite (0 * inf is not computed)
+    q = be.from_numpy(f32([np.inf]), "float32")
+    call(be, q, be.from_numpy(f32([0.5]), "float32"), [be.from_numpy(np.zeros(1, np.float32), "float32") for _ in range(nslots)], 0.0, 1)
+    assert np.isposinf(be.to_numpy(q, (1,), "float32")[0])

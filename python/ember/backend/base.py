@@ -190,8 +190,12 @@ class Backend(ABC):
 
     # -- optimizers (in place, outside the tape) ------------------------------------------
     @abstractmethod
-    def sgd_update(self, param: Buffer, grad: Buffer, velocity: Buffer | None, lr: float, momentum: float, nesterov: bool) -> None:
-        """Keras SGD step in place (see kernels/optim.rs)."""
+    def sgd_update(
+        self, param: Buffer, grad: Buffer, velocity: Buffer | None, lr: float, momentum: float, nesterov: bool, decay: float = 0.0
+    ) -> None:
+        """Keras SGD step in place (see kernels/optim.rs). Every optimizer method first
+        applies decoupled weight decay ``param -= param * decay`` (decay = weight_decay * lr,
+        0 = off) in the same pass."""
 
     @abstractmethod
     def adam_update(
@@ -206,6 +210,7 @@ class Backend(ABC):
         epsilon: float,
         step: int,
         vhat: Buffer | None = None,
+        decay: float = 0.0,
     ) -> None:
         """Keras Adam step ``step`` (1-based) in place; with ``vhat`` (AMSGrad) it also
         updates vhat = max(vhat, v) and divides by sqrt(vhat) + eps instead."""
@@ -222,23 +227,42 @@ class Backend(ABC):
         rho: float,
         momentum: float,
         epsilon: float,
+        decay: float = 0.0,
     ) -> None:
         """Keras RMSprop step in place: centered when ``average_gradient`` is given, with
         momentum when ``momentum_slot`` is given (epsilon inside the root)."""
 
     @abstractmethod
-    def adagrad_update(self, param: Buffer, grad: Buffer, accumulator: Buffer, lr: float, epsilon: float) -> None:
+    def adagrad_update(self, param: Buffer, grad: Buffer, accumulator: Buffer, lr: float, epsilon: float, decay: float = 0.0) -> None:
         """Keras Adagrad step in place: acc += g^2; p -= lr g / sqrt(acc + eps)."""
 
     @abstractmethod
     def adadelta_update(
-        self, param: Buffer, grad: Buffer, accumulated_grad: Buffer, accumulated_delta: Buffer, lr: float, rho: float, epsilon: float
+        self,
+        param: Buffer,
+        grad: Buffer,
+        accumulated_grad: Buffer,
+        accumulated_delta: Buffer,
+        lr: float,
+        rho: float,
+        epsilon: float,
+        decay: float = 0.0,
     ) -> None:
         """Keras Adadelta step in place (epsilon inside both roots)."""
 
     @abstractmethod
     def adamax_update(
-        self, param: Buffer, grad: Buffer, m: Buffer, u: Buffer, lr: float, beta_1: float, beta_2: float, epsilon: float, step: int
+        self,
+        param: Buffer,
+        grad: Buffer,
+        m: Buffer,
+        u: Buffer,
+        lr: float,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        step: int,
+        decay: float = 0.0,
     ) -> None:
         """Keras Adamax step ``step`` (1-based) in place."""
 
@@ -255,6 +279,7 @@ class Backend(ABC):
         epsilon: float,
         step: int,
         u_product: float,
+        decay: float = 0.0,
     ) -> None:
         """Keras 3 Nadam step ``step`` in place; ``u_product`` is the momentum-cache product
         u_1 * ... * u_step (including this step's u_t = beta_1 (1 - 0.5 * 0.96^t))."""

@@ -20,6 +20,8 @@ class Adadelta(Optimizer):
         **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name="adadelta", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -35,7 +37,8 @@ class Adadelta(Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         eg = self.slot(variable, "accumulated_grad")._buf
         ed = self.slot(variable, "accumulated_delta_var")._buf
-        variable._backend.adadelta_update(variable._buf, gradient._buf, eg, ed, learning_rate, self.rho, self.epsilon)
+        variable._backend.adadelta_update(variable._buf, gradient._buf, eg, ed, learning_rate, self.rho, self.epsilon,
+                                          decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -20,6 +20,8 @@ class Adagrad(Optimizer):
         **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name="adagrad", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -33,7 +35,8 @@ class Adagrad(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         acc = self.slot(variable, "accumulator")._buf
-        variable._backend.adagrad_update(variable._buf, gradient._buf, acc, learning_rate, self.epsilon)
+        variable._backend.adagrad_update(variable._buf, gradient._buf, acc, learning_rate, self.epsilon,
+                                         decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}

@@ -34,6 +34,8 @@ class Adam(Optimizer):
         -0.001
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name="adam", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -56,7 +58,8 @@ class Adam(Optimizer):
         v = self.slot(variable, "velocity")._buf
         vhat = self.slot(variable, "velocity_hat")._buf if self.amsgrad else None
         variable._backend.adam_update(variable._buf, gradient._buf, m, v, learning_rate, self.beta_1, self.beta_2,
-                                      self.epsilon, self.iterations + 1, vhat)
+                                      self.epsilon, self.iterations + 1, vhat,
+                                      decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -21,6 +21,8 @@ class Adamax(Optimizer):
         **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name="adamax", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -38,7 +40,7 @@ class Adamax(Optimizer):
         m = self.slot(variable, "m")._buf
         u = self.slot(variable, "u")._buf
         variable._backend.adamax_update(variable._buf, gradient._buf, m, u, learning_rate, self.beta_1, self.beta_2,
-                                        self.epsilon, self.iterations + 1)
+                                        self.epsilon, self.iterations + 1, decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

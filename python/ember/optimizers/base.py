@@ -4,7 +4,9 @@ implement ``update_step`` with one fused in-place kernel per device.
 
 Update order per step, as ``keras/src/optimizers/base_optimizer.py`` ``apply()``: clip the
 gradients (``clipvalue``, ``clipnorm`` per tensor, or ``global_clipnorm``), apply weight
-decay ``theta -= theta * weight_decay * lr``, then the update rule. The learning rate is
+decay ``theta -= theta * weight_decay * lr``, then the update rule. The built-in optimizers
+do the decay and the rule in one pass of their kernel (no rule reads theta, so the result
+is the same as two passes). The learning rate is
 the schedule evaluated at ``iterations`` (0 at the first step); ``iterations`` counts
 applied steps and the rules see ``t = iterations + 1``. Clipping runs through ``ember.ops``
 on the gradients' device and never reads values back to the host.
@@ -67,6 +69,10 @@ class Optimizer:
             yet and raises InvalidArgumentError when they ask for anything.
         name: the optimizer's name.
     """
+
+    # The built-in optimizers fold weight decay into their fused kernel (see `_decay`); a
+    # subclass that does not gets it applied through ops before its update_step.
+    _fused_weight_decay = False
 
     def __init__(
         self,
@@ -297,7 +303,7 @@ class Optimizer:
         with no_grad():
             grads = self._clip([g for g, _ in pairs])
             variables = [v for _, v in pairs]
-            if self.weight_decay:
+            if self.weight_decay and not self._fused_weight_decay:
                 for v in variables:
                     if self._use_weight_decay(v):
                         d = v.detach()
@@ -307,6 +313,13 @@ class Optimizer:
                 self.update_step(g, v, lr)
         self.iterations += 1
         return self.iterations
+
+    def _decay(self, variable: Variable, learning_rate: float) -> float:
+        """The factor ``weight_decay * lr`` that the built-in optimizers' fused kernels apply
+        as ``theta -= theta * factor`` before their update (0 when off or excluded)."""
+        if not self.weight_decay or not self._use_weight_decay(variable):
+            return 0.0
+        return self.weight_decay * learning_rate
 
     def _prepare_step(self, t: int) -> None:
         """Per-step (not per-variable) state updates before the rules run (Nadam's product)."""

@@ -26,6 +26,8 @@ class Nadam(Optimizer):
         **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name="nadam", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -53,7 +55,8 @@ class Nadam(Optimizer):
         m = self.slot(variable, "momentum")._buf
         v = self.slot(variable, "velocity")._buf
         variable._backend.nadam_update(variable._buf, gradient._buf, m, v, learning_rate, self.beta_1, self.beta_2,
-                                       self.epsilon, self.iterations + 1, self._u_product)
+                                       self.epsilon, self.iterations + 1, self._u_product,
+                                       decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

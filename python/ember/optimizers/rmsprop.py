@@ -24,6 +24,8 @@ class RMSprop(Optimizer):
         **kwargs: the common `Optimizer` arguments (weight_decay, clipnorm, ...).
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name="rmsprop", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -46,7 +48,7 @@ class RMSprop(Optimizer):
         mom = self.slot(variable, "momentum")._buf if self.momentum > 0 else None
         avg = self.slot(variable, "average_gradient")._buf if self.centered else None
         variable._backend.rmsprop_update(variable._buf, gradient._buf, vel, avg, mom, learning_rate, self.rho,
-                                         self.momentum, self.epsilon)
+                                         self.momentum, self.epsilon, decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,

@@ -27,6 +27,8 @@ class SGD(Optimizer):
         0.8
     """
 
+    _fused_weight_decay = True
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name=name, **kwargs)
@@ -41,7 +43,8 @@ class SGD(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         vel = self.slot(variable, "momentum")._buf if self.momentum else None
-        variable._backend.sgd_update(variable._buf, gradient._buf, vel, learning_rate, self.momentum, self.nesterov)
+        variable._backend.sgd_update(variable._buf, gradient._buf, vel, learning_rate, self.momentum, self.nesterov,
+                                     decay=self._decay(variable, learning_rate))
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -1,6 +1,11 @@
 //! Fused in-place optimizer updates (Keras 3 semantics). One pass over the parameters
 //! per step; each element's update reads and writes only its own slots, so chunks run
 //! in parallel without synchronisation.
+//!
+//! Every kernel takes `decay` = weight_decay * learning_rate and first applies Keras's
+//! decoupled weight decay `p -= p * decay` (skipped when 0, so an infinite weight stays
+//! infinite); no update rule reads the parameter, so fusing the decay into the same pass
+//! equals Keras's separate decay-then-update order.
 
 use rayon::prelude::*;
 
@@ -20,12 +25,16 @@ fn same_len(op: &str, lens: &[(&str, usize)]) -> Result<()> {
 
 /// Keras SGD. Without momentum: p -= lr * g. With momentum: v = momentum * v - lr * g,
 /// then p += v, or with Nesterov p += momentum * v - lr * g.
-pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, momentum: f32, nesterov: bool) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, momentum: f32, nesterov: bool, decay: f32) -> Result<()> {
     same_len("sgd_update", &[("parameter", p.len()), ("gradient", g.len())])?;
     let c = chunk_len(p.len());
     match velocity {
         None => p.par_chunks_mut(c).zip(g.par_chunks(c)).for_each(|(p, g)| {
             for (p, &g) in p.iter_mut().zip(g) {
+                if decay != 0.0 {
+                    *p -= *p * decay;
+                }
                 *p -= lr * g;
             }
         }),
@@ -33,6 +42,9 @@ pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, mome
             same_len("sgd_update", &[("parameter", p.len()), ("velocity", v.len())])?;
             p.par_chunks_mut(c).zip(g.par_chunks(c)).zip(v.par_chunks_mut(c)).for_each(|((p, g), v)| {
                 for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                    if decay != 0.0 {
+                        *p -= *p * decay;
+                    }
                     *v = momentum * *v - lr * g;
                     *p += if nesterov { momentum * *v - lr * g } else { *v };
                 }
@@ -49,7 +61,7 @@ pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, mome
 /// step size ("epsilon hat" of the Adam paper), unlike PyTorch, which divides by
 /// sqrt(v_hat) + eps; the two differ when sqrt(v) is near eps.
 #[allow(clippy::too_many_arguments)]
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64) -> Result<()> {
+pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64, decay: f32) -> Result<()> {
     same_len(
         "adam_update",
         &[("parameter", p.len()), ("gradient", g.len()), ("first moment", m.len()), ("second moment", v.len())],
@@ -67,6 +79,9 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1:
         .zip(v.par_chunks_mut(c))
         .for_each(|(((p, g), m), v)| {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                if decay != 0.0 {
+                    *p -= *p * decay;
+                }
                 *m += (g - *m) * one_b1;
                 *v += (g * g - *v) * one_b2;
                 *p -= lr_t * *m / (v.sqrt() + eps);
@@ -135,6 +150,7 @@ pub fn adam_amsgrad(
     b2: f64,
     eps: f32,
     t: u64,
+    decay: f32,
 ) -> Result<()> {
     let op = "adam_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len())), ("vhat", Some(vhat.len()))])?;
@@ -146,6 +162,9 @@ pub fn adam_amsgrad(
         let n = p.len();
         let (g, m, v, vh) = (&g[..n], &mut m[..n], &mut v[..n], &mut vh[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             m[i] += (gi - m[i]) * one_b1;
             v[i] += (gi * gi - v[i]) * one_b2;
@@ -171,6 +190,7 @@ pub fn rmsprop(
     rho: f64,
     momentum: f32,
     eps: f32,
+    decay: f32,
 ) -> Result<()> {
     check_slots(
         "rmsprop_update",
@@ -188,6 +208,9 @@ pub fn rmsprop(
         let n = p.len();
         let (g, v) = (&g[..n], &mut v[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             let vi = rho * v[i] + one_rho * (gi * gi);
             v[i] = vi;
@@ -215,13 +238,16 @@ pub fn rmsprop(
 
 /// Keras Adagrad: acc += g^2; p -= lr g / sqrt(acc + eps) (epsilon inside the root; the
 /// accumulator starts at `initial_accumulator_value`, 0.1 by default).
-pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) -> Result<()> {
+pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32, decay: f32) -> Result<()> {
     check_slots("adagrad_update", p.len(), g.len(), &[("accumulator", Some(acc.len()))])?;
     par_update(p, g, [Some(acc), None, None], move |p, g, s| {
         let [Some(a), _, _] = s else { return };
         let n = p.len();
         let (g, a) = (&g[..n], &mut a[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             a[i] += gi * gi;
             p[i] -= lr * gi / (a[i] + eps).sqrt();
@@ -234,7 +260,7 @@ pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) -> 
 /// Ed = rho Ed + (1 - rho) d^2; p += lr d (epsilon inside both roots; Keras multiplies by
 /// `learning_rate`, default 0.001, where the paper has none).
 #[allow(clippy::too_many_arguments)]
-pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], lr: f32, rho: f64, eps: f32) -> Result<()> {
+pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut [f32], lr: f32, rho: f64, eps: f32, decay: f32) -> Result<()> {
     check_slots(
         "adadelta_update",
         p.len(),
@@ -247,6 +273,9 @@ pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut 
         let n = p.len();
         let (g, eg, ed) = (&g[..n], &mut eg[..n], &mut ed[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             let egi = rho * eg[i] + one_rho * (gi * gi);
             eg[i] = egi;
@@ -261,7 +290,7 @@ pub fn adadelta(p: &mut [f32], g: &[f32], acc_grad: &mut [f32], acc_delta: &mut 
 /// Keras Adamax at step `t`: m += (g - m)(1 - b1); u = max(b2 u, |g|);
 /// p -= lr m / ((1 - b1^t)(u + eps)).
 #[allow(clippy::too_many_arguments)]
-pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64) -> Result<()> {
+pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64, decay: f32) -> Result<()> {
     let op = "adamax_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("norm", Some(u.len()))])?;
     let t = check_step(op, t)?;
@@ -272,6 +301,9 @@ pub fn adamax(p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32], lr: f32, b
         let n = p.len();
         let (g, m, u) = (&g[..n], &mut m[..n], &mut u[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             m[i] += (gi - m[i]) * one_b1;
             u[i] = (b2 * u[i]).max(gi.abs());
@@ -307,6 +339,7 @@ pub fn nadam(
     eps: f32,
     t: u64,
     u_product: f64,
+    decay: f32,
 ) -> Result<()> {
     let op = "nadam_update";
     check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len()))])?;
@@ -319,6 +352,9 @@ pub fn nadam(
         let n = p.len();
         let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
         for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
             let gi = g[i];
             m[i] += (gi - m[i]) * one_b1;
             v[i] += (gi * gi - v[i]) * one_b2;
@@ -338,8 +374,8 @@ mod tests {
     fn sgd_momentum_two_steps() {
         let mut p = vec![1.0f32];
         let mut v = vec![0.0f32];
-        sgd(&mut p, &[1.0], Some(&mut v), 0.1, 0.9, false).unwrap();
-        sgd(&mut p, &[1.0], Some(&mut v), 0.1, 0.9, false).unwrap();
+        sgd(&mut p, &[1.0], Some(&mut v), 0.1, 0.9, false, 0.0).unwrap();
+        sgd(&mut p, &[1.0], Some(&mut v), 0.1, 0.9, false, 0.0).unwrap();
         // v1 = -0.1, p1 = 0.9; v2 = -0.09 - 0.1 = -0.19, p2 = 0.71
         assert!((p[0] - 0.71).abs() < 1e-6);
     }
@@ -348,14 +384,24 @@ mod tests {
     fn adam_first_step_is_lr_sized() {
         let mut p = vec![0.0f32];
         let (mut m, mut v) = (vec![0.0f32], vec![0.0f32]);
-        adam(&mut p, &[3.0], &mut m, &mut v, 0.001, 0.9, 0.999, 1e-7, 1).unwrap();
+        adam(&mut p, &[3.0], &mut m, &mut v, 0.001, 0.9, 0.999, 1e-7, 1, 0.0).unwrap();
         assert!((p[0] + 0.001).abs() < 1e-6);
     }
+    #[test]
+    fn decay_comes_first_and_zero_decay_keeps_infinities() {
+        let mut p = vec![2.0f32, f32::INFINITY];
+        sgd(&mut p, &[1.0, 0.0], None, 0.1, 0.0, false, 0.0).unwrap();
+        assert_eq!(p, vec![1.9, f32::INFINITY]);
+        let mut q = vec![2.0f32];
+        sgd(&mut q, &[1.0], None, 0.1, 0.0, false, 0.5).unwrap();
+        assert!((q[0] - (2.0 - 2.0 * 0.5 - 0.1)).abs() < 1e-6);
+    }
+
     #[test]
     fn adagrad_one_step() {
         let mut p = vec![1.0f32];
         let mut acc = vec![0.1f32];
-        adagrad(&mut p, &[0.3], &mut acc, 0.1, 0.0).unwrap();
+        adagrad(&mut p, &[0.3], &mut acc, 0.1, 0.0, 0.0).unwrap();
         assert!((acc[0] - 0.19).abs() < 1e-7);
         assert!((p[0] - (1.0 - 0.1 * 0.3 / 0.19f32.sqrt())).abs() < 1e-6);
     }
@@ -367,11 +413,11 @@ mod tests {
         let g: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect();
         let mut p = vec![0.5f32; n];
         let (mut v, mut a, mut mo) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
-        rmsprop(&mut p, &g, &mut v, Some(&mut a), Some(&mut mo), 0.01, 0.9, 0.9, 1e-7).unwrap();
+        rmsprop(&mut p, &g, &mut v, Some(&mut a), Some(&mut mo), 0.01, 0.9, 0.9, 1e-7, 0.01).unwrap();
         for i in [0usize, 1, 4096, n - 1] {
             let mut q = vec![0.5f32];
             let (mut v1, mut a1, mut m1) = (vec![0.0f32], vec![0.0f32], vec![0.0f32]);
-            rmsprop(&mut q, &g[i..i + 1], &mut v1, Some(&mut a1), Some(&mut m1), 0.01, 0.9, 0.9, 1e-7).unwrap();
+            rmsprop(&mut q, &g[i..i + 1], &mut v1, Some(&mut a1), Some(&mut m1), 0.01, 0.9, 0.9, 1e-7, 0.01).unwrap();
             assert_eq!(q[0], p[i]);
         }
     }
@@ -380,7 +426,7 @@ mod tests {
     fn slot_length_mismatch_is_an_error() {
         let mut p = vec![0.0f32; 3];
         let (mut m, mut u) = (vec![0.0f32; 2], vec![0.0f32; 3]);
-        assert!(adamax(&mut p, &[0.0; 3], &mut m, &mut u, 0.1, 0.9, 0.999, 1e-7, 1).is_err());
-        assert!(nadam(&mut p, &[0.0; 3], &mut u, &mut [0.0f32; 3], 0.1, 0.9, 0.999, 1e-7, 0, 0.5).is_err());
+        assert!(adamax(&mut p, &[0.0; 3], &mut m, &mut u, 0.1, 0.9, 0.999, 1e-7, 1, 0.0).is_err());
+        assert!(nadam(&mut p, &[0.0; 3], &mut u, &mut [0.0f32; 3], 0.1, 0.9, 0.999, 1e-7, 0, 0.5, 0.0).is_err());
     }
 }

@@ -412,8 +412,18 @@ fn distinct(op: &str, bufs: &[&Shared]) -> Result<()> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (param, grad, velocity, lr, momentum, nesterov))]
-fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Option<&CpuBuffer>, lr: f32, momentum: f32, nesterov: bool) -> PyResult<()> {
+#[pyo3(signature = (param, grad, velocity, lr, momentum, nesterov, decay=0.0))]
+#[allow(clippy::too_many_arguments)]
+fn sgd_update(
+    py: Python<'_>,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    velocity: Option<&CpuBuffer>,
+    lr: f32,
+    momentum: f32,
+    nesterov: bool,
+    decay: f32,
+) -> PyResult<()> {
     let (p, g, v) = (param.shared(), grad.shared(), velocity.map(|v| v.shared()));
     let mut all = vec![&p, &g];
     if let Some(v) = &v {
@@ -430,11 +440,11 @@ fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Opt
             Storage::I32(_) => return Err(Error::dtype("sgd_update", "parameter must be float32")),
         };
         match &v {
-            None => optim::sgd(ps, gs, None, lr, momentum, nesterov),
+            None => optim::sgd(ps, gs, None, lr, momentum, nesterov, decay),
             Some(v) => {
                 let mut vg = write(v);
                 match &mut *vg {
-                    Storage::F32(vv) => optim::sgd(ps, gs, Some(vv.as_mut_slice()), lr, momentum, nesterov),
+                    Storage::F32(vv) => optim::sgd(ps, gs, Some(vv.as_mut_slice()), lr, momentum, nesterov, decay),
                     Storage::I32(_) => Err(Error::dtype("sgd_update", "velocity must be float32")),
                 }
             }
@@ -443,7 +453,7 @@ fn sgd_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, velocity: Opt
 }
 
 #[pyfunction]
-#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None))]
+#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, vhat=None, decay=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn adam_update(
     py: Python<'_>,
@@ -457,9 +467,10 @@ fn adam_update(
     epsilon: f32,
     step: u64,
     vhat: Option<&CpuBuffer>,
+    decay: f32,
 ) -> PyResult<()> {
     if let Some(vhat) = vhat {
-        return adam_amsgrad_update(py, param, grad, m, v, vhat, lr, beta_1, beta_2, epsilon, step);
+        return adam_amsgrad_update(py, param, grad, m, v, vhat, lr, beta_1, beta_2, epsilon, step, decay);
     }
     let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
     distinct("adam_update", &[&p, &g, &m, &v])?;
@@ -469,7 +480,7 @@ fn adam_update(
         let gs = as_f32("adam_update", "gradient", &gg)?;
         let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
         match (&mut *pg, &mut *mg, &mut *vg) {
-            (Storage::F32(p), Storage::F32(m), Storage::F32(v)) => optim::adam(p, gs, m, v, lr, beta_1, beta_2, epsilon, step),
+            (Storage::F32(p), Storage::F32(m), Storage::F32(v)) => optim::adam(p, gs, m, v, lr, beta_1, beta_2, epsilon, step, decay),
             _ => Err(Error::dtype("adam_update", "parameter and moments must be float32")),
         }
     })
@@ -495,6 +506,7 @@ fn adam_amsgrad_update(
     beta_2: f64,
     epsilon: f32,
     step: u64,
+    decay: f32,
 ) -> PyResult<()> {
     let op = "adam_update";
     let (p, g, m, v, vh) = (param.shared(), grad.shared(), m.shared(), v.shared(), vhat.shared());
@@ -506,12 +518,12 @@ fn adam_amsgrad_update(
         let (mut pg, mut mg, mut vg, mut hg) = (write(&p), write(&m), write(&v), write(&vh));
         let ps = f32_mut(op, "parameter", &mut pg)?;
         let (ms, vs, hs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?, f32_mut(op, "vhat", &mut hg)?);
-        optim::adam_amsgrad(ps, gs, ms, vs, hs, lr, beta_1, beta_2, epsilon, step)
+        optim::adam_amsgrad(ps, gs, ms, vs, hs, lr, beta_1, beta_2, epsilon, step, decay)
     })
 }
 
 #[pyfunction]
-#[pyo3(signature = (param, grad, velocity, average_gradient, momentum_slot, lr, rho, momentum, epsilon))]
+#[pyo3(signature = (param, grad, velocity, average_gradient, momentum_slot, lr, rho, momentum, epsilon, decay=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn rmsprop_update(
     py: Python<'_>,
@@ -524,6 +536,7 @@ fn rmsprop_update(
     rho: f64,
     momentum: f32,
     epsilon: f32,
+    decay: f32,
 ) -> PyResult<()> {
     let op = "rmsprop_update";
     let (p, g, v) = (param.shared(), grad.shared(), velocity.shared());
@@ -548,12 +561,13 @@ fn rmsprop_update(
             Some(s) => Some(f32_mut(op, "momentum", s)?),
             None => None,
         };
-        optim::rmsprop(ps, gs, vs, a_s, m_s, lr, rho, momentum, epsilon)
+        optim::rmsprop(ps, gs, vs, a_s, m_s, lr, rho, momentum, epsilon, decay)
     })
 }
 
 #[pyfunction]
-fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulator: &CpuBuffer, lr: f32, epsilon: f32) -> PyResult<()> {
+#[pyo3(signature = (param, grad, accumulator, lr, epsilon, decay=0.0))]
+fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulator: &CpuBuffer, lr: f32, epsilon: f32, decay: f32) -> PyResult<()> {
     let op = "adagrad_update";
     let (p, g, a) = (param.shared(), grad.shared(), accumulator.shared());
     distinct(op, &[&p, &g, &a])?;
@@ -563,11 +577,12 @@ fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulat
         let gs = as_f32(op, "gradient", &gg)?;
         let (mut pg, mut agd) = (write(&p), write(&a));
         let (ps, a_s) = (f32_mut(op, "parameter", &mut pg)?, f32_mut(op, "accumulator", &mut agd)?);
-        optim::adagrad(ps, gs, a_s, lr, epsilon)
+        optim::adagrad(ps, gs, a_s, lr, epsilon, decay)
     })
 }
 
 #[pyfunction]
+#[pyo3(signature = (param, grad, accumulated_grad, accumulated_delta, lr, rho, epsilon, decay=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn adadelta_update(
     py: Python<'_>,
@@ -578,6 +593,7 @@ fn adadelta_update(
     lr: f32,
     rho: f64,
     epsilon: f32,
+    decay: f32,
 ) -> PyResult<()> {
     let op = "adadelta_update";
     let (p, g, eg, ed) = (param.shared(), grad.shared(), accumulated_grad.shared(), accumulated_delta.shared());
@@ -589,11 +605,12 @@ fn adadelta_update(
         let (mut pg, mut egg, mut edg) = (write(&p), write(&eg), write(&ed));
         let ps = f32_mut(op, "parameter", &mut pg)?;
         let (egs, eds) = (f32_mut(op, "accumulated gradient", &mut egg)?, f32_mut(op, "accumulated delta", &mut edg)?);
-        optim::adadelta(ps, gs, egs, eds, lr, rho, epsilon)
+        optim::adadelta(ps, gs, egs, eds, lr, rho, epsilon, decay)
     })
 }
 
 #[pyfunction]
+#[pyo3(signature = (param, grad, m, u, lr, beta_1, beta_2, epsilon, step, decay=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn adamax_update(
     py: Python<'_>,
@@ -606,6 +623,7 @@ fn adamax_update(
     beta_2: f64,
     epsilon: f32,
     step: u64,
+    decay: f32,
 ) -> PyResult<()> {
     let op = "adamax_update";
     let (p, g, m, u) = (param.shared(), grad.shared(), m.shared(), u.shared());
@@ -617,11 +635,12 @@ fn adamax_update(
         let (mut pg, mut mg, mut ug) = (write(&p), write(&m), write(&u));
         let ps = f32_mut(op, "parameter", &mut pg)?;
         let (ms, us) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "norm", &mut ug)?);
-        optim::adamax(ps, gs, ms, us, lr, beta_1, beta_2, epsilon, step)
+        optim::adamax(ps, gs, ms, us, lr, beta_1, beta_2, epsilon, step, decay)
     })
 }
 
 #[pyfunction]
+#[pyo3(signature = (param, grad, m, v, lr, beta_1, beta_2, epsilon, step, u_product, decay=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn nadam_update(
     py: Python<'_>,
@@ -635,6 +654,7 @@ fn nadam_update(
     epsilon: f32,
     step: u64,
     u_product: f64,
+    decay: f32,
 ) -> PyResult<()> {
     let op = "nadam_update";
     let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
@@ -646,7 +666,7 @@ fn nadam_update(
         let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
         let ps = f32_mut(op, "parameter", &mut pg)?;
         let (ms, vs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?);
-        optim::nadam(ps, gs, ms, vs, lr, beta_1, beta_2, epsilon, step, u_product)
+        optim::nadam(ps, gs, ms, vs, lr, beta_1, beta_2, epsilon, step, u_product, decay)
     })
 }
 
