@@ -175,6 +175,56 @@ pub fn adam_amsgrad(
     Ok(())
 }
 
+struct RmsConsts {
+    lr: f32,
+    rho: f32,
+    one_rho: f32,
+    momentum: f32,
+    eps: f32,
+    decay: f32,
+}
+
+/// One chunk of RMSprop, monomorphised per variant so that the loop has no per-element
+/// branches on the configuration and vectorises (absent slots are empty and never read).
+#[inline(always)]
+fn rms_chunk<const CENTERED: bool, const MOMENTUM: bool>(
+    p: &mut [f32],
+    g: &[f32],
+    v: &mut [f32],
+    a: &mut [f32],
+    mo: &mut [f32],
+    k: &RmsConsts,
+) {
+    let n = p.len();
+    let (g, v) = (&g[..n], &mut v[..n]);
+    let a = if CENTERED { &mut a[..n] } else { a };
+    let mo = if MOMENTUM { &mut mo[..n] } else { mo };
+    let decay = k.decay;
+    for i in 0..n {
+        if decay != 0.0 {
+            p[i] -= p[i] * decay;
+        }
+        let gi = g[i];
+        let vi = k.rho * v[i] + k.one_rho * (gi * gi);
+        v[i] = vi;
+        let denom = if CENTERED {
+            let ai = k.rho * a[i] + k.one_rho * gi;
+            a[i] = ai;
+            vi - ai * ai + k.eps
+        } else {
+            vi + k.eps
+        };
+        let inc = k.lr * gi / denom.sqrt();
+        if MOMENTUM {
+            let mi = k.momentum * mo[i] + inc;
+            mo[i] = mi;
+            p[i] -= mi;
+        } else {
+            p[i] -= inc;
+        }
+    }
+}
+
 /// Keras RMSprop. v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g and
 /// denom = v - a^2 + eps, else denom = v + eps; inc = lr g / sqrt(denom) (epsilon INSIDE
 /// the root, unlike PyTorch's sqrt(v) + eps); with momentum (slot present):
@@ -202,36 +252,13 @@ pub fn rmsprop(
             ("momentum", momentum_slot.as_ref().map(|a| a.len())),
         ],
     )?;
-    let (rho, one_rho) = (rho as f32, (1.0 - rho) as f32);
-    par_update(p, g, [Some(velocity), average_gradient, momentum_slot], move |p, g, s| {
-        let [Some(v), mut ag, mut mom] = s else { return };
-        let n = p.len();
-        let (g, v) = (&g[..n], &mut v[..n]);
-        for i in 0..n {
-            if decay != 0.0 {
-                p[i] -= p[i] * decay;
-            }
-            let gi = g[i];
-            let vi = rho * v[i] + one_rho * (gi * gi);
-            v[i] = vi;
-            let denom = match ag.as_deref_mut() {
-                Some(a) => {
-                    let ai = rho * a[i] + one_rho * gi;
-                    a[i] = ai;
-                    vi - ai * ai + eps
-                }
-                None => vi + eps,
-            };
-            let inc = lr * gi / denom.sqrt();
-            match mom.as_deref_mut() {
-                Some(mo) => {
-                    let mi = momentum * mo[i] + inc;
-                    mo[i] = mi;
-                    p[i] -= mi;
-                }
-                None => p[i] -= inc,
-            }
-        }
+    let k = RmsConsts { lr, rho: rho as f32, one_rho: (1.0 - rho) as f32, momentum, eps, decay };
+    par_update(p, g, [Some(velocity), average_gradient, momentum_slot], move |p, g, s| match s {
+        [Some(v), None, None] => rms_chunk::<false, false>(p, g, v, &mut [], &mut [], &k),
+        [Some(v), None, Some(mo)] => rms_chunk::<false, true>(p, g, v, &mut [], mo, &k),
+        [Some(v), Some(a), None] => rms_chunk::<true, false>(p, g, v, a, &mut [], &k),
+        [Some(v), Some(a), Some(mo)] => rms_chunk::<true, true>(p, g, v, a, mo, &k),
+        _ => {}
     });
     Ok(())
 }
