@@ -336,3 +336,17 @@ def test_tanh_keeps_relative_precision_near_zero(backend_name):
     eye = em.tensor(np.eye(x.size, dtype=np.float32), device=backend_name)
     y = em.ops.dense(xt, eye, None, "tanh")
     assert_close(to_np(y)[0], np.tanh(ref64(x)), what="dense(tanh) near 0", rtol=1e-5, atol=0.0)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_activation_kernel_sweep(backend_name, op):
+    """A dense sweep over [-95, 95] (past exp's overflow points both ways) and tiny
+    magnitudes: values and derivatives within the elementwise tolerance everywhere."""
+    be = get_backend(backend_name)
+    ref, dref, _, _ = ACTIVATIONS[op]
+    tiny = np.geomspace(1e-8, 1e-1, 50)
+    x = f32(np.concatenate([np.linspace(-95.0, 95.0, 40001), tiny, -tiny]))
+    with np.errstate(over="ignore", under="ignore"):
+        want, dwant = ref(ref64(x)), dref(ref64(x))
+    assert_close(_run(be, op, x), want, what=f"{op} sweep", **ELEMENTWISE)
+    assert_close(_run_backward(be, op, x, np.ones_like(x)), dwant, what=f"{op}' sweep", **ELEMENTWISE)
