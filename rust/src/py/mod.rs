@@ -400,15 +400,59 @@ fn random_blocks(n: usize) -> u64 {
     rng::blocks_for(n)
 }
 
-fn distinct(op: &str, bufs: &[&Shared]) -> Result<()> {
-    for i in 0..bufs.len() {
-        for j in i + 1..bufs.len() {
-            if std::sync::Arc::ptr_eq(bufs[i], bufs[j]) {
-                return Err(Error::value(op, "the parameter, gradient and optimizer slots must be distinct buffers"));
+fn f32_mut<'a>(op: &str, what: &str, s: &'a mut Storage) -> Result<&'a mut [f32]> {
+    match s {
+        Storage::F32(v) => Ok(v.as_mut_slice()),
+        Storage::I32(_) => Err(Error::dtype(op, format!("{what} must be float32"))),
+    }
+}
+
+/// The boundary every fused optimizer update shares: the parameter, the gradient and the
+/// optimizer slots (`None` for a slot the variant does without) must be distinct float32
+/// buffers; they are locked and `update(param, grad, slots)` runs without the GIL.
+/// `cost` is the work per element (for the serial/parallel choice).
+fn optimizer_update<const K: usize>(
+    py: Python<'_>,
+    op: &'static str,
+    param: &CpuBuffer,
+    grad: &CpuBuffer,
+    slots: [(Option<&CpuBuffer>, &'static str); K],
+    cost: usize,
+    update: impl FnOnce(&mut [f32], &[f32], [Option<&mut [f32]>; K]) -> Result<()> + Send,
+) -> PyResult<()> {
+    let (p, g) = (param.shared(), grad.shared());
+    let shared: Vec<(Option<Shared>, &'static str)> = slots.iter().map(|(b, name)| (b.map(|b| b.shared()), *name)).collect();
+    let mut all = vec![&p, &g];
+    all.extend(shared.iter().filter_map(|(s, _)| s.as_ref()));
+    for i in 0..all.len() {
+        for j in i + 1..all.len() {
+            if std::sync::Arc::ptr_eq(all[i], all[j]) {
+                return Err(Error::value(op, "the parameter, gradient and optimizer slots must be distinct buffers").into());
             }
         }
     }
-    Ok(())
+    let n = read(&p).len();
+    run(py, n * cost, move || {
+        let gg = read(&g);
+        let gs = as_f32(op, "gradient", &gg)?;
+        let mut pg = write(&p);
+        let ps = f32_mut(op, "parameter", &mut pg)?;
+        let mut guards: Vec<_> = shared.iter().map(|(s, name)| (s.as_ref().map(write), *name)).collect();
+        let mut views = Vec::with_capacity(K);
+        for (guard, name) in guards.iter_mut() {
+            views.push(match guard.as_deref_mut() {
+                Some(s) => Some(f32_mut(op, name, s)?),
+                None => None,
+            });
+        }
+        let views: [Option<&mut [f32]>; K] = views.try_into().map_err(|_| Error::value(op, "internal: slot count"))?;
+        update(ps, gs, views)
+    })
+}
+
+/// A slot the optimizer variant requires (always given by the wrappers below).
+fn required<'a>(op: &str, slot: Option<&'a mut [f32]>) -> Result<&'a mut [f32]> {
+    slot.ok_or_else(|| Error::value(op, "a required optimizer slot is missing"))
 }
 
 #[pyfunction]
@@ -424,31 +468,8 @@ fn sgd_update(
     nesterov: bool,
     decay: f32,
 ) -> PyResult<()> {
-    let (p, g, v) = (param.shared(), grad.shared(), velocity.map(|v| v.shared()));
-    let mut all = vec![&p, &g];
-    if let Some(v) = &v {
-        all.push(v);
-    }
-    distinct("sgd_update", &all)?;
-    let n = read(&p).len();
-    run(py, n * 4, move || {
-        let gg = read(&g);
-        let gs = as_f32("sgd_update", "gradient", &gg)?;
-        let mut pg = write(&p);
-        let ps = match &mut *pg {
-            Storage::F32(v) => v.as_mut_slice(),
-            Storage::I32(_) => return Err(Error::dtype("sgd_update", "parameter must be float32")),
-        };
-        match &v {
-            None => optim::sgd(ps, gs, None, lr, momentum, nesterov, decay),
-            Some(v) => {
-                let mut vg = write(v);
-                match &mut *vg {
-                    Storage::F32(vv) => optim::sgd(ps, gs, Some(vv.as_mut_slice()), lr, momentum, nesterov, decay),
-                    Storage::I32(_) => Err(Error::dtype("sgd_update", "velocity must be float32")),
-                }
-            }
-        }
+    optimizer_update(py, "sgd_update", param, grad, [(velocity, "velocity")], 4, |p, g, [v]| {
+        optim::sgd(p, g, v, lr, momentum, nesterov, decay)
     })
 }
 
@@ -469,56 +490,14 @@ fn adam_update(
     vhat: Option<&CpuBuffer>,
     decay: f32,
 ) -> PyResult<()> {
-    if let Some(vhat) = vhat {
-        return adam_amsgrad_update(py, param, grad, m, v, vhat, lr, beta_1, beta_2, epsilon, step, decay);
-    }
-    let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
-    distinct("adam_update", &[&p, &g, &m, &v])?;
-    let n = read(&p).len();
-    run(py, n * 8, move || {
-        let gg = read(&g);
-        let gs = as_f32("adam_update", "gradient", &gg)?;
-        let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
-        match (&mut *pg, &mut *mg, &mut *vg) {
-            (Storage::F32(p), Storage::F32(m), Storage::F32(v)) => optim::adam(p, gs, m, v, lr, beta_1, beta_2, epsilon, step, decay),
-            _ => Err(Error::dtype("adam_update", "parameter and moments must be float32")),
-        }
-    })
-}
-
-fn f32_mut<'a>(op: &str, what: &str, s: &'a mut Storage) -> Result<&'a mut [f32]> {
-    match s {
-        Storage::F32(v) => Ok(v.as_mut_slice()),
-        Storage::I32(_) => Err(Error::dtype(op, format!("{what} must be float32"))),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn adam_amsgrad_update(
-    py: Python<'_>,
-    param: &CpuBuffer,
-    grad: &CpuBuffer,
-    m: &CpuBuffer,
-    v: &CpuBuffer,
-    vhat: &CpuBuffer,
-    lr: f32,
-    beta_1: f64,
-    beta_2: f64,
-    epsilon: f32,
-    step: u64,
-    decay: f32,
-) -> PyResult<()> {
     let op = "adam_update";
-    let (p, g, m, v, vh) = (param.shared(), grad.shared(), m.shared(), v.shared(), vhat.shared());
-    distinct(op, &[&p, &g, &m, &v, &vh])?;
-    let n = read(&p).len();
-    run(py, n * 10, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut mg, mut vg, mut hg) = (write(&p), write(&m), write(&v), write(&vh));
-        let ps = f32_mut(op, "parameter", &mut pg)?;
-        let (ms, vs, hs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?, f32_mut(op, "vhat", &mut hg)?);
-        optim::adam_amsgrad(ps, gs, ms, vs, hs, lr, beta_1, beta_2, epsilon, step, decay)
+    let slots = [(Some(m), "first moment"), (Some(v), "second moment"), (vhat, "vhat")];
+    optimizer_update(py, op, param, grad, slots, 10, |p, g, [m, v, vhat]| {
+        let (m, v) = (required(op, m)?, required(op, v)?);
+        match vhat {
+            None => optim::adam(p, g, m, v, lr, beta_1, beta_2, epsilon, step, decay),
+            Some(h) => optim::adam_amsgrad(p, g, m, v, h, lr, beta_1, beta_2, epsilon, step, decay),
+        }
     })
 }
 
@@ -539,29 +518,9 @@ fn rmsprop_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "rmsprop_update";
-    let (p, g, v) = (param.shared(), grad.shared(), velocity.shared());
-    let (a, mo) = (average_gradient.map(|b| b.shared()), momentum_slot.map(|b| b.shared()));
-    let mut all = vec![&p, &g, &v];
-    all.extend(a.iter());
-    all.extend(mo.iter());
-    distinct(op, &all)?;
-    let n = read(&p).len();
-    run(py, n * 10, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut vg) = (write(&p), write(&v));
-        let (mut ag, mut mg) = (a.as_ref().map(write), mo.as_ref().map(write));
-        let ps = f32_mut(op, "parameter", &mut pg)?;
-        let vs = f32_mut(op, "velocity", &mut vg)?;
-        let a_s = match ag.as_deref_mut() {
-            Some(s) => Some(f32_mut(op, "average gradient", s)?),
-            None => None,
-        };
-        let m_s = match mg.as_deref_mut() {
-            Some(s) => Some(f32_mut(op, "momentum", s)?),
-            None => None,
-        };
-        optim::rmsprop(ps, gs, vs, a_s, m_s, lr, rho, momentum, epsilon, decay)
+    let slots = [(Some(velocity), "velocity"), (average_gradient, "average gradient"), (momentum_slot, "momentum")];
+    optimizer_update(py, op, param, grad, slots, 10, |p, g, [v, a, m]| {
+        optim::rmsprop(p, g, required(op, v)?, a, m, lr, rho, momentum, epsilon, decay)
     })
 }
 
@@ -569,15 +528,8 @@ fn rmsprop_update(
 #[pyo3(signature = (param, grad, accumulator, lr, epsilon, decay=0.0))]
 fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulator: &CpuBuffer, lr: f32, epsilon: f32, decay: f32) -> PyResult<()> {
     let op = "adagrad_update";
-    let (p, g, a) = (param.shared(), grad.shared(), accumulator.shared());
-    distinct(op, &[&p, &g, &a])?;
-    let n = read(&p).len();
-    run(py, n * 6, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut agd) = (write(&p), write(&a));
-        let (ps, a_s) = (f32_mut(op, "parameter", &mut pg)?, f32_mut(op, "accumulator", &mut agd)?);
-        optim::adagrad(ps, gs, a_s, lr, epsilon, decay)
+    optimizer_update(py, op, param, grad, [(Some(accumulator), "accumulator")], 6, |p, g, [a]| {
+        optim::adagrad(p, g, required(op, a)?, lr, epsilon, decay)
     })
 }
 
@@ -596,16 +548,9 @@ fn adadelta_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "adadelta_update";
-    let (p, g, eg, ed) = (param.shared(), grad.shared(), accumulated_grad.shared(), accumulated_delta.shared());
-    distinct(op, &[&p, &g, &eg, &ed])?;
-    let n = read(&p).len();
-    run(py, n * 10, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut egg, mut edg) = (write(&p), write(&eg), write(&ed));
-        let ps = f32_mut(op, "parameter", &mut pg)?;
-        let (egs, eds) = (f32_mut(op, "accumulated gradient", &mut egg)?, f32_mut(op, "accumulated delta", &mut edg)?);
-        optim::adadelta(ps, gs, egs, eds, lr, rho, epsilon, decay)
+    let slots = [(Some(accumulated_grad), "accumulated gradient"), (Some(accumulated_delta), "accumulated delta")];
+    optimizer_update(py, op, param, grad, slots, 10, |p, g, [eg, ed]| {
+        optim::adadelta(p, g, required(op, eg)?, required(op, ed)?, lr, rho, epsilon, decay)
     })
 }
 
@@ -626,16 +571,8 @@ fn adamax_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "adamax_update";
-    let (p, g, m, u) = (param.shared(), grad.shared(), m.shared(), u.shared());
-    distinct(op, &[&p, &g, &m, &u])?;
-    let n = read(&p).len();
-    run(py, n * 8, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut mg, mut ug) = (write(&p), write(&m), write(&u));
-        let ps = f32_mut(op, "parameter", &mut pg)?;
-        let (ms, us) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "norm", &mut ug)?);
-        optim::adamax(ps, gs, ms, us, lr, beta_1, beta_2, epsilon, step, decay)
+    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(u), "norm")], 8, |p, g, [m, u]| {
+        optim::adamax(p, g, required(op, m)?, required(op, u)?, lr, beta_1, beta_2, epsilon, step, decay)
     })
 }
 
@@ -657,16 +594,8 @@ fn nadam_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "nadam_update";
-    let (p, g, m, v) = (param.shared(), grad.shared(), m.shared(), v.shared());
-    distinct(op, &[&p, &g, &m, &v])?;
-    let n = read(&p).len();
-    run(py, n * 10, move || {
-        let gg = read(&g);
-        let gs = as_f32(op, "gradient", &gg)?;
-        let (mut pg, mut mg, mut vg) = (write(&p), write(&m), write(&v));
-        let ps = f32_mut(op, "parameter", &mut pg)?;
-        let (ms, vs) = (f32_mut(op, "first moment", &mut mg)?, f32_mut(op, "second moment", &mut vg)?);
-        optim::nadam(ps, gs, ms, vs, lr, beta_1, beta_2, epsilon, step, u_product, decay)
+    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(v), "second moment")], 10, |p, g, [m, v]| {
+        optim::nadam(p, g, required(op, m)?, required(op, v)?, lr, beta_1, beta_2, epsilon, step, u_product, decay)
     })
 }
 
