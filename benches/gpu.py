@@ -139,11 +139,15 @@ def bench_gpu_overhead(repeat: int) -> None:
     print(f"\n## gpu per-dispatch overhead, microseconds (median of {repeat})")
     x = be.from_numpy(np.ones(4, np.float32), "float32")
     n = 2000
-    # Recorded into one submission: what each op costs the host (Python + encoding).
+    # Host side only: recording a dispatch (Python, bind group, encoding), no wait.
+    t_host = _median(lambda: be.unary("exp", x), lambda: None, repeat, inner=n) * 1e6
+    be.synchronize()
+    # Recorded into one submission, then waited for: host cost plus the device's per-dispatch cost.
     t_rec = _median(lambda: be.unary("exp", x), be.synchronize, repeat, inner=n) * 1e6
     # One op, submitted and read back: the full round trip.
     t_rt = _median(lambda: be.to_numpy(be.unary("exp", x), (4,), "float32"), lambda: None, repeat, inner=50) * 1e6
-    line = f"ember: {t_rec:.1f} per op recorded in a batch; {t_rt:.0f} per op + submit + readback"
+    line = (f"ember: {t_host:.1f} to record one dispatch (host); {t_rec:.1f} per dispatch recorded in a batch and "
+            f"executed; {t_rt:.0f} per op + submit + readback")
     torch = _torch_cuda()
     if torch:
         tx = torch.ones(4, device="cuda")
