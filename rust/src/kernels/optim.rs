@@ -30,28 +30,45 @@ pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, mome
     same_len("sgd_update", &[("parameter", p.len()), ("gradient", g.len())])?;
     let c = chunk_len(p.len());
     match velocity {
-        None => p.par_chunks_mut(c).zip(g.par_chunks(c)).for_each(|(p, g)| {
-            for (p, &g) in p.iter_mut().zip(g) {
-                if decay != 0.0 {
-                    *p -= *p * decay;
-                }
-                *p -= lr * g;
-            }
+        None => p.par_chunks_mut(c).zip(g.par_chunks(c)).for_each(|(p, g)| match decay != 0.0 {
+            true => sgd_chunk::<true>(p, g, lr, decay),
+            false => sgd_chunk::<false>(p, g, lr, decay),
         }),
         Some(v) => {
             same_len("sgd_update", &[("parameter", p.len()), ("velocity", v.len())])?;
             p.par_chunks_mut(c).zip(g.par_chunks(c)).zip(v.par_chunks_mut(c)).for_each(|((p, g), v)| {
-                for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                    if decay != 0.0 {
-                        *p -= *p * decay;
-                    }
-                    *v = momentum * *v - lr * g;
-                    *p += if nesterov { momentum * *v - lr * g } else { *v };
+                match (decay != 0.0, nesterov) {
+                    (true, true) => sgd_momentum_chunk::<true, true>(p, g, v, lr, momentum, decay),
+                    (true, false) => sgd_momentum_chunk::<true, false>(p, g, v, lr, momentum, decay),
+                    (false, true) => sgd_momentum_chunk::<false, true>(p, g, v, lr, momentum, decay),
+                    (false, false) => sgd_momentum_chunk::<false, false>(p, g, v, lr, momentum, decay),
                 }
             })
         }
     }
     Ok(())
+}
+
+// The element loops take their flags as const generics: one branch-free loop per
+// variant, with no flag tested per element.
+
+fn sgd_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], lr: f32, decay: f32) {
+    for (p, &g) in p.iter_mut().zip(g) {
+        if DECAY {
+            *p -= *p * decay;
+        }
+        *p -= lr * g;
+    }
+}
+
+fn sgd_momentum_chunk<const DECAY: bool, const NESTEROV: bool>(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32, decay: f32) {
+    for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+        if DECAY {
+            *p -= *p * decay;
+        }
+        *v = momentum * *v - lr * g;
+        *p += if NESTEROV { momentum * *v - lr * g } else { *v };
+    }
 }
 
 /// Keras Adam at step `t` (1-based):
@@ -77,17 +94,23 @@ pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1:
         .zip(g.par_chunks(c))
         .zip(m.par_chunks_mut(c))
         .zip(v.par_chunks_mut(c))
-        .for_each(|(((p, g), m), v)| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                if decay != 0.0 {
-                    *p -= *p * decay;
-                }
-                *m += (g - *m) * one_b1;
-                *v += (g * g - *v) * one_b2;
-                *p -= lr_t * *m / (v.sqrt() + eps);
-            }
+        .for_each(|(((p, g), m), v)| match decay != 0.0 {
+            true => adam_chunk::<true>(p, g, m, v, lr_t, one_b1, one_b2, eps, decay),
+            false => adam_chunk::<false>(p, g, m, v, lr_t, one_b1, one_b2, eps, decay),
         });
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adam_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, one_b1: f32, one_b2: f32, eps: f32, decay: f32) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        if DECAY {
+            *p -= *p * decay;
+        }
+        *m += (g - *m) * one_b1;
+        *v += (g * g - *v) * one_b2;
+        *p -= lr_t * *m / (v.sqrt() + eps);
+    }
 }
 
 // -- the rest of the catalogue -------------------------------------------------------------
@@ -269,18 +292,22 @@ pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32, dec
     check_slots("adagrad_update", p.len(), g.len(), &[("accumulator", Some(acc.len()))])?;
     par_update(p, g, [Some(acc), None, None], move |p, g, s| {
         let [Some(a), _, _] = s else { return };
-        let n = p.len();
-        let (g, a) = (&g[..n], &mut a[..n]);
-        for i in 0..n {
-            if decay != 0.0 {
-                p[i] -= p[i] * decay;
-            }
-            let gi = g[i];
-            a[i] += gi * gi;
-            p[i] -= lr * gi / (a[i] + eps).sqrt();
+        match decay != 0.0 {
+            true => adagrad_chunk::<true>(p, g, a, lr, eps, decay),
+            false => adagrad_chunk::<false>(p, g, a, lr, eps, decay),
         }
     });
     Ok(())
+}
+
+fn adagrad_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], a: &mut [f32], lr: f32, eps: f32, decay: f32) {
+    for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
+        if DECAY {
+            *p -= *p * decay;
+        }
+        *a += g * g;
+        *p -= lr * g / (*a + eps).sqrt();
+    }
 }
 
 /// Keras Adadelta: Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) g / sqrt(Eg + eps);
