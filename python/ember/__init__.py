@@ -25,13 +25,14 @@ from .backend import get_backend as _get_backend
 from .config import get_num_threads, set_num_threads
 from .layers import Input
 from .models import Model, Sequential
-from .tensor import Tensor, Variable, tensor
+from .tensor import Tensor, Variable, full, ones, tensor, zeros
 from .tensor import _default_device
 
 __version__ = _core.__version__
 
 __all__ = [
-    "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "device", "set_default_device",
+    "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "zeros", "ones", "full", "device",
+    "set_default_device",
     "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
     "metrics", "optimizers", "activations", "initializers", "regularizers", "callbacks", "ops", "utils", "datasets", "random",
     "autograd", "__version__",

@@ -248,7 +248,7 @@ class Variable(Tensor):
     Example:
         >>> import ember as em
         >>> v = em.Variable([1.0, 2.0], name="w")
-        >>> v.assign([3.0, 4.0]); v.numpy().tolist()
+        >>> _ = v.assign([3.0, 4.0]); v.numpy().tolist()
         [3.0, 4.0]
     """
 

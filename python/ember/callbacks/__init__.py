@@ -1,5 +1,6 @@
 """Callbacks with the Keras 3 hook names: History (always attached), ProgbarLogger
-(through ``verbose``), EarlyStopping and LambdaCallback."""
+(through ``verbose``), EarlyStopping, LambdaCallback, LearningRateScheduler,
+ReduceLROnPlateau, TerminateOnNaN and Ember's GradientHealth."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..errors import InvalidArgumentError
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback", "GradientHealth",
-    "GradientHealthWarning",
+    "GradientHealthWarning", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN",
 ]
 
 
@@ -190,3 +191,4 @@ class LambdaCallback(Callback):
 
 
 from .gradient_health import GradientHealth, GradientHealthWarning  # noqa: E402  (needs Callback above)
+from .learning_rate import LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN  # noqa: E402
