@@ -887,3 +887,29 @@ def test_fit_accepts_ignore_class_labels_outside_the_classes(backend_name):
     m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(em.errors.InvalidArgumentError, match="class index -1"):
         m.fit(x, y, epochs=1, verbose=0)
+
+
+def test_fit_class_weight_equals_the_matching_sample_weight(backend_name):
+    """Keras 3: class_weight becomes per-sample weights (1.0 for unlisted classes); sparse and
+    one-hot labels alike; it cannot be combined with sample_weight."""
+    rng = np.random.default_rng(1)
+    x = rng.random((24, 5), dtype=np.float32)
+    y = rng.integers(0, 3, 24)
+    cw = {0: 2.0, 2: 0.5}
+    results = []
+    for kwargs in ({"class_weight": cw}, {"sample_weight": np.array([cw.get(int(c), 1.0) for c in y], np.float32)}):
+        for labels, loss in ((y, "sparse_categorical_crossentropy"), (np.eye(3, dtype=np.float32)[y], "categorical_crossentropy")):
+            em.utils.set_random_seed(4)
+            with em.device(backend_name):
+                m = em.Sequential([em.Input((5,)), em.layers.Dense(3, activation="softmax")])
+            m.compile(optimizer=em.optimizers.SGD(0.5), loss=loss)
+            h = m.fit(x, labels, epochs=2, batch_size=8, verbose=0, shuffle=False, **kwargs)
+            results.append((h.history["loss"], m.get_weights()))
+    for loss, weights in results[1:]:
+        np.testing.assert_allclose(loss, results[0][0], rtol=1e-5)
+        for a, b in zip(weights, results[0][1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="class_weight and sample_weight"):
+        m.fit(x, y, class_weight=cw, sample_weight=np.ones(24), verbose=0)
+    with pytest.raises(ValueError, match="class_weight"):
+        m.fit(x, np.eye(3)[y], class_weight={"a": 1.0}, verbose=0)

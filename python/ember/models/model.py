@@ -46,6 +46,25 @@ def _check_finite(a: np.ndarray, what: str) -> None:
         raise InvalidArgumentError(f"{what}: contains {bad} non-finite values (NaN or inf)")
 
 
+def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndarray:
+    """Keras 3's rule: each sample weighs class_weight[its class] (1.0 for classes not in
+    the dict); the class is the label, or the argmax of a one-hot / probability row."""
+    y = np.asarray(y)
+    if y.ndim > 1:
+        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
+    if y.ndim != 1:
+        raise ShapeError(f"fit: class_weight needs one label per sample, got labels of shape {y.shape}")
+    weights = {}
+    for k, w in class_weight.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise InvalidArgumentError(f"fit: class_weight keys must be class indices, got {k!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) or not np.isfinite(w):
+            raise InvalidArgumentError(f"fit: class_weight[{k}] must be a finite number, got {w!r}")
+        weights[int(k)] = float(w)
+    classes = np.round(y).astype(np.int64)
+    return np.array([weights.get(int(c), 1.0) for c in classes], dtype=np.float32)
+
+
 class _Data:
     """A dataset copied once to the device, batched by row gathers."""
 
@@ -270,7 +289,10 @@ class Model(Layer):
         if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
             raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
         if class_weight is not None:
-            raise InvalidArgumentError("fit: class_weight is not supported yet")
+            if sample_weight is not None:
+                raise InvalidArgumentError("fit: you cannot use class_weight and sample_weight at the same time")
+            if not isinstance(class_weight, dict):
+                raise InvalidArgumentError(f"fit: class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
         if x is None or y is None:
             raise InvalidArgumentError("fit: x and y are required (generators are not supported yet)")
         verbose = _verbosity(verbose)
@@ -290,6 +312,8 @@ class Model(Layer):
             xa, ya = xa[:split], ya[:split]
             if sample_weight is not None:
                 sample_weight = np.asarray(sample_weight)[:split]
+        if class_weight is not None:
+            sample_weight = _class_weight_to_sample_weight(ya, class_weight)
         data = _Data(self, xa, ya, sample_weight, "fit")
         val = None
         if validation_data is not None:
