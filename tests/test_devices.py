@@ -269,3 +269,30 @@ def test_large_grid_is_split_over_two_dimensions():
     assert y.shape == (n,)
     np.testing.assert_allclose(y[[0, 65535 * 256, n - 1]], np.exp(2.0), rtol=1e-6)
     assert np.all(y == y[0])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(GPU_UNAVAILABLE is not None, reason=str(GPU_UNAVAILABLE))
+def test_fit_streams_a_dataset_larger_than_one_gpu_buffer():
+    """A training set larger than the adapter's largest binding (MNIST on lavapipe) stays on
+    the host and each batch moves to the gpu; the result equals the CPU's."""
+    limit = em.backend.get_backend("gpu").max_buffer_bytes
+    width = 1024
+    rows = limit // (4 * width) + 64
+    if rows * width * 4 > 600 * 2**20:
+        pytest.skip(f"this adapter binds {limit} bytes: exceeding it would need a {rows * width * 4 / 2**20:.0f} MiB array")
+    rng = np.random.default_rng(0)
+    x = rng.random((rows, width), dtype=np.float32)
+    y = rng.integers(0, 3, rows).astype(np.int32)
+    out = {}
+    for dev in ("cpu", "gpu"):
+        em.utils.set_random_seed(2)
+        with em.device(dev):
+            m = em.Sequential([em.Input((width,)), em.layers.Dense(8, activation="relu"), em.layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        m.fit(x, y, epochs=1, batch_size=64, steps_per_epoch=4, verbose=0, shuffle=False)
+        out[dev] = (m.get_weights(), m.predict(x[-200:], verbose=0), m.evaluate(x[-500:], y[-500:], verbose=0))
+    for a, b in zip(out["cpu"][0], out["gpu"][0]):
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    np.testing.assert_allclose(out["gpu"][1], out["cpu"][1], atol=1e-5)
+    np.testing.assert_allclose(out["gpu"][2], out["cpu"][2], rtol=1e-4)

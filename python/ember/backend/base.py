@@ -33,6 +33,8 @@ class Backend(ABC):
 
     #: device name, e.g. "cpu"
     name: str = "abstract"
+    #: the largest tensor in bytes the device can hold in one buffer (None: host memory)
+    max_buffer_bytes: int | None = None
 
     def synchronize(self) -> None:
         """Waits until every kernel launched so far has finished. Asynchronous devices

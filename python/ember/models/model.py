@@ -66,7 +66,10 @@ def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndar
 
 
 class _Data:
-    """A dataset copied once to the device, batched by row gathers."""
+    """A dataset for fit/evaluate/predict. Copied once to the model's device and batched
+    by row gathers when it fits in one device buffer; otherwise (a dataset larger than
+    the GPU's largest binding) kept on the host, and each batch is copied to the device
+    as it is used."""
 
     def __init__(self, model: "Model", x, y, sample_weight=None, what: str = "fit"):
         xa = _to_numpy(x, f"{what}: x")
@@ -85,7 +88,7 @@ class _Data:
                 )
             _check_finite(ya, f"{what}: y")
             self.y_np = ya
-            self.y = Tensor(ya, dtype="int32" if ya.dtype.kind in "biu" else "float32", device=model.device)
+            self.y = _resident(ya, "int32" if ya.dtype.kind in "biu" else "float32", model.device)
         self.sw = None
         if sample_weight is not None:
             sw = _to_numpy(sample_weight, f"{what}: sample_weight").astype(np.float32)
@@ -93,16 +96,31 @@ class _Data:
                 raise ShapeError(f"{what}: sample_weight must have shape ({self.n},), one weight per sample, got {sw.shape}")
             _check_finite(sw, f"{what}: sample_weight")
             self.sw = sw
-        self.x = Tensor(xa, dtype="float32", device=model.device)
+        self.x = _resident(xa, "float32", model.device)
         self.x_shape = xa.shape
 
     def batch(self, idx: np.ndarray):
-        from ..ops.core import take
+        return _rows(self.x, idx), None if self.y is None else _rows(self.y, idx), None if self.sw is None else self.sw[idx]
 
-        xb = take(self.x, idx)
-        yb = None if self.y is None else take(self.y, idx)
-        sw = None if self.sw is None else self.sw[idx]
-        return xb, yb, sw
+
+def _resident(a: np.ndarray, dtype: str, device: str):
+    """``a`` as a tensor on ``device`` if it fits one device buffer, else ``(a, dtype, device)``
+    to be batched from the host."""
+    from ..backend import get_backend
+
+    limit = get_backend(device).max_buffer_bytes
+    if limit is not None and a.size * 4 > limit:
+        return (a, dtype, device)
+    return Tensor(a, dtype=dtype, device=device)
+
+
+def _rows(data, idx: np.ndarray) -> Tensor:
+    if isinstance(data, tuple):
+        a, dtype, device = data
+        return Tensor(a[idx], dtype=dtype, device=device)
+    from ..ops.core import take
+
+    return take(data, idx)
 
 
 class Model(Layer):

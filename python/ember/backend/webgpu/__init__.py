@@ -24,6 +24,10 @@ class WebGpuBackend(ElementwiseKernels, ReduceKernels, LinalgKernels, NNKernels,
     def __init__(self):
         self.rt = get_runtime()
 
+    @property
+    def max_buffer_bytes(self) -> int:  # type: ignore[override]
+        return int(self.rt.max_binding)
+
     def synchronize(self) -> None:
         self.rt.synchronize()
 
