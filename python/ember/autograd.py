@@ -86,8 +86,14 @@ def _topo_order(root) -> list:
     return order
 
 
-def _run(root, seed) -> dict:
-    """Gradients of every tensor reachable from ``root``, keyed by id."""
+def _run(root, seed, retain_graph: bool = True) -> dict:
+    """Gradients of every tensor reachable from ``root``, keyed by id.
+
+    With ``retain_graph=False`` each node is dropped once used (PyTorch's default). Besides
+    freeing the graph early, this breaks the reference cycles of ops whose backward reads
+    their own output (exp, softmax, ...: output -> node -> closure -> output), so the
+    step's intermediate buffers are freed by reference counting when the step ends, in
+    the same order every step, instead of whenever the garbage collector runs."""
     from .ops import core
 
     grads = {id(root): seed}
@@ -95,6 +101,8 @@ def _run(root, seed) -> dict:
         for t in reversed(_topo_order(root)):
             g = grads.get(id(t))
             node = t._node
+            if node is not None and not retain_graph:
+                t._node = None
             if g is None or node is None:
                 continue
             for p, gp in zip(node.inputs, node.backward(g)):
@@ -132,9 +140,10 @@ def backward(root, grad_output=None) -> None:
                 t.grad = g if t.grad is None else core.add(t.grad, g)
 
 
-def grad(target, sources: Sequence, grad_output=None) -> list:
-    """d target / d source for each source (None where it does not depend on it)."""
-    grads = _run(target, _seed(target, grad_output))
+def grad(target, sources: Sequence, grad_output=None, retain_graph: bool = True) -> list:
+    """d target / d source for each source (None where it does not depend on it).
+    ``retain_graph=False`` releases the graph as it goes (it cannot be differentiated again)."""
+    grads = _run(target, _seed(target, grad_output), retain_graph)
     return [grads.get(id(s)) for s in sources]
 
 
@@ -171,7 +180,8 @@ class GradientTape:
         self._used = True
         single = not isinstance(sources, (list, tuple))
         srcs = [sources] if single else list(sources)
-        out = grad(target, srcs, output_gradients)
+        # A non-persistent tape is used once: release its graph as it is walked.
+        out = grad(target, srcs, output_gradients, retain_graph=self.persistent)
         return out[0] if single else out
 
 

@@ -278,7 +278,7 @@ class Model(Layer):
         with enable_grad():
             y_pred = self(x, training=True)
             loss = self._loss_value(y, y_pred, sw)
-        grads = grad(loss, variables)
+        grads = grad(loss, variables, retain_graph=False)
         for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
             observe(variables, grads)
         self.optimizer.apply(grads, variables)

@@ -21,7 +21,11 @@ _wrap = Tensor._wrap
 
 
 def _record(out: Tensor, inputs: tuple, backward) -> Tensor:
-    """Attaches a node when recording and some input requires grad."""
+    """Attaches a node when recording and some input requires grad.
+
+    A backward closure must not hold ``out`` itself (out -> node -> closure -> out is a
+    reference cycle that only the garbage collector frees, late, with its device
+    buffers): closures that need the output capture its buffer."""
     if _state.enabled:
         for i in inputs:
             if i is not None and i.requires_grad:
@@ -78,9 +82,10 @@ def _unary(op: str, x, alpha: float | None = None) -> Tensor:
     # Only the parametric kernels (leaky_relu, elu) take ``alpha``.
     extra = () if alpha is None else (float(alpha),)
     y = _wrap(be.unary(op, x._buf, *extra), x.shape, "float32", be)
+    ybuf = y._buf
 
     def backward(g):
-        return (_wrap(be.unary_backward(op, x._buf, y._buf, g._buf, *extra), x.shape, "float32", be),)
+        return (_wrap(be.unary_backward(op, x._buf, ybuf, g._buf, *extra), x.shape, "float32", be),)
 
     return _record(y, (x,), backward)
 
@@ -233,6 +238,7 @@ def _reduce(op: str, x, axis, keepdims: bool) -> Tensor:
     buf, shape = be.reduce(op, x._buf, x.shape, axes, keepdims)
     y = _wrap(buf, tuple(shape), "float32", be)
     kept = _kept_shape(x.shape, axes)
+    ybuf = buf
     count = x.size // _builtins.max(1, int(np.prod(kept))) if x.size else 0
 
     def backward(g):
@@ -241,7 +247,7 @@ def _reduce(op: str, x, axis, keepdims: bool) -> Tensor:
             gx = _wrap(be.broadcast_to(gk._buf, kept, x.shape), x.shape, "float32", be)
             return (gx if op == "sum" else multiply(gx, 1.0 / _builtins.max(count, 1)),)
         # max / min: split the gradient evenly among the tied extrema (as TF and PyTorch).
-        mask = equal(x, reshape(y, kept))
+        mask = equal(x, _wrap(ybuf, kept, "float32", be))
         ties = _reduce("sum", mask, axes, True)
         return (multiply(mask, divide(gk, ties)),)
 

@@ -81,10 +81,11 @@ def dense(x, kernel, bias=None, activation: str = "linear") -> Tensor:
         rows *= d
     be = x._backend
     bbuf = None if bias is None else bias._buf
-    y = _wrap(be.dense(x._buf, kernel._buf, bbuf, rows, fin, fout, activation), lead + (fout,), "float32", be)
+    ybuf = be.dense(x._buf, kernel._buf, bbuf, rows, fin, fout, activation)
+    y = _wrap(ybuf, lead + (fout,), "float32", be)
 
     def backward(g):
-        gx, gw, gb = be.dense_backward(x._buf, kernel._buf, y._buf, g._buf, rows, fin, fout, activation, x.requires_grad)
+        gx, gw, gb = be.dense_backward(x._buf, kernel._buf, ybuf, g._buf, rows, fin, fout, activation, x.requires_grad)
         return (
             None if gx is None else _wrap(gx, x.shape, "float32", be),
             _wrap(gw, kernel.shape, "float32", be),
@@ -99,8 +100,9 @@ def _softmax(x, axis: int, log: bool) -> Tensor:
     if x.ndim == 0:
         raise ShapeError(f"{'log_softmax' if log else 'softmax'}: needs a tensor of rank >= 1, got a scalar")
     be = x._backend
-    y = _wrap(be.softmax(x._buf, x.shape, axis, log), x.shape, "float32", be)
-    return _record(y, (x,), lambda g: (_wrap(be.softmax_backward(y._buf, g._buf, x.shape, axis, log), x.shape, "float32", be),))
+    ybuf = be.softmax(x._buf, x.shape, axis, log)
+    y = _wrap(ybuf, x.shape, "float32", be)
+    return _record(y, (x,), lambda g: (_wrap(be.softmax_backward(ybuf, g._buf, x.shape, axis, log), x.shape, "float32", be),))
 
 
 def softmax(x, axis: int = -1) -> Tensor:
