@@ -183,6 +183,49 @@ class Backend(ABC):
         gb = self.sum_to_shape(gz, (rows, fout), (fout,))
         return gx, gw, gb
 
+    def batch_norm(self, x: Buffer, gamma: Buffer | None, beta: Buffer | None, rows: int, channels: int,
+                   epsilon: float) -> tuple[Buffer, Buffer, Buffer]:
+        """Composite: training-mode batch normalization of ``x`` viewed as (rows, channels),
+        statistics per channel over the rows. Returns ``(y, mean, var)`` with the biased
+        variance and ``y = (x - mean) / sqrt(var + epsilon) * gamma + beta`` (Keras)."""
+        shape, c = (rows, channels), (channels,)
+        if rows == 0:
+            from ..errors import ShapeError
+
+            raise ShapeError(f"batch_norm: cannot normalize over 0 rows (view (0, {channels}))")
+        mean, _ = self.reduce("mean", x, shape, [0], False)
+        xc, _ = self.binary("sub", x, shape, mean, c)
+        var, _ = self.reduce("mean", self.unary("square", xc), shape, [0], False)
+        y, _ = self.binary("mul", xc, shape, self._inv_std(var, channels, epsilon), c)
+        if gamma is not None:
+            y, _ = self.binary("mul", y, shape, gamma, c)
+        if beta is not None:
+            y, _ = self.binary("add", y, shape, beta, c)
+        return y, mean, var
+
+    def batch_norm_backward(self, x: Buffer, gamma: Buffer | None, mean: Buffer, var: Buffer, gy: Buffer, rows: int,
+                            channels: int, epsilon: float, need_gx: bool) -> tuple[Buffer | None, Buffer, Buffer]:
+        """Composite: ``(gx or None, d gamma, d beta)`` of `batch_norm` from its batch
+        statistics: ``gx = inv_std * gamma * (g - mean_r(g) - x_hat * mean_r(g * x_hat))``."""
+        shape, c = (rows, channels), (channels,)
+        inv = self._inv_std(var, channels, epsilon)
+        xhat, _ = self.binary("mul", self.binary("sub", x, shape, mean, c)[0], shape, inv, c)
+        gbeta, _ = self.reduce("sum", gy, shape, [0], False)
+        ggamma, _ = self.reduce("sum", self.binary("mul", gy, shape, xhat, shape)[0], shape, [0], False)
+        gx = None
+        if need_gx:
+            per_row = self.full(1, 1.0 / rows, "float32")
+            t, _ = self.binary("sub", gy, shape, self.binary("mul", gbeta, c, per_row, ())[0], c)
+            u, _ = self.binary("mul", xhat, shape, self.binary("mul", ggamma, c, per_row, ())[0], c)
+            scale = inv if gamma is None else self.binary("mul", gamma, c, inv, c)[0]
+            gx, _ = self.binary("mul", self.binary("sub", t, shape, u, shape)[0], shape, scale, c)
+        return gx, ggamma, gbeta
+
+    def _inv_std(self, var: Buffer, channels: int, epsilon: float) -> Buffer:
+        std, _ = self.binary("add", var, (channels,), self.full(1, epsilon, "float32"), ())
+        inv, _ = self.binary("div", self.full(1, 1.0, "float32"), (), self.unary("sqrt", std), (channels,))
+        return inv
+
     # -- random -----------------------------------------------------------------------
     @abstractmethod
     def random(self, kind: str, n: int, seed: int, offset: int, a: float, b: float) -> Buffer:

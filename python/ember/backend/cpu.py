@@ -78,6 +78,8 @@ class CpuBackend(Backend):
     # Fused overrides of the composites in base.py.
     dense = staticmethod(_core.dense)  # type: ignore[assignment]
     dense_backward = staticmethod(_core.dense_backward)  # type: ignore[assignment]
+    batch_norm = staticmethod(_core.batch_norm)  # type: ignore[assignment]
+    batch_norm_backward = staticmethod(_core.batch_norm_backward)  # type: ignore[assignment]
     random = staticmethod(_core.random)  # type: ignore[assignment]
     sgd_update = staticmethod(_core.sgd_update)  # type: ignore[assignment]
     adam_update = staticmethod(_core.adam_update)  # type: ignore[assignment]
@@ -95,3 +97,5 @@ class ReferenceCompositeCpuBackend(CpuBackend):
     name = "cpu-composite"
     dense = Backend.dense  # type: ignore[assignment]
     dense_backward = Backend.dense_backward  # type: ignore[assignment]
+    batch_norm = Backend.batch_norm  # type: ignore[assignment]
+    batch_norm_backward = Backend.batch_norm_backward  # type: ignore[assignment]

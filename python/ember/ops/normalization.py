@@ -162,11 +162,36 @@ def batch_norm(x, gamma=None, beta=None, axis: int = -1, epsilon: float = 1e-3):
     channels = x.shape[ax]
     gamma = _param("batch_norm", "gamma", gamma, (channels,), x.device)
     beta = _param("batch_norm", "beta", beta, (channels,), x.device)
-    stat_axes = [i for i in range(x.ndim) if i != ax]
-    kept = tuple(channels if i == ax else 1 for i in range(x.ndim))
-    y, mean_b, var_b = _normalize("batch_norm", x, stat_axes, kept, gamma, beta, eps)
     be = x._backend
+    if ax == x.ndim - 1 and x.size:
+        # The common layout (features last): the backend's fused kernel on a (rows, C) view.
+        y, mean_b, var_b = _batch_norm_fused(x, gamma, beta, eps)
+    else:
+        stat_axes = [i for i in range(x.ndim) if i != ax]
+        kept = tuple(channels if i == ax else 1 for i in range(x.ndim))
+        y, mean_b, var_b = _normalize("batch_norm", x, stat_axes, kept, gamma, beta, eps)
     return y, _wrap(mean_b, (channels,), "float32", be), _wrap(var_b, (channels,), "float32", be)
+
+
+def _batch_norm_fused(x: Tensor, gamma, beta, epsilon: float):
+    """batch_norm over every axis but the last through `Backend.batch_norm` (one fused
+    kernel per pass on CPU and GPU) with one autograd node."""
+    be = x._backend
+    channels = x.shape[-1]
+    rows = x.size // channels
+    gb, bb = (None if gamma is None else gamma._buf), (None if beta is None else beta._buf)
+    ybuf, mean_b, var_b = be.batch_norm(x._buf, gb, bb, rows, channels, epsilon)
+    out = _wrap(ybuf, x.shape, "float32", be)
+
+    def backward(g):
+        gx, ggamma, gbeta = be.batch_norm_backward(x._buf, gb, mean_b, var_b, g._buf, rows, channels, epsilon, x.requires_grad)
+        return (
+            None if gx is None else _wrap(gx, x.shape, "float32", be),
+            None if gamma is None else _wrap(ggamma, gamma.shape, "float32", be),
+            None if beta is None else _wrap(gbeta, beta.shape, "float32", be),
+        )
+
+    return _record(out, (x, gamma, beta), backward), mean_b, var_b
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-3) -> Tensor:

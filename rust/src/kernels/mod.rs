@@ -6,6 +6,7 @@ pub mod binary;
 pub mod layout;
 pub mod matmul;
 pub mod nn;
+pub mod normalization;
 pub mod optim;
 pub mod parallel;
 pub mod random;

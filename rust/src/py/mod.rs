@@ -14,6 +14,7 @@ use crate::kernels::binary::{self, BinaryOp};
 use crate::kernels::layout;
 use crate::kernels::matmul::{matmul as gemm_kernel, MatmulSpec};
 use crate::kernels::nn::{self, DenseActivation, Labels};
+use crate::kernels::normalization as norm;
 use crate::kernels::optim;
 use crate::kernels::parallel::{self, MIN_PARALLEL};
 use crate::kernels::random as rng;
@@ -265,6 +266,76 @@ fn softmax_backward(py: Python<'_>, y: &CpuBuffer, gy: &CpuBuffer, shape: Vec<us
     run(py, numel(&shape), move || {
         let (yg, gg) = (read(&y), read(&gy));
         Ok(f32buf(nn::softmax_backward(as_f32("softmax_backward", "y", &yg)?, as_f32("softmax_backward", "gradient", &gg)?, &shape, axis, log)?))
+    })
+}
+
+/// Training-mode batch normalization of `x` viewed as (rows, channels): (y, mean, var).
+#[pyfunction]
+#[pyo3(signature = (x, gamma, beta, rows, channels, epsilon))]
+fn batch_norm(
+    py: Python<'_>,
+    x: &CpuBuffer,
+    gamma: Option<&CpuBuffer>,
+    beta: Option<&CpuBuffer>,
+    rows: usize,
+    channels: usize,
+    epsilon: f32,
+) -> PyResult<(CpuBuffer, CpuBuffer, CpuBuffer)> {
+    let op = "batch_norm";
+    let (x, g, b) = (x.shared(), gamma.map(|t| t.shared()), beta.map(|t| t.shared()));
+    run(py, rows * channels, move || {
+        let xg = read(&x);
+        let (gg, bg) = (g.as_ref().map(read), b.as_ref().map(read));
+        let gs = match gg.as_deref() {
+            Some(s) => Some(as_f32(op, "gamma", s)?),
+            None => None,
+        };
+        let bs = match bg.as_deref() {
+            Some(s) => Some(as_f32(op, "beta", s)?),
+            None => None,
+        };
+        let (y, mean, var) = norm::batch_norm(as_f32(op, "input", &xg)?, gs, bs, rows, channels, epsilon)?;
+        Ok((f32buf(y), f32buf(mean), f32buf(var)))
+    })
+}
+
+/// Gradients (gx or None, d gamma, d beta) of `batch_norm` from its batch mean and variance.
+#[pyfunction]
+#[pyo3(signature = (x, gamma, mean, var, gy, rows, channels, epsilon, need_gx))]
+#[allow(clippy::too_many_arguments)]
+fn batch_norm_backward(
+    py: Python<'_>,
+    x: &CpuBuffer,
+    gamma: Option<&CpuBuffer>,
+    mean: &CpuBuffer,
+    var: &CpuBuffer,
+    gy: &CpuBuffer,
+    rows: usize,
+    channels: usize,
+    epsilon: f32,
+    need_gx: bool,
+) -> PyResult<(Option<CpuBuffer>, CpuBuffer, CpuBuffer)> {
+    let op = "batch_norm_backward";
+    let (x, g, m, v, gy) = (x.shared(), gamma.map(|t| t.shared()), mean.shared(), var.shared(), gy.shared());
+    run(py, rows * channels, move || {
+        let (xg, mg, vg, gyg) = (read(&x), read(&m), read(&v), read(&gy));
+        let gg = g.as_ref().map(read);
+        let gs = match gg.as_deref() {
+            Some(s) => Some(as_f32(op, "gamma", s)?),
+            None => None,
+        };
+        let (gx, ggamma, gbeta) = norm::batch_norm_backward(
+            as_f32(op, "input", &xg)?,
+            gs,
+            as_f32(op, "mean", &mg)?,
+            as_f32(op, "variance", &vg)?,
+            as_f32(op, "gradient", &gyg)?,
+            rows,
+            channels,
+            epsilon,
+            need_gx,
+        )?;
+        Ok((gx.map(f32buf), f32buf(ggamma), f32buf(gbeta)))
     })
 }
 
@@ -668,6 +739,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(matmul, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_norm_backward, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_cross_entropy_backward, m)?)?;
     m.add_function(wrap_pyfunction!(sigmoid_bce, m)?)?;

@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import InvalidArgumentError, ShapeError
 from .elementwise import check_dtype, check_f32, check_len
+from .runtime import f
 
 
 def _split(op: str, shape, axis: int):
@@ -103,3 +104,41 @@ class NNKernels:
         if z.n:
             self.rt.dispatch("nn/bce", "sigmoid_bce_backward", [z, y, g], [out], (z.n,), threads=z.n)
         return out
+
+    # -- batch normalization (shaders/nn/batch_norm.wgsl) ------------------------------------
+    def batch_norm(self, x, gamma, beta, rows, channels, epsilon):
+        op = "batch_norm"
+        check_f32(op, x, *[t for t in (gamma, beta) if t is not None])
+        _check_bn(op, x, rows, channels, gamma=gamma, beta=beta)
+        mean, var, y = self.rt.alloc(channels), self.rt.alloc(channels), self.rt.alloc(x.n)
+        if x.n:
+            words = (rows, channels, int(gamma is not None), int(beta is not None), f(epsilon))
+            self.rt.dispatch("nn/batch_norm", "batch_norm_stats", [x], [mean, var], words, threads=channels)
+            self.rt.dispatch("nn/batch_norm", "batch_norm_apply", [x, mean, var, gamma if gamma is not None else x, beta if beta is not None else x], [y], words, threads=x.n)
+        return y, mean, var
+
+    def batch_norm_backward(self, x, gamma, mean, var, gy, rows, channels, epsilon, need_gx):
+        op = "batch_norm_backward"
+        check_f32(op, x, mean, var, gy, *[t for t in (gamma,) if t is not None])
+        _check_bn(op, x, rows, channels, gamma=gamma, mean=mean, variance=var)
+        if gy.n != x.n:
+            raise ShapeError(f"{op}: the gradient holds {gy.n} values but the input {x.n}")
+        ggamma, gbeta = self.rt.alloc(channels), self.rt.alloc(channels)
+        words = (rows, channels, int(gamma is not None), 0, f(epsilon))
+        self.rt.dispatch("nn/batch_norm", "batch_norm_backward_sums", [x, mean, var, gy], [ggamma, gbeta], words, threads=channels)
+        gx = None
+        if need_gx:
+            gx = self.rt.alloc(x.n)
+            self.rt.dispatch("nn/batch_norm", "batch_norm_backward_apply", [x, mean, var, gy, gamma if gamma is not None else x, ggamma, gbeta], [gx],
+                             words, threads=x.n)
+        return gx, ggamma, gbeta
+
+
+def _check_bn(op: str, x, rows: int, channels: int, **params) -> None:
+    if rows * channels != x.n:
+        raise ShapeError(f"{op}: input holds {x.n} values but its view ({rows}, {channels}) needs {rows * channels}")
+    if rows == 0:
+        raise ShapeError(f"{op}: cannot normalize over 0 rows (view (0, {channels}))")
+    for name, p in params.items():
+        if p is not None and p.n != channels:
+            raise ShapeError(f"{op}: {name} holds {p.n} values but there are {channels} channels")
