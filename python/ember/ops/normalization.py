@@ -8,10 +8,10 @@ kernels (two-pass mean and biased variance, normalise, scale and shift) and they
 
     gx = inv_std * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)),   g_hat = g * gamma
 
-with the means over the normalised axes. Both are written against the backend interface
-only (``reduce``, ``binary``, ``unary``, ``sum_to_shape``), so they run on every device;
-a fused kernel can later replace the forward and backward bodies without touching
-callers.
+with the means over the normalised axes. ``batch_norm`` with the features axis last (the
+Keras default) runs the backend's fused ``batch_norm`` kernels (Rust and WGSL twins);
+other layouts and ``layer_norm`` are written against the backend primitives (``reduce``,
+``binary``, ``unary``, ``sum_to_shape``), so everything runs on every device.
 
 Numerics follow Keras 3: the variance is the biased one (divide by the count), epsilon
 is added to the variance inside the square root, and the default epsilon is 1e-3
