@@ -27,48 +27,32 @@ fn same_len(op: &str, lens: &[(&str, usize)]) -> Result<()> {
 /// then p += v, or with Nesterov p += momentum * v - lr * g.
 #[allow(clippy::too_many_arguments)]
 pub fn sgd(p: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, lr: f32, momentum: f32, nesterov: bool, decay: f32) -> Result<()> {
-    same_len("sgd_update", &[("parameter", p.len()), ("gradient", g.len())])?;
-    let c = chunk_len(p.len());
-    match velocity {
-        None => p.par_chunks_mut(c).zip(g.par_chunks(c)).for_each(|(p, g)| match decay != 0.0 {
-            true => sgd_chunk::<true>(p, g, lr, decay),
-            false => sgd_chunk::<false>(p, g, lr, decay),
-        }),
-        Some(v) => {
-            same_len("sgd_update", &[("parameter", p.len()), ("velocity", v.len())])?;
-            p.par_chunks_mut(c).zip(g.par_chunks(c)).zip(v.par_chunks_mut(c)).for_each(|((p, g), v)| {
-                match (decay != 0.0, nesterov) {
-                    (true, true) => sgd_momentum_chunk::<true, true>(p, g, v, lr, momentum, decay),
-                    (true, false) => sgd_momentum_chunk::<true, false>(p, g, v, lr, momentum, decay),
-                    (false, true) => sgd_momentum_chunk::<false, true>(p, g, v, lr, momentum, decay),
-                    (false, false) => sgd_momentum_chunk::<false, false>(p, g, v, lr, momentum, decay),
+    check_slots("sgd_update", p.len(), g.len(), &[("velocity", velocity.as_ref().map(|v| v.len()))])?;
+    par_update(p, g, [velocity, None, None], move |p, g, [v, _, _]| {
+        let n = p.len();
+        let g = &g[..n];
+        match v {
+            None => {
+                for i in 0..n {
+                    if decay != 0.0 {
+                        p[i] -= p[i] * decay;
+                    }
+                    p[i] -= lr * g[i];
                 }
-            })
+            }
+            Some(v) => {
+                let v = &mut v[..n];
+                for i in 0..n {
+                    if decay != 0.0 {
+                        p[i] -= p[i] * decay;
+                    }
+                    v[i] = momentum * v[i] - lr * g[i];
+                    p[i] += if nesterov { momentum * v[i] - lr * g[i] } else { v[i] };
+                }
+            }
         }
-    }
+    });
     Ok(())
-}
-
-// The element loops take their flags as const generics: one branch-free loop per
-// variant, with no flag tested per element.
-
-fn sgd_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], lr: f32, decay: f32) {
-    for (p, &g) in p.iter_mut().zip(g) {
-        if DECAY {
-            *p -= *p * decay;
-        }
-        *p -= lr * g;
-    }
-}
-
-fn sgd_momentum_chunk<const DECAY: bool, const NESTEROV: bool>(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32, decay: f32) {
-    for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-        if DECAY {
-            *p -= *p * decay;
-        }
-        *v = momentum * *v - lr * g;
-        *p += if NESTEROV { momentum * *v - lr * g } else { *v };
-    }
 }
 
 /// Keras Adam at step `t` (1-based):
@@ -77,40 +61,57 @@ fn sgd_momentum_chunk<const DECAY: bool, const NESTEROV: bool>(p: &mut [f32], g:
 /// Keras puts epsilon outside the square root and folds the bias corrections into the
 /// step size ("epsilon hat" of the Adam paper), unlike PyTorch, which divides by
 /// sqrt(v_hat) + eps; the two differ when sqrt(v) is near eps.
+/// With `vhat` (AMSGrad): vhat = max(vhat, v), and vhat replaces v in the denominator.
 #[allow(clippy::too_many_arguments)]
-pub fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr: f32, b1: f64, b2: f64, eps: f32, t: u64, decay: f32) -> Result<()> {
-    same_len(
-        "adam_update",
-        &[("parameter", p.len()), ("gradient", g.len()), ("first moment", m.len()), ("second moment", v.len())],
-    )?;
-    if t == 0 {
-        return Err(Error::value("adam_update", "step must be >= 1"));
-    }
-    let t = t.min(i32::MAX as u64) as i32;
+pub fn adam(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    vhat: Option<&mut [f32]>,
+    lr: f32,
+    b1: f64,
+    b2: f64,
+    eps: f32,
+    t: u64,
+    decay: f32,
+) -> Result<()> {
+    let op = "adam_update";
+    let lens = [("first moment", Some(m.len())), ("second moment", Some(v.len())), ("vhat", vhat.as_ref().map(|h| h.len()))];
+    check_slots(op, p.len(), g.len(), &lens)?;
+    let t = check_step(op, t)?;
     let lr_t = (lr as f64 * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t))) as f32;
     let (one_b1, one_b2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
-    let c = chunk_len(p.len());
-    p.par_chunks_mut(c)
-        .zip(g.par_chunks(c))
-        .zip(m.par_chunks_mut(c))
-        .zip(v.par_chunks_mut(c))
-        .for_each(|(((p, g), m), v)| match decay != 0.0 {
-            true => adam_chunk::<true>(p, g, m, v, lr_t, one_b1, one_b2, eps, decay),
-            false => adam_chunk::<false>(p, g, m, v, lr_t, one_b1, one_b2, eps, decay),
-        });
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn adam_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, one_b1: f32, one_b2: f32, eps: f32, decay: f32) {
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        if DECAY {
-            *p -= *p * decay;
+    par_update(p, g, [Some(m), Some(v), vhat], move |p, g, s| {
+        let [Some(m), Some(v), vh] = s else { return };
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        match vh {
+            None => {
+                for i in 0..n {
+                    if decay != 0.0 {
+                        p[i] -= p[i] * decay;
+                    }
+                    m[i] += (g[i] - m[i]) * one_b1;
+                    v[i] += (g[i] * g[i] - v[i]) * one_b2;
+                    p[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
+                }
+            }
+            Some(h) => {
+                let h = &mut h[..n];
+                for i in 0..n {
+                    if decay != 0.0 {
+                        p[i] -= p[i] * decay;
+                    }
+                    m[i] += (g[i] - m[i]) * one_b1;
+                    v[i] += (g[i] * g[i] - v[i]) * one_b2;
+                    h[i] = h[i].max(v[i]);
+                    p[i] -= lr_t * m[i] / (h[i].sqrt() + eps);
+                }
+            }
         }
-        *m += (g - *m) * one_b1;
-        *v += (g * g - *v) * one_b2;
-        *p -= lr_t * *m / (v.sqrt() + eps);
-    }
+    });
+    Ok(())
 }
 
 // -- the rest of the catalogue -------------------------------------------------------------
@@ -156,46 +157,6 @@ fn check_step(op: &str, t: u64) -> Result<i32> {
         return Err(Error::value(op, "step must be >= 1"));
     }
     Ok(t.min(i32::MAX as u64) as i32)
-}
-
-/// Keras AMSGrad (Adam with `amsgrad=True`) at step `t`: as `adam`, then
-/// vhat = max(vhat, v), and vhat replaces v in the denominator:
-/// p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(vhat) + eps).
-#[allow(clippy::too_many_arguments)]
-pub fn adam_amsgrad(
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    vhat: &mut [f32],
-    lr: f32,
-    b1: f64,
-    b2: f64,
-    eps: f32,
-    t: u64,
-    decay: f32,
-) -> Result<()> {
-    let op = "adam_update";
-    check_slots(op, p.len(), g.len(), &[("first moment", Some(m.len())), ("second moment", Some(v.len())), ("vhat", Some(vhat.len()))])?;
-    let t = check_step(op, t)?;
-    let lr_t = (lr as f64 * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t))) as f32;
-    let (one_b1, one_b2) = ((1.0 - b1) as f32, (1.0 - b2) as f32);
-    par_update(p, g, [Some(m), Some(v), Some(vhat)], move |p, g, s| {
-        let [Some(m), Some(v), Some(vh)] = s else { return };
-        let n = p.len();
-        let (g, m, v, vh) = (&g[..n], &mut m[..n], &mut v[..n], &mut vh[..n]);
-        for i in 0..n {
-            if decay != 0.0 {
-                p[i] -= p[i] * decay;
-            }
-            let gi = g[i];
-            m[i] += (gi - m[i]) * one_b1;
-            v[i] += (gi * gi - v[i]) * one_b2;
-            vh[i] = vh[i].max(v[i]);
-            p[i] -= lr_t * m[i] / (vh[i].sqrt() + eps);
-        }
-    });
-    Ok(())
 }
 
 struct RmsConsts {
@@ -292,22 +253,17 @@ pub fn adagrad(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32, dec
     check_slots("adagrad_update", p.len(), g.len(), &[("accumulator", Some(acc.len()))])?;
     par_update(p, g, [Some(acc), None, None], move |p, g, s| {
         let [Some(a), _, _] = s else { return };
-        match decay != 0.0 {
-            true => adagrad_chunk::<true>(p, g, a, lr, eps, decay),
-            false => adagrad_chunk::<false>(p, g, a, lr, eps, decay),
+        let n = p.len();
+        let (g, a) = (&g[..n], &mut a[..n]);
+        for i in 0..n {
+            if decay != 0.0 {
+                p[i] -= p[i] * decay;
+            }
+            a[i] += g[i] * g[i];
+            p[i] -= lr * g[i] / (a[i] + eps).sqrt();
         }
     });
     Ok(())
-}
-
-fn adagrad_chunk<const DECAY: bool>(p: &mut [f32], g: &[f32], a: &mut [f32], lr: f32, eps: f32, decay: f32) {
-    for ((p, &g), a) in p.iter_mut().zip(g).zip(a.iter_mut()) {
-        if DECAY {
-            *p -= *p * decay;
-        }
-        *a += g * g;
-        *p -= lr * g / (*a + eps).sqrt();
-    }
 }
 
 /// Keras Adadelta: Eg = rho Eg + (1 - rho) g^2; d = -sqrt(Ed + eps) g / sqrt(Eg + eps);
@@ -438,7 +394,7 @@ mod tests {
     fn adam_first_step_is_lr_sized() {
         let mut p = vec![0.0f32];
         let (mut m, mut v) = (vec![0.0f32], vec![0.0f32]);
-        adam(&mut p, &[3.0], &mut m, &mut v, 0.001, 0.9, 0.999, 1e-7, 1, 0.0).unwrap();
+        adam(&mut p, &[3.0], &mut m, &mut v, None, 0.001, 0.9, 0.999, 1e-7, 1, 0.0).unwrap();
         assert!((p[0] + 0.001).abs() < 1e-6);
     }
     #[test]

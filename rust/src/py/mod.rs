@@ -564,11 +564,7 @@ fn adam_update(
     let op = "adam_update";
     let slots = [(Some(m), "first moment"), (Some(v), "second moment"), (vhat, "vhat")];
     optimizer_update(py, op, param, grad, slots, 10, |p, g, [m, v, vhat]| {
-        let (m, v) = (required(op, m)?, required(op, v)?);
-        match vhat {
-            None => optim::adam(p, g, m, v, lr, beta_1, beta_2, epsilon, step, decay),
-            Some(h) => optim::adam_amsgrad(p, g, m, v, h, lr, beta_1, beta_2, epsilon, step, decay),
-        }
+        optim::adam(p, g, required(op, m)?, required(op, v)?, vhat, lr, beta_1, beta_2, epsilon, step, decay)
     })
 }
 
