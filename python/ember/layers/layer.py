@@ -61,12 +61,16 @@ def _shape_arg(shape, owner: str, allow_minus_one: bool = False) -> tuple:
     return tuple(out)
 
 
-def _input_tensor(inputs, owner: str, device: str | None = None) -> Tensor:
-    """Layer inputs as a Tensor (host data goes to ``device``: the layer's, so a layer
-    whose weights live on the gpu takes numpy input), with a clear error for data that is
-    not a numeric array."""
+def _input_tensor(inputs, owner: str, layer: "Layer | None" = None) -> Tensor:
+    """Layer inputs as a Tensor (host data goes to ``layer``'s device, the one its weights
+    live on, so a layer on the gpu takes numpy input), with a clear error for data that
+    is not a numeric array."""
     if isinstance(inputs, Tensor):
         return inputs
+    device = None
+    if layer is not None:
+        own = layer.weights
+        device = own[0].device if own else layer._device
     try:
         a = np.asarray(inputs)
     except (ValueError, TypeError) as e:
@@ -234,8 +238,7 @@ class Layer:
             self.output_shape_ = tuple(self.compute_output_shape(tuple(input_shape)))
 
     def __call__(self, inputs, training: bool | None = None, **kwargs):
-        own = self.weights
-        x = _input_tensor(inputs, self.name, own[0].device if own else self._device)
+        x = _input_tensor(inputs, self.name, self)
         if x.ndim == 0:
             raise ShapeError(f"Input to layer {self.name!r} is a scalar; layers expect a batch dimension")
         if x.dtype != "float32" and type(self).__name__ not in ("InputLayer",):

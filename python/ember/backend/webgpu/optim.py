@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...errors import DTypeError, InvalidArgumentError, ShapeError
 from .runtime import f
 
@@ -116,6 +118,4 @@ def _op(n: int, ks: tuple, decay: float) -> tuple:
 
 def _f32(x: float):
     """``x`` rounded to float32, as the Rust kernel receives it."""
-    import numpy as np
-
     return np.float32(x)
