@@ -18,7 +18,7 @@ from . import _core
 from . import config as _config
 from . import (
     activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
-    optimizers, random, regularizers, utils,
+    optimizers, random, regularizers, saving, utils,
 )
 from .autograd import GradientTape, no_grad
 from .backend import get_backend as _get_backend
@@ -27,15 +27,18 @@ from .layers import Input
 from .models import Model, Sequential
 from .tensor import Tensor, Variable, full, ones, tensor, zeros
 from .tensor import _default_device
+from ._doctor import devices, doctor
 
+#: The one version number is Cargo.toml's; the Rust core carries it, and maturin writes it
+#: into the wheel's metadata.
 __version__ = _core.__version__
 
 __all__ = [
     "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "zeros", "ones", "full", "device",
     "set_default_device",
     "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
-    "metrics", "optimizers", "activations", "initializers", "regularizers", "callbacks", "ops", "utils", "datasets", "random",
-    "autograd", "__version__",
+    "metrics", "optimizers", "activations", "initializers", "regularizers", "callbacks", "ops", "utils", "datasets", "random", "saving",
+    "autograd", "devices", "doctor", "__version__",
 ]
 
 
@@ -62,6 +65,7 @@ def device(name: str):
         _default_device[0] = prev
 
 
-_env_device = _config.default_device_from_env()
-if _env_device != "cpu":
-    set_default_device(_env_device)
+# EMBER_DEVICE=gpu sets the default without touching the GPU: `import ember` always
+# works, and a missing wgpu, driver or adapter raises BackendUnavailableError (saying what
+# to install) at the first tensor or model created on the default device.
+_default_device[0] = _config.default_device_from_env()

@@ -30,8 +30,9 @@ import math
 import numbers
 from typing import Callable
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidConfigError
 from .ops import core, nn
+from .saving import serialization_lib as _serialization
 from .tensor import as_tensor
 
 __all__ = [
@@ -274,9 +275,16 @@ ALL: dict[str, Callable] = {
 }
 
 
+def _unknown(identifier) -> InvalidArgumentError:
+    return InvalidArgumentError(f"Unknown activation {identifier!r}; valid activations: {', '.join(sorted(ALL))} "
+                                "(register custom ones with @ember.saving.register_serializable())")
+
+
 def get(identifier) -> Callable:
     """An activation function from a name, a Keras serialized dict, a callable, or None
-    (linear).
+    (linear). Names are looked up in the custom objects first (`ember.saving`: the
+    registry, a `CustomObjectScope`), then among the built-ins, then as a registered
+    ``"package>name"``.
 
     Example:
         >>> import ember as em
@@ -286,31 +294,57 @@ def get(identifier) -> Callable:
     if identifier is None:
         return linear
     if isinstance(identifier, dict):
-        name = identifier.get("config", identifier.get("class_name"))
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"Could not interpret activation config: {identifier!r}")
-        identifier = name
-    if isinstance(identifier, str):
-        f = ALL.get(identifier)
-        if f is None:
-            raise InvalidArgumentError(f"Unknown activation {identifier!r}; valid activations: {', '.join(sorted(ALL))}")
-        return f
-    if callable(identifier):
-        return identifier
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = _serialization.lookup_name(identifier, ALL)
+        if obj is None:
+            raise _unknown(identifier)
+        if isinstance(obj, type):
+            obj = obj()
+    else:
+        obj = identifier
+    if callable(obj):
+        return obj
     raise InvalidArgumentError(f"Could not interpret activation identifier: {identifier!r}")
 
 
-def serialize(f: Callable) -> str:
-    """The Keras name of an activation function (its canonical name for aliases:
-    ``serialize(swish) == "silu"``); a custom function's ``__name__``."""
+def serialize(activation):
+    """The Keras form of an activation: a built-in's canonical name (``serialize(swish)
+    == "silu"``), else Keras's function dict (``"config"`` the registered
+    ``"package>name"`` of a registered function) or, for an object with ``get_config``,
+    its class config.
+
+    Example:
+        >>> import ember as em
+        >>> em.activations.serialize(em.activations.gelu)
+        'gelu'
+    """
     for name, g in ALL.items():
-        if g is f:
+        if g is activation:
             return name
-    return getattr(f, "__name__", "custom")
+    if not callable(activation):
+        raise InvalidArgumentError(f"serialize: expected an activation function, got {activation!r}")
+    return _serialization.serialize_keras_object(activation)
 
 
-def deserialize(config) -> Callable:
-    """The activation named by ``config`` (a name or a Keras serialized dict)."""
-    if config is None or callable(config) and not isinstance(config, (str, dict)):
-        raise InvalidArgumentError(f"deserialize: expected an activation name or config, got {config!r}")
-    return get(config)
+def deserialize(config, custom_objects=None) -> Callable:
+    """The activation described by ``config`` (a name or a Keras serialized dict).
+
+    Raises:
+        InvalidConfigError: (a ValueError) for an unknown name or a malformed config.
+    """
+    if config is None or not isinstance(config, (str, dict)):
+        raise InvalidConfigError(f"deserialize: expected an activation name or config, got {config!r}")
+    if isinstance(config, dict) and "config" not in config and isinstance(config.get("class_name"), str):
+        config = config["class_name"]  # tf.keras's {"class_name": "relu"}
+    if isinstance(config, str):
+        obj = _serialization.lookup_name(config, ALL, custom_objects)
+        if obj is None:
+            raise InvalidConfigError(str(_unknown(config)))
+    else:
+        obj = _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=ALL)
+    if isinstance(obj, type):
+        obj = obj()
+    if not callable(obj):
+        raise InvalidConfigError(f"deserialize: {config!r} does not describe an activation (got {obj!r})")
+    return obj

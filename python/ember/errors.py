@@ -25,7 +25,9 @@ __all__ = [
     "GpuError",
     "OutOfMemoryError",
     "BackendUnavailableError",
+    "SoftwareRendererWarning",
     "SerializationError",
+    "InvalidConfigError",
     "NotBuiltError",
 ]
 
@@ -65,8 +67,21 @@ class BackendUnavailableError(EmberError, RuntimeError):
     """The requested device has no usable backend on this machine."""
 
 
+class SoftwareRendererWarning(UserWarning):
+    """The "gpu" device runs on a software renderer (Mesa's lavapipe/llvmpipe,
+    SwiftShader, WARP): it works, but runs on the CPU, usually far slower than the "cpu"
+    device. Warned once per adapter per process."""
+
+
 class SerializationError(EmberError, ValueError):
     """A saved model or weights file is malformed or does not match the model."""
+
+
+class InvalidConfigError(SerializationError, InvalidArgumentError):
+    """A serialized config (``get_config``/``ember.saving.serialize`` output, or a name)
+    that describes no object Ember can build: an unknown or unregistered class, a missing
+    or wrongly typed field, arguments the class rejects. Both a `SerializationError` and
+    an `InvalidArgumentError` (the families' ``get``/``deserialize`` raise it)."""
 
 
 class NotBuiltError(EmberError, ValueError):

@@ -23,13 +23,14 @@ import math
 import numpy as np
 
 from . import random as _random
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidConfigError
+from .saving import serialization_lib as _serialization
 from .tensor import Tensor, _default_device, full
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
-    "Orthogonal", "OrthogonalInitializer", "Identity", "IdentityInitializer", "get", "serialize",
+    "Orthogonal", "OrthogonalInitializer", "Identity", "IdentityInitializer", "get", "serialize", "deserialize",
 ]
 
 TRUNCATED_STD_FACTOR = 0.87962566103423978
@@ -307,31 +308,70 @@ _BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "OrthogonalIn
                  "orthogonal_initializer": Orthogonal, "IdentityInitializer": Identity})
 
 
+def _unknown(identifier) -> InvalidConfigError:
+    valid = sorted(k for k in _BY_NAME if k.islower())
+    return InvalidConfigError(f"Unknown initializer {identifier!r}; valid initializers: {', '.join(valid)} "
+                              "(register custom ones with @ember.saving.register_serializable() or pass custom_objects)")
+
+
 def get(identifier) -> Initializer:
+    """An initializer from a Keras name (``"glorot_uniform"``, ``"GlorotUniform"``), a
+    serialized dict, a class, an instance or a callable; None gives `Zeros`.
+
+    Names are looked up in the custom objects first (`ember.saving`: the registry, a
+    `CustomObjectScope`), then among the built-ins, then as a registered ``"package>name"``.
+
+    Example:
+        >>> import ember as em
+        >>> type(em.initializers.get("he_normal")).__name__
+        'HeNormal'
+    """
     if identifier is None:
         return Zeros()
     if isinstance(identifier, Initializer):
         return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            valid = sorted(k for k in _BY_NAME if k.islower())
-            raise InvalidArgumentError(f"Unknown initializer {identifier!r}; valid initializers: {', '.join(valid)}")
-        return cls()
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(identifier.get("class_name", ""))
-        if cls is None:
-            raise InvalidArgumentError(f"Unknown initializer config {identifier!r}")
-        try:
-            return cls.from_config(identifier.get("config", {}))
-        except TypeError as e:
-            raise InvalidArgumentError(f"Bad initializer config {identifier!r}: {e}") from None
-    if callable(identifier):
-        return identifier
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = _serialization.lookup_name(identifier, _BY_NAME)
+        if obj is None:
+            raise _unknown(identifier)
+    else:
+        obj = identifier
+    if isinstance(obj, type):
+        obj = obj()
+    if callable(obj):
+        return obj
     raise InvalidArgumentError(f"Could not interpret initializer identifier: {identifier!r}")
 
 
-def serialize(init) -> dict | str:
-    if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
-    return getattr(init, "__name__", "custom")
+def serialize(initializer) -> dict:
+    """Keras's serialized form (`ember.saving.serialize`) of an initializer:
+    ``{"module": "keras.initializers", "class_name", "config", "registered_name"}``.
+
+    Example:
+        >>> import ember as em
+        >>> em.initializers.serialize(em.initializers.Constant(0.5))["config"]
+        {'value': 0.5}
+    """
+    if not callable(initializer):
+        raise InvalidArgumentError(f"serialize: expected an initializer, got {initializer!r}")
+    return _serialization.serialize_keras_object(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """The initializer described by ``config`` (a serialized dict or a name).
+
+    Raises:
+        InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
+    """
+    if isinstance(config, str):
+        obj = _serialization.lookup_name(config, _BY_NAME, custom_objects)
+        if obj is None:
+            raise _unknown(config)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(f"deserialize: expected an initializer config with 'class_name' and 'config', got {config!r}")
+    if "config" not in config:
+        config = {**config, "config": {}}
+    return _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_BY_NAME)

@@ -34,14 +34,15 @@ import numbers
 import warnings
 from typing import Callable
 
-from .errors import InvalidArgumentError, ShapeError
+from .errors import InvalidArgumentError, InvalidConfigError, ShapeError
 from .ops import core, nn
+from .saving import serialization_lib as _serialization
 from .tensor import Tensor, as_tensor
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
     "Huber", "LogCosh", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge",
-    "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "CosineSimilarity",
+    "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "CosineSimilarity", "LossFunctionWrapper",
     "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
     "huber", "log_cosh", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson", "cosine_similarity",
@@ -932,35 +933,80 @@ _BY_NAME: dict = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update({name: _FN_TO_CLASS[fn] for name, fn in _FUNCTIONS.items()})
 
 
-class _FunctionLoss(Loss):
-    """A user function ``fn(y_true, y_pred) -> per-sample losses`` with the default reduction."""
+class LossFunctionWrapper(Loss):
+    """A `Loss` around a function ``fn(y_true, y_pred, **kwargs) -> per-sample losses``
+    (``keras.losses.LossFunctionWrapper``): the reduction and ``sample_weight`` of `Loss`
+    applied to it. Its config holds the function in Keras's function form, so a
+    registered function round-trips.
 
-    def __init__(self, fn: Callable, reduction="sum_over_batch_size"):
-        super().__init__(getattr(fn, "__name__", "custom_loss"), reduction)
-        self._f = fn
+    Example:
+        >>> import ember as em
+        >>> loss = em.losses.LossFunctionWrapper(em.losses.mean_absolute_error, reduction="sum")
+        >>> float(loss([[0.0, 1.0]], [[1.0, 1.0]]))
+        0.5
+    """
+
+    def __init__(self, fn: Callable, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise InvalidArgumentError(f"LossFunctionWrapper: `fn` must be callable, got fn={fn!r}")
+        super().__init__(name or getattr(fn, "__name__", "loss_function_wrapper"), reduction, dtype, **kwargs)
+        self.fn_wrapped = fn
 
     def call(self, y_true, y_pred):
-        return self._f(y_true, y_pred)
+        return self.fn_wrapped(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "reduction": self.reduction, "fn": self.name}
+        return {"name": self.name, "reduction": self.reduction, "fn": _serialization.serialize_keras_object(self.fn_wrapped),
+                **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "fn" in config:
+            config["fn"] = deserialize(config["fn"])
+        return cls(**config)
 
 
-def _unknown(identifier) -> InvalidArgumentError:
+_FunctionLoss = LossFunctionWrapper
+# Every built-in a name, a class name or a serialized function may resolve to (Keras's
+# ALL_OBJECTS_DICT; lookups go through ember.saving, custom objects first).
+_MODULE_OBJECTS: dict = {**{c.__name__: c for c in _CLASSES}, "LossFunctionWrapper": LossFunctionWrapper, "Loss": Loss,
+                         **_FUNCTIONS}
+
+
+def _unknown(identifier) -> InvalidConfigError:
     valid = sorted(k for k in _BY_NAME if not k[0].isupper() or k in ("MSE", "MAE"))
-    return InvalidArgumentError(
+    return InvalidConfigError(
         f"Unknown loss {identifier!r} (argument `identifier`); valid losses: {', '.join(valid)} "
-        f"and the classes {', '.join(c.__name__ for c in _CLASSES)}"
+        f"and the classes {', '.join(c.__name__ for c in _CLASSES)} (register custom ones with "
+        "@ember.saving.register_serializable() or pass custom_objects)"
     )
+
+
+def _as_loss(obj, identifier) -> Loss:
+    if isinstance(obj, Loss):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, Loss):
+        return obj()
+    if callable(obj) and not isinstance(obj, type):
+        try:
+            cls = _FN_TO_CLASS.get(obj)
+        except TypeError:  # unhashable callable
+            cls = None
+        return cls() if cls is not None else LossFunctionWrapper(obj)
+    raise InvalidArgumentError(f"Could not interpret loss identifier (argument `identifier`): {identifier!r}")
 
 
 def get(identifier) -> Loss | None:
     """A `Loss` object from a Keras name (``"mse"``, ``"huber"``, ``"MeanSquaredError"``...),
     a class, an instance, a loss function, a serialized dict, or None.
 
-    Unlike Keras, whose ``get("mse")`` returns the bare function, Ember always returns a
-    `Loss` (``get("mse")`` is ``MeanSquaredError()``), so the result applies the
-    reduction and accepts ``sample_weight`` the way ``compile`` needs.
+    Names are looked up in the custom objects first (`ember.saving`: the registry, a
+    `CustomObjectScope`), then among the built-ins, then as a registered
+    ``"package>name"``. Unlike Keras, whose ``get("mse")`` returns the bare function,
+    Ember always returns a `Loss` (``get("mse")`` is ``MeanSquaredError()``, a function
+    is wrapped in `LossFunctionWrapper`), so the result applies the reduction and
+    accepts ``sample_weight`` the way ``compile`` needs.
 
     Raises:
         InvalidArgumentError: (a ValueError) for an unknown name or an uninterpretable identifier.
@@ -975,69 +1021,48 @@ def get(identifier) -> Loss | None:
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-        return obj if isinstance(obj, Loss) else get(obj)
+        return _as_loss(deserialize(identifier), identifier)
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
+        obj = _serialization.lookup_name(identifier, _BY_NAME)
+        if obj is None:
             raise _unknown(identifier)
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if not callable(identifier):
+        return _as_loss(obj, identifier)
+    if isinstance(identifier, type) and not issubclass(identifier, Loss):
         raise InvalidArgumentError(f"Could not interpret loss identifier (argument `identifier`): {identifier!r}")
-    try:
-        cls = _FN_TO_CLASS.get(identifier)
-    except TypeError:  # unhashable callable
-        cls = None
-    if cls is not None:
-        return cls()
-    return _FunctionLoss(identifier)
+    return _as_loss(identifier, identifier)
 
 
 def serialize(loss) -> dict:
-    """A JSON-able dict describing ``loss`` (a `Loss` or a built-in loss function), in
-    the shape of Keras's ``serialize_keras_object``.
+    """Keras's serialized form of ``loss`` (`ember.saving.serialize`): a class config for
+    a `Loss`, the function form for a loss function.
 
     Example:
         >>> import ember as em
         >>> em.losses.serialize(em.losses.Huber(delta=2.0))["config"]["delta"]
         2.0
     """
-    if isinstance(loss, Loss):
-        if isinstance(loss, _FunctionLoss):
-            raise InvalidArgumentError(f"serialize: cannot serialize the custom loss function {loss.name!r} (argument `loss`)")
-        return {"module": "ember.losses", "class_name": type(loss).__name__, "config": loss.get_config(), "registered_name": None}
-    if callable(loss) and getattr(loss, "__name__", None) in _FUNCTIONS and _FUNCTIONS[loss.__name__] is loss:
-        return {"module": "ember.losses", "class_name": "function", "config": loss.__name__, "registered_name": "function"}
-    raise InvalidArgumentError(f"serialize: cannot serialize {loss!r} (argument `loss`): not a Loss or a built-in loss function")
+    if isinstance(loss, Loss) or (callable(loss) and not isinstance(loss, type)):
+        return _serialization.serialize_keras_object(loss)
+    raise InvalidArgumentError(f"serialize: cannot serialize {loss!r} (argument `loss`): not a Loss or a loss function")
 
 
-def deserialize(config):
-    """The inverse of `serialize`: a `Loss` (or the built-in function for a serialized
-    function or a function name).
+def deserialize(config, custom_objects=None):
+    """The inverse of `serialize`: a `Loss`, or the function for a serialized function
+    or a function name (``deserialize("mse") is mean_squared_error``).
 
     Raises:
-        InvalidArgumentError: for an unknown class or function name, or a malformed config.
+        InvalidConfigError: (an InvalidArgumentError) for an unknown class or function
+            name, or a malformed config.
     """
     if isinstance(config, str):
-        if config in _FUNCTIONS:
-            return _FUNCTIONS[config]
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise InvalidArgumentError(f"deserialize: expected a dict with 'class_name' and 'config' (argument `config`), got {config!r}")
-    class_name = config["class_name"]
-    inner = config.get("config", {})
-    if class_name == "function":
-        if not isinstance(inner, str) or inner not in _FUNCTIONS:
-            raise _unknown(inner)
-        return _FUNCTIONS[inner]
-    cls = {c.__name__: c for c in _CLASSES}.get(class_name)
-    if cls is None:
-        raise _unknown(class_name)
-    if not isinstance(inner, dict):
-        raise InvalidArgumentError(f"deserialize: 'config' of {class_name} must be a dict (argument `config`), got {inner!r}")
-    try:
-        return cls.from_config(inner)
-    except TypeError as e:
-        raise InvalidArgumentError(f"deserialize: bad config for {class_name} (argument `config`): {e}") from e
+        obj = _serialization.lookup_name(config, _MODULE_OBJECTS, custom_objects)
+        if obj is None:
+            raise _unknown(config)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(
+            f"deserialize: expected a dict with 'class_name' and 'config' (argument `config`), got {config!r}"
+        )
+    if "config" not in config:
+        config = {**config, "config": {}}
+    return _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_MODULE_OBJECTS)

@@ -18,14 +18,15 @@ from typing import Callable
 import numpy as np
 
 from . import losses as _losses
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidConfigError
 from .ops import core
+from .saving import serialization_lib as _serialization
 from .tensor import Tensor, as_tensor
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "binary_accuracy",
-    "categorical_accuracy", "sparse_categorical_accuracy", "get",
+    "categorical_accuracy", "sparse_categorical_accuracy", "accuracy", "get", "serialize", "deserialize",
 ]
 
 
@@ -56,8 +57,12 @@ def accuracy(y_true, y_pred) -> Tensor:
 
 
 class Metric:
+    """Base class of the metrics (``keras.metrics.Metric``): ``update_state``, ``result``,
+    ``reset_state``; ``get_config``/``from_config`` round-trip through JSON."""
+
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or type(self).__name__.lower()
+        self.dtype = "float32" if dtype is None else dtype
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -71,7 +76,11 @@ class Metric:
         return as_tensor(np.float32(self.total / self.count if self.count else 0.0))
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
 
 class Mean(Metric):
@@ -92,52 +101,89 @@ class MeanMetricWrapper(Mean):
     """Mean over samples of ``fn(y_true, y_pred)``."""
 
     def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise InvalidArgumentError(f"MeanMetricWrapper: fn must be callable, got {fn!r}")
         self._fn = fn
         self._kwargs = kwargs
-        super().__init__(name or fn.__name__)
+        super().__init__(name or getattr(fn, "__name__", "mean_metric_wrapper"), dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         super().update_state(self._fn(y_true, y_pred, **self._kwargs), sample_weight)
 
+    def get_config(self) -> dict:
+        """Keras's layout: name, dtype, the function in Keras's function form, and its kwargs."""
+        return {**super().get_config(), "fn": _serialization.serialize_keras_object(self._fn),
+                **_serialization.serialize_keras_object(self._kwargs)}
 
-class Accuracy(MeanMetricWrapper):
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "fn" in config:
+            config["fn"] = deserialize(config["fn"])
+        return cls(**config)
+
+
+class _FixedFunction(MeanMetricWrapper):
+    """A MeanMetricWrapper subclass whose function is fixed by the class: its config is
+    Keras's ``{"name", "dtype", ...its own arguments}`` without ``fn``."""
+
+    _config_args: tuple = ()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, **{k: self._kwargs[k] for k in self._config_args}}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class Accuracy(_FixedFunction):
     def __init__(self, name="accuracy", dtype=None):
-        super().__init__(accuracy, name)
+        super().__init__(accuracy, name, dtype)
 
 
-class BinaryAccuracy(MeanMetricWrapper):
+class BinaryAccuracy(_FixedFunction):
+    _config_args = ("threshold",)
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(binary_accuracy, name, threshold=threshold)
+        super().__init__(binary_accuracy, name, dtype, threshold=threshold)
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(_FixedFunction):
     def __init__(self, name="categorical_accuracy", dtype=None):
-        super().__init__(categorical_accuracy, name)
+        super().__init__(categorical_accuracy, name, dtype)
 
 
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(_FixedFunction):
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
-        super().__init__(sparse_categorical_accuracy, name)
+        super().__init__(sparse_categorical_accuracy, name, dtype)
 
 
-class MeanSquaredError(MeanMetricWrapper):
+class MeanSquaredError(_FixedFunction):
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(_losses.mean_squared_error, name)
+        super().__init__(_losses.mean_squared_error, name, dtype)
 
 
-class MeanAbsoluteError(MeanMetricWrapper):
+class MeanAbsoluteError(_FixedFunction):
     def __init__(self, name="mean_absolute_error", dtype=None):
-        super().__init__(_losses.mean_absolute_error, name)
+        super().__init__(_losses.mean_absolute_error, name, dtype)
 
 
-_BY_NAME: dict[str, Callable[[], Metric]] = {
+# The built-ins a name resolves to (Keras's ALL_OBJECTS_DICT); lookups go through
+# ember.saving, custom objects first. "mse"/"mae" give metrics named by the alias.
+_BY_NAME: dict = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "mse": lambda: MeanSquaredError(name="mse"), "mean_squared_error": MeanSquaredError,
-    "mae": lambda: MeanAbsoluteError(name="mae"), "mean_absolute_error": MeanAbsoluteError,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "BinaryAccuracy": BinaryAccuracy, "CategoricalAccuracy": CategoricalAccuracy,
     "SparseCategoricalAccuracy": SparseCategoricalAccuracy, "MeanSquaredError": MeanSquaredError,
     "MeanAbsoluteError": MeanAbsoluteError, "Accuracy": Accuracy,
+}
+_MODULE_OBJECTS: dict = {
+    **{c.__name__: c for c in (Metric, Mean, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
+                               SparseCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError)},
+    **{f.__name__: f for f in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, accuracy)},
 }
 
 
@@ -154,17 +200,73 @@ def resolve_accuracy(name: str, y_true_shape: tuple, y_pred_shape: tuple, loss) 
     return m
 
 
+def _unknown(identifier) -> InvalidConfigError:
+    valid = ["accuracy", "acc"] + sorted(k for k in _BY_NAME if k.islower())
+    return InvalidConfigError(f"Unknown metric {identifier!r}; valid metrics: {', '.join(valid)} "
+                              "(register custom ones with @ember.saving.register_serializable() or pass custom_objects)")
+
+
+def _as_metric(obj, identifier) -> Metric:
+    if isinstance(obj, Metric):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, Metric):
+        return obj()
+    if callable(obj) and not isinstance(obj, type):
+        return MeanMetricWrapper(obj)
+    raise InvalidArgumentError(f"Could not interpret metric identifier: {identifier!r}")
+
+
 def get(identifier) -> Metric:
+    """A `Metric` from a name (``"mae"``, ``"BinaryAccuracy"``...), a serialized dict, a
+    class, an instance or a metric function (wrapped in `MeanMetricWrapper`). Names are
+    looked up in the custom objects first (`ember.saving`), then among the built-ins, then
+    as a registered ``"package>name"``. ``"accuracy"`` is resolved by ``compile``, which
+    knows the shapes (`resolve_accuracy`).
+    """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):
+        return _as_metric(deserialize(identifier), identifier)
     if isinstance(identifier, str):
-        f = _BY_NAME.get(identifier)
-        if f is None:
-            valid = ["accuracy", "acc"] + sorted(k for k in _BY_NAME if k.islower())
-            raise InvalidArgumentError(f"Unknown metric {identifier!r}; valid metrics: {', '.join(valid)}")
-        return f()
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
+        obj = _serialization.lookup_name(identifier, _BY_NAME)
+        if obj is None:
+            raise _unknown(identifier)
+        if identifier in ("mse", "mae") and obj is _BY_NAME[identifier]:
+            return obj(name=identifier)  # Keras names the metric by the alias
+        return _as_metric(obj, identifier)
+    if isinstance(identifier, type) and not issubclass(identifier, Metric):
+        raise InvalidArgumentError(f"Could not interpret metric identifier: {identifier!r}")
     if callable(identifier):
-        return MeanMetricWrapper(identifier)
+        return _as_metric(identifier, identifier)
     raise InvalidArgumentError(f"Could not interpret metric identifier: {identifier!r}")
+
+
+def serialize(metric) -> dict:
+    """Keras's serialized form (`ember.saving.serialize`) of a metric or metric function.
+
+    Example:
+        >>> import ember as em
+        >>> em.metrics.serialize(em.metrics.BinaryAccuracy(threshold=0.7))["config"]
+        {'name': 'binary_accuracy', 'dtype': 'float32', 'threshold': 0.7}
+    """
+    if isinstance(metric, Metric) or (callable(metric) and not isinstance(metric, type)):
+        return _serialization.serialize_keras_object(metric)
+    raise InvalidArgumentError(f"serialize: expected a Metric or a metric function, got {metric!r}")
+
+
+def deserialize(config, custom_objects=None):
+    """The metric (or metric function) described by ``config``, a serialized dict or a name.
+
+    Raises:
+        InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
+    """
+    if isinstance(config, str):
+        obj = _serialization.lookup_name(config, _MODULE_OBJECTS, custom_objects)
+        if obj is None:
+            raise _unknown(config)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(f"deserialize: expected a metric config with 'class_name' and 'config', got {config!r}")
+    if "config" not in config:
+        config = {**config, "config": {}}
+    return _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_MODULE_OBJECTS)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, InvalidConfigError
 from .ops import core
+from .saving import serialization_lib as _serialization
 from .tensor import Tensor, as_tensor
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
@@ -142,8 +143,16 @@ l1_l2 = L1L2
 _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
 
 
+def _unknown(identifier) -> InvalidConfigError:
+    valid = sorted(k for k in _BY_NAME if k.islower())
+    return InvalidConfigError(f"Unknown regularizer {identifier!r}; valid regularizers: {', '.join(valid)} "
+                              "(register custom ones with @ember.saving.register_serializable() or pass custom_objects)")
+
+
 def get(identifier):
-    """A regularizer from None, a name ('l1', 'l2', 'l1_l2'), a config dict, an instance or a callable.
+    """A regularizer from None, a name ('l1', 'l2', 'l1_l2', 'L2'...), a config dict, a
+    class, an instance or a callable. Names are looked up in the custom objects first
+    (`ember.saving`), then among the built-ins, then as a registered ``"package>name"``.
 
     Raises:
         InvalidArgumentError: (a ValueError) for an unknown name or an uninterpretable identifier.
@@ -152,36 +161,51 @@ def get(identifier):
         return None
     if isinstance(identifier, Regularizer):
         return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
-        if cls is None or cls is Regularizer:
-            valid = sorted(k for k in _BY_NAME if k.islower())
-            raise InvalidArgumentError(f"Unknown regularizer {identifier!r}; valid regularizers: {', '.join(valid)}")
-        return cls()
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(identifier.get("class_name", ""))
-        if cls is None or cls is Regularizer:
-            raise InvalidArgumentError(f"Unknown regularizer config {identifier!r}")
-        config = identifier.get("config", {})
-        if not isinstance(config, dict):
-            raise InvalidArgumentError(f"Regularizer config must be a dict, got {config!r}")
-        try:
-            return cls.from_config(config)
-        except TypeError as e:
-            raise InvalidArgumentError(f"Bad regularizer config {identifier!r}: {e}") from None
-    if callable(identifier):
-        return identifier
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = _serialization.lookup_name(identifier, _BY_NAME)
+        if obj is None or obj is Regularizer:
+            raise _unknown(identifier)
+    else:
+        obj = identifier
+    if isinstance(obj, type):
+        obj = obj()
+    if callable(obj):
+        return obj
     raise InvalidArgumentError(f"Could not interpret regularizer identifier: {identifier!r}")
 
 
 def serialize(regularizer):
-    """``{"class_name", "config"}`` for a Regularizer, None for None."""
+    """Keras's serialized form (`ember.saving.serialize`) of a regularizer, None for None.
+
+    Example:
+        >>> import ember as em
+        >>> em.regularizers.serialize(em.regularizers.L2(0.5))
+        {'module': 'keras.regularizers', 'class_name': 'L2', 'config': {'l2': 0.5}, 'registered_name': None}
+    """
     if regularizer is None:
         return None
-    if isinstance(regularizer, Regularizer):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    return getattr(regularizer, "__name__", "custom")
+    if not callable(regularizer):
+        raise InvalidArgumentError(f"serialize: expected a regularizer, got {regularizer!r}")
+    return _serialization.serialize_keras_object(regularizer)
 
 
-def deserialize(config):
-    return get(config)
+def deserialize(config, custom_objects=None):
+    """The regularizer described by ``config`` (a serialized dict or a name).
+
+    Raises:
+        InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
+    """
+    if isinstance(config, str):
+        obj = _serialization.lookup_name(config, _BY_NAME, custom_objects)
+        if obj is None or obj is Regularizer:
+            raise _unknown(config)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(f"deserialize: expected a regularizer config with 'class_name' and 'config', got {config!r}")
+    if config["class_name"] == "Regularizer":
+        raise _unknown("Regularizer")
+    if "config" not in config:
+        config = {**config, "config": {}}
+    return _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_BY_NAME)

@@ -24,6 +24,7 @@ from ..autograd import no_grad
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
 from ..tensor import Tensor, Variable
+from ..saving import serialization_lib as _serialization
 from . import schedules as schedules_module
 
 
@@ -122,9 +123,11 @@ class Optimizer:
         self.name = name or owner.lower()
         self.iterations = 0
         self.built = False
-        self._slots: dict[int, dict[str, Variable]] = {}
-        self._tracked: dict[int, Variable] = {}
-        self._exclude_ids: set[int] = set()
+        # Keyed by the trained variable's path (``dense_1/kernel``), never by id() or a
+        # counter: the same model rebuilt (same layer names) maps onto the same state.
+        self._slots: dict[str, dict[str, Variable]] = {}
+        self._tracked: dict[str, Variable] = {}
+        self._exclude_paths: set[str] = set()
         self._exclude_names: list[str] = []
 
     # -- learning rate ------------------------------------------------------------------
@@ -167,7 +170,10 @@ class Optimizer:
     # -- slots ----------------------------------------------------------------------------
     def add_variable_from_reference(self, reference_variable: Variable, name: str, initializer="zeros") -> Variable:
         """A slot of ``reference_variable``'s shape and device, filled with ``initializer``
-        ("zeros", "ones" or a number), owned by this optimizer."""
+        ("zeros", "ones" or a number), owned by this optimizer.
+
+        Named as Keras 3 names it: ``"<optimizer name>/<reference path with / as _>_<name>"``
+        (``adam/dense_1_kernel_momentum``), and keyed by the reference's path."""
         if isinstance(initializer, str):
             fills = {"zeros": 0.0, "ones": 1.0}
             if initializer not in fills:
@@ -175,23 +181,36 @@ class Optimizer:
             fill = fills[initializer]
         else:
             fill = float(initializer)
+        ref_path = reference_variable.path
         v = Variable(np.full(reference_variable.shape, fill, np.float32), trainable=False,
-                     name=f"{self.name}/{reference_variable.name}_{name}", device=reference_variable.device)
-        self._slots.setdefault(id(reference_variable), {})[name] = v
+                     name=f"{self.name}/{ref_path.replace('/', '_')}_{name}", device=reference_variable.device)
+        self._slots.setdefault(ref_path, {})[name] = v
         return v
 
     def slot(self, var: Variable, name: str) -> Variable:
-        return self._slots[id(var)][name]
+        """The slot ``name`` (``"momentum"``...) of the trained variable ``var``."""
+        try:
+            return self._slots[var.path][name]
+        except KeyError:
+            raise InvalidArgumentError(f"{self.name}: no slot {name!r} for variable {var.path!r}") from None
 
     def build(self, var_list: list) -> None:
         """Creates the optimizer state of ``var_list`` (Keras's ``build``). Subclasses call
         ``super().build(var_list)`` and then add their slots; variables already built are
         skipped by `apply`, so building is incremental."""
+        seen: dict[str, Variable] = {}
         for v in var_list:
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"{self.name}: can only build state for ember Variables, got {type(v).__name__}")
-            self._tracked[id(v)] = v
-            self._slots.setdefault(id(v), {})
+            other = seen.setdefault(v.path, v)
+            if other is not v:
+                raise InvalidArgumentError(
+                    f"{self.name}: two variables share the path {v.path!r}; the optimizer keys its state by path, "
+                    "so give them distinct names"
+                )
+        for v in var_list:
+            self._tracked[v.path] = v
+            self._slots.setdefault(v.path, {})
         self.built = True
 
     @property
@@ -245,15 +264,40 @@ class Optimizer:
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """Excludes variables (objects, or any whose name contains one of ``var_names``)
         from weight decay."""
-        self._exclude_ids.update(id(v) for v in (var_list or []))
+        self._exclude_paths.update(v.path for v in (var_list or []))
         self._exclude_names.extend(var_names or [])
 
     def _use_weight_decay(self, v: Variable) -> bool:
-        if id(v) in self._exclude_ids:
+        if v.path in self._exclude_paths:
             return False
         return not any(n in v.name for n in self._exclude_names)
 
     # -- applying -------------------------------------------------------------------------
+    def _untracked(self, variables: list) -> list:
+        """The variables with no state yet. A variable whose path is tracked but which is a
+        different object (the same model rebuilt: same layer names) takes over that state,
+        when the shapes agree."""
+        new = []
+        seen: dict[str, Variable] = {}
+        for v in variables:
+            if seen.setdefault(v.path, v) is not v:
+                raise InvalidArgumentError(
+                    f"{self.name}: two variables share the path {v.path!r}; the optimizer keys its state by path, "
+                    "so give them distinct names"
+                )
+            known = self._tracked.get(v.path)
+            if known is None:
+                new.append(v)
+            elif known is not v:
+                for slot in self._slots.get(v.path, {}).values():
+                    if slot.shape != v.shape:
+                        raise ShapeError(
+                            f"{self.name}: variable {v.path!r} of shape {v.shape} does not match the optimizer state "
+                            f"of the variable it replaces (slot {slot.name!r} of shape {slot.shape})"
+                        )
+                self._tracked[v.path] = v
+        return new
+
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
         """Applies ``[(gradient, variable), ...]`` (Keras's ``zip(grads, vars)``)."""
         try:
@@ -296,7 +340,7 @@ class Optimizer:
         for g, v in pairs:
             if g.shape != v.shape:
                 raise ShapeError(f"{self.name}: gradient of shape {g.shape} for variable {v.name!r} of shape {v.shape}")
-        new = [v for _, v in pairs if id(v) not in self._tracked]
+        new = self._untracked([v for _, v in pairs])
         if new:
             self.build(new)
         lr = self._current_learning_rate()
@@ -353,7 +397,7 @@ class Optimizer:
     def get_config(self) -> dict:
         lr = self._learning_rate
         if isinstance(lr, schedules_module.LearningRateSchedule):
-            lr = schedules_module.serialize(lr)
+            lr = _serialization.serialize_keras_object(lr)
         elif callable(lr):
             lr = self._current_learning_rate()
         return {
@@ -377,7 +421,10 @@ class Optimizer:
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules_module.deserialize(config["learning_rate"], custom_objects)
-        return cls(**config)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise InvalidArgumentError(f"{cls.__name__}.from_config: {e}") from None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g} iterations={self.iterations}>"

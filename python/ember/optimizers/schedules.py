@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidConfigError
+from ..saving import serialization_lib as _serialization
 
 __all__ = [
     "LearningRateSchedule",
@@ -310,27 +311,30 @@ class CosineDecayRestarts(LearningRateSchedule):
                 "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
 
 
-_SCHEDULES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay,
-                                      CosineDecay, CosineDecayRestarts)}
+# The built-ins (Keras's ALL_OBJECTS_DICT); lookups go through ember.saving, custom objects first.
+_SCHEDULES = {c.__name__: c for c in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay,
+                                      InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    """``{"module", "class_name", "config"}`` of a schedule (Keras's serialized form)."""
+    """Keras's serialized form (`ember.saving.serialize`) of a schedule:
+    ``{"module": "keras.optimizers.schedules", "class_name", "config", "registered_name"}``."""
     if not isinstance(schedule, LearningRateSchedule):
         raise InvalidArgumentError(f"serialize: expected a LearningRateSchedule, got {type(schedule).__name__}")
-    return {"module": "ember.optimizers.schedules", "class_name": type(schedule).__name__,
-            "config": schedule.get_config(), "registered_name": None}
+    return _serialization.serialize_keras_object(schedule)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:
-    """Inverse of `serialize`; ``custom_objects`` maps class names of user schedules."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise InvalidArgumentError(f"deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
-    known = dict(_SCHEDULES)
-    known.update(custom_objects or {})
-    cls = known.get(config["class_name"])
-    if cls is None:
-        raise InvalidArgumentError(
-            f"deserialize: unknown learning-rate schedule {config['class_name']!r}; known: {', '.join(sorted(_SCHEDULES))}"
-        )
-    return cls.from_config(config.get("config", {}))
+    """Inverse of `serialize`; ``custom_objects`` maps names of user schedules (registered
+    ones are found without it).
+
+    Raises:
+        InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(f"deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
+    config = {**config, "config": config.get("config") or {}}
+    obj = _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_SCHEDULES)
+    if not isinstance(obj, LearningRateSchedule) and not callable(obj):
+        raise InvalidConfigError(f"deserialize: {config['class_name']!r} is not a learning-rate schedule")
+    return obj

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError
+# Keras exports the registry under keras.utils too.
+from ..saving import (
+    CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
+    get_registered_object, register_keras_serializable, serialize_keras_object,
+)
 
-__all__ = ["to_categorical", "set_random_seed", "normalize"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable", "get_custom_objects",
+           "CustomObjectScope", "custom_object_scope", "get_registered_name", "get_registered_object",
+           "serialize_keras_object", "deserialize_keras_object"]
 
 
 def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
