@@ -117,3 +117,18 @@ fn normal_cdf_f32(x: f32) -> f32 {
     let c = 0.5 * erfc_f32(abs(x) * 0.70710678);
     return select(c, 1.0 - c, x >= 0.0);
 }
+
+// erf(x): an odd Taylor series below |x| = 0.5 (keeps the relative precision near 0),
+// 1 - erfc(|x|) above (the CPU kernel's erf_f).
+fn erf_f32(x: f32) -> f32 {
+    if (is_nan_f32(x)) { return x; }
+    let a = abs(x);
+    if (a < 0.5) {
+        let z = x * x;
+        let s = 1.0 + z * (-1.0 / 3.0 + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0)))));
+        return 1.1283791670955126 * x * s;
+    }
+    var r = 1.0;
+    if (a <= 10.0) { r = 1.0 - erfc_f32(a); }
+    return select(r, -r, x < 0.0);
+}

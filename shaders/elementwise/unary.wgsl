@@ -188,3 +188,50 @@ fn unary_softsign(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) 
 fn unary_mish(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
     let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = act_mish(x[i]);
 }
+
+// 0, -0 and NaN stay themselves (numpy's sign).
+fn sign_nan(v: f32) -> f32 {
+    if (v > 0.0) { return 1.0; }
+    if (v < 0.0) { return -1.0; }
+    return v;
+}
+
+@compute @workgroup_size(WG)
+fn unary_log1p(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = log1p_f32(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_expm1(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = expm1_f32(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_erf(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = erf_f32(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_rsqrt(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = 1.0 / sqrt(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_floor(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = floor(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_ceil(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = ceil(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_round(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = round(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_sign(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; } y[i] = sign_nan(x[i]);
+}

@@ -1,6 +1,6 @@
 // dx = dy * op'(x), given y = op(x). Entry points unary_backward_<op>.
-// At kinks the derivative follows TensorFlow, as on the CPU: relu'(0) = abs'(0) = 0,
-// relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = slope, elu'(0) = alpha, selu'(0) = scale;
+// At kinks the derivative follows Keras 3 on JAX, as on the CPU: relu'(0) = abs'(0) = 0,
+// relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = 1, elu'(0) = alpha, selu'(0) = scale * alpha;
 // step's gradient is zero. At +-inf the derivatives are their limits (not inf * 0).
 
 struct Params { n: u32, alpha: f32, p1: u32, p2: u32 }
@@ -127,7 +127,7 @@ fn unary_backward_step(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgro
 @compute @workgroup_size(WG)
 fn unary_backward_leaky_relu(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
     let i = flat_id(w, n, l); if (i >= params.n) { return; }
-    gx[i] = select(params.alpha * gy[i], gy[i], x[i] > 0.0);
+    gx[i] = select(params.alpha * gy[i], gy[i], x[i] >= 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -139,7 +139,7 @@ fn unary_backward_elu(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn unary_backward_selu(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
     let i = flat_id(w, n, l); if (i >= params.n) { return; }
-    gx[i] = gy[i] * select(SELU_SCALE, SELU_SCALE * SELU_ALPHA * exp(x[i]), x[i] < 0.0);
+    gx[i] = gy[i] * select(SELU_SCALE, SELU_SCALE * SELU_ALPHA * exp(x[i]), x[i] <= 0.0);
 }
 
 @compute @workgroup_size(WG)
@@ -176,4 +176,52 @@ fn unary_backward_softsign(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_wor
 fn unary_backward_mish(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
     let i = flat_id(w, n, l); if (i >= params.n) { return; }
     gx[i] = gy[i] * d_mish(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_log1p(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = gy[i] / (1.0 + x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_expm1(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = gy[i] * (y[i] + 1.0);
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_erf(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = gy[i] * 1.1283791670955126 * exp(-x[i] * x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_rsqrt(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = -0.5 * gy[i] * y[i] * y[i] * y[i];
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_floor(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_ceil(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_round(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn unary_backward_sign(@builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+    let i = flat_id(w, n, l); if (i >= params.n) { return; }
+    gx[i] = 0.0;
 }

@@ -95,7 +95,7 @@ def r_mish(x):
     return _lim(x, x * np.tanh(np.logaddexp(0.0, x)), 0.0, np.inf)
 
 
-# Analytic derivatives (float64), with the TensorFlow kink conventions and the limits at +-inf.
+# Analytic derivatives (float64), with Keras 3's (JAX's) kink conventions and the limits at +-inf.
 def d_relu6(x):
     return ((x > 0) & (x < 6)).astype(np.float64)
 
@@ -109,7 +109,7 @@ def d_step(x):
 
 
 def d_leaky_relu(x, a=0.2):
-    return np.where(x > 0, 1.0, a)
+    return np.where(x >= 0, 1.0, a)  # Keras 3 / JAX: jnp.where(x >= 0, x, slope * x)
 
 
 def d_elu(x, a=1.0):
@@ -117,7 +117,8 @@ def d_elu(x, a=1.0):
 
 
 def d_selu(x):
-    return np.where(x < 0, SELU_SCALE * SELU_ALPHA * np.exp(np.minimum(x, 0.0)), SELU_SCALE)
+    # Keras 3 / JAX: scale * elu(x, alpha) with elu's strict x > 0 branch: selu'(0) = scale * alpha.
+    return np.where(x <= 0, SELU_SCALE * SELU_ALPHA * np.exp(np.minimum(x, 0.0)), SELU_SCALE)
 
 
 def d_gelu(x):
@@ -297,14 +298,17 @@ def test_alpha_is_validated(backend_name):
 
 
 def test_kink_conventions(backend_name):
-    """The TensorFlow kernels' derivatives at kinks (the golden file's convention)."""
+    """Derivatives at kinks as Keras 3 on JAX gives them: relu'(0) = 0 (jax.nn.relu's
+    custom jvp), leaky_relu'(0) = 1 (jnp.where(x >= 0, ...)), elu'(0) = alpha and
+    selu'(0) = scale * alpha (the strict x > 0 branch of jax.nn.elu)."""
     be = get_backend(backend_name)
     cases = {
         "relu6": ([0.0, 6.0], [0.0, 0.0]),
         "hard_sigmoid": ([-3.0, 3.0], [0.0, 0.0]),
-        "leaky_relu": ([0.0], [0.2]),
+        "relu": ([0.0], [0.0]),
+        "leaky_relu": ([0.0, -0.0], [1.0, 1.0]),
         "elu": ([0.0], [1.0]),
-        "selu": ([0.0], [SELU_SCALE]),
+        "selu": ([0.0], [SELU_SCALE * SELU_ALPHA]),
         "step": ([0.0, -1.0, 1.0], [0.0, 0.0, 0.0]),
     }
     for op, (xs, want) in cases.items():
@@ -312,6 +316,12 @@ def test_kink_conventions(backend_name):
         assert_close(_run_backward(be, op, x, np.ones_like(x)), np.array(want), what=f"{op}' at kinks", **ELEMENTWISE)
     x = f32([0.0])
     assert_close(_run_backward(be, "elu", x, np.ones_like(x), 0.5), np.array([0.5]), what="elu(0.5)'(0)", **ELEMENTWISE)
+    assert_close(_run_backward(be, "leaky_relu", x, np.ones_like(x), 0.01), np.array([1.0]), what="leaky_relu(0.01)'(0)", **ELEMENTWISE)
+    # Through the ops front end too (the tape calls the same kernels).
+    for fn, want in ((em.ops.leaky_relu, 1.0), (em.ops.selu, SELU_SCALE * SELU_ALPHA), (em.ops.relu, 0.0), (em.ops.elu, 1.0)):
+        v = em.tensor(f32([0.0]), device=backend_name, requires_grad=True)
+        fn(v).backward(em.tensor(f32([1.0]), device=backend_name))
+        assert_close(to_np(v.grad), np.array([want]), what=f"{fn.__name__}'(0) through ops", **ELEMENTWISE)
     # step(0) = 1: Heaviside with H(0) = 1, as a perceptron fires at a zero net input.
     assert _run(be, "step", f32([0.0, -0.0, -1e-30])).tolist() == [1.0, 1.0, 0.0]
 

@@ -149,7 +149,7 @@ SHAPE_OPS = [
     ("getitem reversed slice", lambda t: t[::-1], lambda t: t[::-1]),
     ("getitem index array with repeats", lambda t: t[[1, 0, 1, -1]], lambda t: t[[1, 0, 1, -1]]),
     ("getitem 2-d index array", lambda t: t[np.array([[0, 1], [1, 1]])], lambda t: t[np.array([[0, 1], [1, 1]])]),
-    ("take", lambda t: ops.take(t, [1, 1, 0]), lambda t: np.take(t, [1, 1, 0], axis=0)),
+    ("take", lambda t: ops.take(t, [1, 1, 0], axis=0), lambda t: np.take(t, [1, 1, 0], axis=0)),
 ]
 
 

@@ -188,7 +188,7 @@ def test_take_rows(backend_name, dtype):
     for idx in [[0], [4, 0, 2], [-1, -5, 3, 3], [], list(range(5))]:
         out = be.to_numpy(be.take_rows(buf, 6, idx), (len(idx), 3, 2), dtype)
         np.testing.assert_array_equal(out, x[idx] if idx else x[:0])
-        y = em.ops.take(em.tensor(x, device=backend_name), np.array(idx, dtype=np.int64))
+        y = em.ops.take(em.tensor(x, device=backend_name), np.array(idx, dtype=np.int64), axis=0)
         assert y.dtype == dtype
         np.testing.assert_array_equal(to_np(y), x[np.array(idx, dtype=np.int64)])
     for bad in ([5], [-6], [0, 7]):

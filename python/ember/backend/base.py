@@ -28,6 +28,67 @@ Buffer = Any
 Shape = tuple[int, ...]
 
 
+def contiguous_strides(shape: Sequence[int]) -> list[int]:
+    """Row-major element strides of ``shape``."""
+    st, acc = [0] * len(shape), 1
+    for i in range(len(shape) - 1, -1, -1):
+        st[i] = acc
+        acc *= int(shape[i])
+    return st
+
+
+def broadcast_strides(shape: Sequence[int], out_shape: Sequence[int]) -> list[int]:
+    """Strides of ``shape`` viewed as broadcast to ``out_shape`` (0 along broadcast dims)."""
+    own = contiguous_strides(shape)
+    off = len(out_shape) - len(shape)
+    return [0] * off + [0 if int(shape[i]) == 1 else own[i] for i in range(len(shape))]
+
+
+def check_buffer_len(op: str, what: str, buf: Any, shape: Sequence[int]) -> None:
+    """ShapeError unless ``buf`` holds exactly the elements ``shape`` needs."""
+    need = int(np.prod(shape)) if len(shape) else 1
+    if len(buf) != need:
+        from ..errors import ShapeError
+
+        raise ShapeError(f"{op}: {what} holds {len(buf)} elements but its shape {tuple(shape)} needs {need}")
+
+
+def check_float32(op: str, what: str, buf: Any) -> None:
+    """DTypeError unless ``buf`` holds float32 (the float kernels' contract; int32 layout
+    goes through `Backend.strided_copy`)."""
+    if getattr(buf, "dtype", "float32") != "float32":
+        from ..errors import DTypeError
+
+        raise DTypeError(f"{op}: {what} must be float32, got {buf.dtype}")
+
+
+def check_view(op: str, n_src: int, shape: Sequence[int], strides: Sequence[int], offset: int,
+               index_dims: Sequence[tuple[int, int]] = ()) -> None:
+    """Raises InvalidArgumentError unless every address of the view (index dims spanning
+    their whole axis) lies in a buffer of ``n_src`` elements: the host-side check of the
+    kernels' boundary (the CPU kernel does the same in Rust)."""
+    from ..errors import InvalidArgumentError, ShapeError
+
+    if len(strides) != len(shape):
+        raise ShapeError(f"{op}: {len(strides)} strides for a view of shape {tuple(shape)}")
+    if len(index_dims) > 4:
+        raise InvalidArgumentError(f"{op}: at most 4 index arrays are supported, got {len(index_dims)}")
+    if any(int(d) == 0 for d in shape):
+        return
+    lo = hi = int(offset)
+    for d, s in list(zip(shape, strides)) + [(size, stride) for stride, size in index_dims]:
+        if int(d) == 0:
+            raise InvalidArgumentError(f"{op}: an index array indexes an axis of length 0")
+        span = (int(d) - 1) * int(s)
+        if span < 0:
+            lo += span
+        else:
+            hi += span
+    if lo < 0 or hi >= n_src:
+        raise InvalidArgumentError(f"{op}: view of shape {tuple(shape)} (strides {list(strides)}, offset {offset}) reaches "
+                                   f"outside a buffer of {n_src} elements")
+
+
 class Backend(ABC):
     """A device's kernels."""
 
@@ -75,7 +136,7 @@ class Backend(ABC):
     @abstractmethod
     def unary(self, op: str, x: Buffer, alpha: float | None = None) -> Buffer:
         """``op(x)`` elementwise; op in neg, abs, exp, log, sqrt, square, relu, sigmoid,
-        tanh and the activations relu6, hard_sigmoid (Keras 3: relu6(x + 3) / 6), step
+        tanh, log1p, expm1, erf, rsqrt, floor, ceil, round (half to even), sign and the activations relu6, hard_sigmoid (Keras 3: relu6(x + 3) / 6), step
         (Heaviside, 1 at 0), leaky_relu, elu, selu, gelu (exact, x * Phi(x)), gelu_tanh
         (the tanh approximation), silu, softplus, softsign, mish.
 
@@ -86,9 +147,10 @@ class Backend(ABC):
 
     @abstractmethod
     def unary_backward(self, op: str, x: Buffer, y: Buffer, gy: Buffer, alpha: float | None = None) -> Buffer:
-        """``gy * op'(x)`` given ``y = op(x)``. At kinks the TensorFlow kernels'
-        convention: relu'(0) = relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = slope,
-        elu'(0) = alpha, selu'(0) = scale; step's gradient is zero."""
+        """``gy * op'(x)`` given ``y = op(x)``. At kinks Keras 3's (JAX's) convention:
+        relu'(0) = relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = 1 (the positive side's
+        slope), elu'(0) = alpha, selu'(0) = scale * alpha; step's and the rounding ops'
+        gradients are zero."""
 
     @abstractmethod
     def binary(self, op: str, a: Buffer, a_shape: Shape, b: Buffer, b_shape: Shape) -> tuple[Buffer, Shape]:
@@ -112,22 +174,128 @@ class Backend(ABC):
     def sum_to_shape(self, x: Buffer, shape: Shape, target: Shape) -> Buffer:
         """Sums ``x`` down to ``target``, the inverse of broadcasting ``target`` to ``shape``."""
 
+    # -- views, gathers and scatters ------------------------------------------------------
+    # Tensors are contiguous. A *view* of a buffer is (shape, strides, offset) in elements:
+    # view position c is element ``offset + sum_d c_d * strides[d]``; strides are signed
+    # (reversed slices) and may be 0 (broadcasts). Every address a view can reach must lie in
+    # the buffer (InvalidArgumentError otherwise). Layout ops are built on these four.
     @abstractmethod
-    def broadcast_to(self, x: Buffer, shape: Shape, out_shape: Shape) -> Buffer:
-        """Materialises ``x`` broadcast to ``out_shape``."""
+    def strided_copy(self, x: Buffer, shape: Shape, strides: Sequence[int], offset: int) -> Buffer:
+        """A contiguous copy of a view of ``x`` (slices, steps, transposes, broadcasts,
+        diagonals). Both dtypes."""
 
     @abstractmethod
+    def strided_write(self, dst: Buffer, src: Buffer, shape: Shape, strides: Sequence[int], offset: int) -> None:
+        """In place: the view (shape, strides, offset) of ``dst`` takes the values of the
+        contiguous ``src`` (same dtype). The view must address each element at most once
+        (concatenate, pad and the like write into a fresh buffer with it)."""
+
+    @abstractmethod
+    def gather(self, x: Buffer, shape: Shape, strides: Sequence[int], offset: int, indices: Buffer,
+               index_strides: Sequence[int], index_dims: Sequence[tuple[int, int]], op: str = "gather") -> Buffer:
+        """numpy advanced indexing over a view. ``indices`` (int32) holds K = len(index_dims)
+        <= 4 index arrays of ``count = len(indices) // K`` values each; output position c reads
+        ``x[offset + sum_d c_d strides[d] + sum_k wrap(indices[k count + sum_d c_d
+        index_strides[d]]) * index_dims[k][0]]``, where ``index_dims[k] = (source stride,
+        axis size)`` and wrap adds the size to negative indices. An index outside
+        [-size, size) is an InvalidArgumentError naming ``op`` (on asynchronous devices
+        raised at the next sync). Both dtypes. take, take_along_axis and getitem use it."""
+
+    @abstractmethod
+    def scatter_add(self, g: Buffer, n: int, shape: Shape, strides: Sequence[int], offset: int, indices: Buffer | None = None,
+                    index_strides: Sequence[int] = (), index_dims: Sequence[tuple[int, int]] = (),
+                    op: str = "scatter_add") -> Buffer:
+        """The adjoint of `gather` (and of `strided_copy` without indices): ``n`` float32
+        zeros, then ``g`` (of ``shape``) added at the addresses `gather` reads; repeated
+        addresses accumulate."""
+
+    @abstractmethod
+    def where(self, cond: Buffer, c_shape: Shape, x: Buffer, x_shape: Shape, y: Buffer, y_shape: Shape) -> tuple[Buffer, Shape]:
+        """numpy.where(cond, x, y), broadcast; float32 operands, cond nonzero (or NaN) = true."""
+
+    @abstractmethod
+    def cumsum(self, x: Buffer, shape: Shape, axis: int, reverse: bool = False) -> Buffer:
+        """Inclusive cumulative sum along ``axis``; ``reverse`` scans from the end."""
+
+    @abstractmethod
+    def cumprod(self, x: Buffer, shape: Shape, axis: int, reverse: bool = False) -> Buffer:
+        """Inclusive cumulative product along ``axis``; ``reverse`` scans from the end."""
+
+    @abstractmethod
+    def argsort(self, x: Buffer, shape: Shape, axis: int, descending: bool = False) -> Buffer:
+        """Stable argsort along ``axis`` (int32). Ascending puts NaN last (numpy);
+        descending keeps the lower index first among ties (top_k), NaN first."""
+
+    # Composites of the view primitives; the CPU backend overrides the first four with
+    # fused kernels, and the conformance suite compares them with these bodies.
     def transpose(self, x: Buffer, shape: Shape, perm: Sequence[int]) -> Buffer:
-        """numpy.transpose(x, perm), contiguous."""
+        """Composite: numpy.transpose(x, perm) of float32 ``x``, contiguous."""
+        shape, perm = tuple(shape), [int(p) for p in perm]
+        check_float32("transpose", "input", x)
+        check_buffer_len("transpose", "input", x, shape)
+        if sorted(perm) != list(range(len(shape))):
+            from ..errors import InvalidArgumentError
 
-    @abstractmethod
+            raise InvalidArgumentError(f"transpose: axes {perm} are not a permutation of the {len(shape)} axes of shape {shape}")
+        st = contiguous_strides(shape)
+        return self.strided_copy(x, tuple(shape[p] for p in perm), [st[p] for p in perm], 0)
+
+    def broadcast_to(self, x: Buffer, shape: Shape, out_shape: Shape) -> Buffer:
+        """Composite: materialises float32 ``x`` broadcast to ``out_shape``."""
+        shape, out_shape = tuple(shape), tuple(out_shape)
+        check_float32("broadcast_to", "input", x)
+        check_buffer_len("broadcast_to", "input", x, shape)
+        try:
+            ok = tuple(np.broadcast_shapes(shape, out_shape)) == out_shape
+        except ValueError:
+            ok = False
+        if not ok:
+            from ..errors import ShapeError
+
+            raise ShapeError(f"broadcast_to: cannot broadcast a tensor of shape {shape} to {out_shape}")
+        return self.strided_copy(x, out_shape, broadcast_strides(shape, out_shape), 0)
+
     def take_rows(self, x: Buffer, row_len: int, indices: Sequence[int]) -> Buffer:
-        """Rows ``indices`` of ``x`` viewed as (n, row_len); negative indices count
-        from the end. Both dtypes."""
+        """Composite: rows ``indices`` of ``x`` viewed as (n, row_len); negative indices
+        count from the end. Both dtypes."""
+        idx = np.asarray(list(indices), dtype=np.int64).reshape(-1)
+        if row_len == 0:
+            return self.full(0, 0.0, getattr(x, "dtype", "float32"))
+        n_rows = len(x) // row_len
+        ib = self.from_numpy(idx.astype(np.int32), "int32")
+        return self.gather(x, (idx.size, row_len), (0, 1), 0, ib, (1, 0), [(row_len, n_rows)], op="take")
 
-    @abstractmethod
     def scatter_add_rows(self, g: Buffer, row_len: int, indices: Sequence[int], n_rows: int) -> Buffer:
-        """The backward of ``take_rows``: zeros (n_rows, row_len), rows added at ``indices``."""
+        """Composite: the backward of ``take_rows``: zeros (n_rows, row_len), rows added at ``indices``."""
+        idx = np.asarray(list(indices), dtype=np.int64).reshape(-1)
+        ib = self.from_numpy(idx.astype(np.int32), "int32")
+        return self.scatter_add(g, n_rows * row_len, (idx.size, row_len), (0, 1), 0, ib, (1, 0), [(row_len, n_rows)],
+                                op="take_backward")
+
+    def concatenate(self, bufs: Sequence[Buffer], shapes: Sequence[Shape], axis: int, dtype: str) -> tuple[Buffer, Shape]:
+        """Composite: numpy.concatenate along a non-negative ``axis`` (shapes checked by
+        the caller): one fresh buffer, each part written into its slab."""
+        shapes = [tuple(s) for s in shapes]
+        total = sum(s[axis] for s in shapes)
+        out_shape = shapes[0][:axis] + (total,) + shapes[0][axis + 1:]
+        out = self.full(int(np.prod(out_shape)), 0.0, dtype)
+        st = contiguous_strides(out_shape)
+        start = 0
+        for b, s in zip(bufs, shapes):
+            if int(np.prod(s)):
+                self.strided_write(out, b, s, st, start * st[axis] if out_shape else 0)
+            start += s[axis]
+        return out, out_shape
+
+    def pad(self, x: Buffer, shape: Shape, pad_width: Sequence[tuple[int, int]], value: float, dtype: str) -> tuple[Buffer, Shape]:
+        """Composite: numpy.pad(x, pad_width, constant_values=value) with non-negative widths."""
+        shape = tuple(shape)
+        out_shape = tuple(d + lo + hi for d, (lo, hi) in zip(shape, pad_width))
+        out = self.full(int(np.prod(out_shape)), value, dtype)
+        st = contiguous_strides(out_shape)
+        if int(np.prod(shape)):
+            self.strided_write(out, x, shape, st, sum(lo * s for (lo, _), s in zip(pad_width, st)))
+        return out, out_shape
 
     @abstractmethod
     def one_hot(self, labels: Buffer, depth: int) -> Buffer:
@@ -328,3 +496,217 @@ class Backend(ABC):
     ) -> None:
         """Keras 3 Nadam step ``step`` in place; ``u_product`` is the momentum-cache product
         u_1 * ... * u_step (including this step's u_t = beta_1 (1 - 0.5 * 0.96^t))."""
+
+    # -- convolution and pooling (composites) -------------------------------------------
+    # Inputs are NHWC (channels_last); kernels are (kh, kw, in // groups, out) as Keras
+    # lays them out; ``pads`` are explicit zero paddings ((top, bottom), (left, right)),
+    # so "valid", "same" and "causal" are the caller's choice. im2col is one strided view
+    # of the padded input (no index arrays), col2im its adjoint (`scatter_add`, which
+    # accumulates where windows overlap); the product is the fused `dense`. A backend
+    # overrides these with fused (implicit-GEMM) kernels; the conformance suite compares.
+    def _window_geometry(self, op: str, x_shape: Shape, window: Sequence[int], strides: Sequence[int],
+                         pads: Sequence[tuple[int, int]], dilation: Sequence[int]) -> tuple[int, int, int, int]:
+        """(padded height, padded width, output height, output width), or ShapeError."""
+        from ..errors import InvalidArgumentError, ShapeError
+
+        if len(x_shape) != 4:
+            raise ShapeError(f"{op}: expected an NHWC input of rank 4, got shape {tuple(x_shape)}")
+        if any(int(s) < 1 for s in strides) or any(int(d) < 1 for d in dilation) or any(int(k) < 1 for k in window):
+            raise InvalidArgumentError(f"{op}: window {tuple(window)}, strides {tuple(strides)} and dilation "
+                                       f"{tuple(dilation)} must be positive")
+        if any(int(p) < 0 for pair in pads for p in pair):
+            raise InvalidArgumentError(f"{op}: paddings must be non-negative, got {tuple(map(tuple, pads))}")
+        _, h, w, _ = (int(d) for d in x_shape)
+        hp, wp = h + int(pads[0][0]) + int(pads[0][1]), w + int(pads[1][0]) + int(pads[1][1])
+        ekh, ekw = (int(window[0]) - 1) * int(dilation[0]) + 1, (int(window[1]) - 1) * int(dilation[1]) + 1
+        if ekh > hp or ekw > wp:
+            raise ShapeError(f"{op}: the window {tuple(window)} (dilated to ({ekh}, {ekw})) is larger than the padded "
+                             f"input ({hp}, {wp}) of the input of shape {tuple(x_shape)}")
+        return hp, wp, (hp - ekh) // int(strides[0]) + 1, (wp - ekw) // int(strides[1]) + 1
+
+    def _window_view(self, padded: Shape, window, strides, dilation, oh: int, ow: int, layout: str) -> tuple[Shape, list[int]]:
+        """The strided view of the padded NHWC input holding every window: layout "nhwkc"
+        is (N, OH, OW, KH, KW, C) (im2col rows), "kkhwc" is (KH, KW, N, OH, OW, C) (window
+        axes first, so pooling reduces a leading axis: one thread per output on a GPU),
+        "gnhwkc" is (G, N, OH, OW, KH, KW, C // G) (grouped im2col)."""
+        n, hp, wp, c = padded
+        kh, kw = int(window[0]), int(window[1])
+        sn, sh, sw = hp * wp * c, int(strides[0]) * wp * c, int(strides[1]) * c
+        dh, dw = int(dilation[0]) * wp * c, int(dilation[1]) * c
+        if layout == "nhwkc":
+            return (n, oh, ow, kh, kw, c), [sn, sh, sw, dh, dw, 1]
+        if layout == "kkhwc":
+            return (kh, kw, n, oh, ow, c), [dh, dw, sn, sh, sw, 1]
+        g = int(layout[len("gnhwkc:"):])
+        return (g, n, oh, ow, kh, kw, c // g), [c // g, sn, sh, sw, dh, dw, 1]
+
+    @staticmethod
+    def _merge_view_axes(shape: Shape, strides: Sequence[int]) -> tuple[Shape, list[int]]:
+        """The same view with neighbouring axes merged where one stride spans the next
+        (e.g. (KW, C) with strides (C, 1) -> (KW * C,)): fewer axes to index per element."""
+        out_shape, out_strides = [int(shape[0])], [int(strides[0])]
+        for d, s in zip(shape[1:], strides[1:]):
+            if out_strides[-1] == int(s) * int(d):
+                out_shape[-1] *= int(d)
+                out_strides[-1] = int(s)
+            else:
+                out_shape.append(int(d))
+                out_strides.append(int(s))
+        return tuple(out_shape), out_strides
+
+    def _pad_nhwc(self, x: Buffer, x_shape: Shape, pads, value: float) -> tuple[Buffer, Shape]:
+        if not any(int(p) for pair in pads for p in pair):
+            return x, tuple(x_shape)
+        return self.pad(x, tuple(x_shape), [(0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)], value, "float32")
+
+    def _col2im(self, gcols: Buffer, view: Shape, view_strides, padded: Shape, x_shape: Shape, pads, op: str) -> Buffer:
+        """The adjoint of the window view: window gradients summed into the input's positions."""
+        n_padded = int(np.prod(padded))
+        gxp = self.scatter_add(gcols, n_padded, *self._merge_view_axes(view, view_strides), 0, op=op)
+        if tuple(padded) == tuple(x_shape):
+            return gxp
+        st = contiguous_strides(padded)
+        return self.strided_copy(gxp, tuple(x_shape), st, int(pads[0][0]) * st[1] + int(pads[1][0]) * st[2])
+
+    def conv2d(self, x: Buffer, x_shape: Shape, w: Buffer, w_shape: Shape, b: Buffer | None, strides: Sequence[int],
+               pads: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int,
+               activation: str) -> tuple[Buffer, Shape]:
+        """Composite: ``act(conv2d(x, w) + b)`` for x (N, H, W, C) and w (KH, KW, C // groups,
+        O): output position (n, i, j, o), o in group g = o // (O // groups), is
+        ``sum_{p, q, c} xpad[n, i s0 + p d0, j s1 + q d1, g C/groups + c] w[p, q, c, o]``
+        where xpad is x zero-padded by ``pads``. act in linear, relu, sigmoid, tanh.
+        Returns ``(y, (N, OH, OW, O))``."""
+        from ..errors import ShapeError
+
+        hp, wp, oh, ow = self._window_geometry("conv2d", x_shape, w_shape[:2], strides, pads, dilation)
+        n, _, _, c = (int(d) for d in x_shape)
+        kh, kw, cg, o = (int(d) for d in w_shape)
+        g = int(groups)
+        if g < 1 or cg * g != c or o % g:
+            raise ShapeError(f"conv2d: input of shape {tuple(x_shape)} does not fit kernel of shape {tuple(w_shape)} "
+                             f"with groups={groups} (kernel input channels x groups must equal the input's channels "
+                             "and output channels divide by groups)")
+        xp, padded = self._pad_nhwc(x, x_shape, pads, 0.0)
+        rows, k = n * oh * ow, kh * kw * cg
+        out_shape = (n, oh, ow, o)
+        if g == 1:
+            view, st = self._window_view(padded, (kh, kw), strides, dilation, oh, ow, "nhwkc")
+            cols = self.strided_copy(xp, *self._merge_view_axes(view, st), 0)
+            return self.dense(cols, w, b, rows, k, o, activation), out_shape
+        og = o // g
+        view, st = self._window_view(padded, (kh, kw), strides, dilation, oh, ow, f"gnhwkc:{g}")
+        cols = self.strided_copy(xp, *self._merge_view_axes(view, st), 0)
+        wg = self.transpose(w, (k, g, og), (1, 0, 2))
+        yg, _ = self.matmul(cols, (g, rows, k), wg, (g, k, og), False, False)
+        y = self.transpose(yg, (g, rows, og), (1, 0, 2))
+        if b is not None:
+            y, _ = self.binary("add", y, (rows, o), b, (o,))
+        return (y if activation == "linear" else self.unary(activation, y)), out_shape
+
+    def conv2d_backward(self, x: Buffer, x_shape: Shape, w: Buffer, w_shape: Shape, y: Buffer, gy: Buffer,
+                        strides: Sequence[int], pads: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int,
+                        activation: str, need_gx: bool) -> tuple[Buffer | None, Buffer, Buffer]:
+        """Composite: ``(gx or None, gw, gb)`` of `conv2d` given its output ``y`` (for the
+        activation's derivative, as in `dense_backward`) and the output gradient ``gy``."""
+        hp, wp, oh, ow = self._window_geometry("conv2d_backward", x_shape, w_shape[:2], strides, pads, dilation)
+        n, _, _, c = (int(d) for d in x_shape)
+        kh, kw, cg, o = (int(d) for d in w_shape)
+        g = int(groups)
+        xp, padded = self._pad_nhwc(x, x_shape, pads, 0.0)
+        rows, k = n * oh * ow, kh * kw * cg
+        layout = "nhwkc" if g == 1 else f"gnhwkc:{g}"
+        view, st = self._window_view(padded, (kh, kw), strides, dilation, oh, ow, layout)
+        cols = self.strided_copy(xp, *self._merge_view_axes(view, st), 0)
+        if g == 1:
+            gcols, gw, gb = self.dense_backward(cols, w, y, gy, rows, k, o, activation, need_gx)
+        else:
+            og = o // g
+            gz = gy if activation == "linear" else self.unary_backward(activation, y, y, gy)
+            gzg = self.transpose(gz, (rows, g, og), (1, 0, 2))
+            gwg, _ = self.matmul(cols, (g, rows, k), gzg, (g, rows, og), True, False)
+            gw = self.transpose(gwg, (g, k, og), (1, 0, 2))
+            gb = self.sum_to_shape(gz, (rows, o), (o,))
+            gcols = None
+            if need_gx:
+                wg = self.transpose(w, (k, g, og), (1, 0, 2))
+                gcols, _ = self.matmul(gzg, (g, rows, og), wg, (g, k, og), False, True)
+        gx = self._col2im(gcols, view, st, padded, x_shape, pads, "conv2d_backward") if need_gx else None
+        return gx, gw, gb
+
+    def max_pool2d(self, x: Buffer, x_shape: Shape, pool_size: Sequence[int], strides: Sequence[int],
+                   pads: Sequence[tuple[int, int]], need_argmax: bool = False) -> tuple[Buffer, Shape, Buffer | None]:
+        """Composite: the maximum of each (KH, KW) window of x (N, H, W, C) padded with
+        -inf by ``pads``. Returns ``(y (N, OH, OW, C), shape, argmax)``: with ``need_argmax``
+        the int32 row-major window position (p KW + q) of each output's first maximum
+        (TensorFlow's and PyTorch's gradient goes to that one element), else None."""
+        _, _, oh, ow = self._window_geometry("max_pool2d", x_shape, pool_size, strides, pads, (1, 1))
+        n, _, _, c = (int(d) for d in x_shape)
+        xp, padded = self._pad_nhwc(x, x_shape, pads, float("-inf"))
+        view, st = self._window_view(padded, pool_size, strides, (1, 1), oh, ow, "kkhwc")
+        win = self.strided_copy(xp, *self._merge_view_axes(view, st), 0)
+        k, m = int(pool_size[0]) * int(pool_size[1]), n * oh * ow * c
+        y, _ = self.reduce("max", win, (k, m), [0], False)
+        am = self.reduce("argmax", win, (k, m), [0], False)[0] if need_argmax else None
+        return y, (n, oh, ow, c), am
+
+    def max_pool2d_backward(self, argmax: Buffer, gy: Buffer, x_shape: Shape, pool_size: Sequence[int],
+                            strides: Sequence[int], pads: Sequence[tuple[int, int]]) -> Buffer:
+        """Composite: the gradient of `max_pool2d` w.r.t. x: each output's gradient goes to
+        its window's first maximum (``argmax``); overlapping windows accumulate."""
+        _, _, oh, ow = self._window_geometry("max_pool2d_backward", x_shape, pool_size, strides, pads, (1, 1))
+        n, h, w, c = (int(d) for d in x_shape)
+        padded = (n, h + int(pads[0][0]) + int(pads[0][1]), w + int(pads[1][0]) + int(pads[1][1]), c)
+        view, st = self._window_view(padded, pool_size, strides, (1, 1), oh, ow, "kkhwc")
+        k, m = int(pool_size[0]) * int(pool_size[1]), n * oh * ow * c
+        positions = self.from_numpy(np.arange(k, dtype=np.float32), "float32")
+        hit, _ = self.binary("equal", self.cast(argmax, "float32"), (1, m), positions, (k, 1))
+        gcols, _ = self.binary("mul", hit, (k, m), gy, (1, m))
+        return self._col2im(gcols, view, st, padded, x_shape, pads, "max_pool2d_backward")
+
+    def _pool_counts(self, x_shape: Shape, pool_size, strides, pads, oh: int, ow: int) -> Buffer | None:
+        """(OH, OW, 1) float32: how many input (not padding) elements each window covers;
+        None when every window is whole."""
+        _, h, w, _ = (int(d) for d in x_shape)
+        if not any(int(p) for pair in pads for p in pair):
+            return None
+        per_axis = []
+        for size, k, s, lo, o in ((h, pool_size[0], strides[0], pads[0][0], oh), (w, pool_size[1], strides[1], pads[1][0], ow)):
+            start = np.arange(o) * int(s) - int(lo)
+            per_axis.append(np.minimum(start + int(k), size) - np.maximum(start, 0))
+        counts = np.outer(per_axis[0], per_axis[1]).astype(np.float32).reshape(oh, ow, 1)
+        return self.from_numpy(counts, "float32")
+
+    def average_pool2d(self, x: Buffer, x_shape: Shape, pool_size: Sequence[int], strides: Sequence[int],
+                       pads: Sequence[tuple[int, int]]) -> tuple[Buffer, Shape]:
+        """Composite: the mean of each (KH, KW) window of x (N, H, W, C) over its input
+        elements; padding is excluded from the count (TensorFlow's and Keras's "same").
+        Returns ``(y (N, OH, OW, C), shape)``."""
+        _, _, oh, ow = self._window_geometry("average_pool2d", x_shape, pool_size, strides, pads, (1, 1))
+        n, _, _, c = (int(d) for d in x_shape)
+        xp, padded = self._pad_nhwc(x, x_shape, pads, 0.0)
+        view, st = self._window_view(padded, pool_size, strides, (1, 1), oh, ow, "kkhwc")
+        win = self.strided_copy(xp, *self._merge_view_axes(view, st), 0)
+        k, m = int(pool_size[0]) * int(pool_size[1]), n * oh * ow * c
+        counts = self._pool_counts(x_shape, pool_size, strides, pads, oh, ow)
+        if counts is None:
+            y, _ = self.reduce("mean", win, (k, m), [0], False)
+        else:
+            s, _ = self.reduce("sum", win, (k, m), [0], False)
+            y, _ = self.binary("div", s, (n, oh, ow, c), counts, (oh, ow, 1))
+        return y, (n, oh, ow, c)
+
+    def average_pool2d_backward(self, gy: Buffer, x_shape: Shape, pool_size: Sequence[int], strides: Sequence[int],
+                                pads: Sequence[tuple[int, int]]) -> Buffer:
+        """Composite: the gradient of `average_pool2d` w.r.t. x."""
+        _, _, oh, ow = self._window_geometry("average_pool2d_backward", x_shape, pool_size, strides, pads, (1, 1))
+        n, h, w, c = (int(d) for d in x_shape)
+        padded = (n, h + int(pads[0][0]) + int(pads[0][1]), w + int(pads[1][0]) + int(pads[1][1]), c)
+        view, st = self._window_view(padded, pool_size, strides, (1, 1), oh, ow, "kkhwc")
+        k, m = int(pool_size[0]) * int(pool_size[1]), n * oh * ow * c
+        counts = self._pool_counts(x_shape, pool_size, strides, pads, oh, ow)
+        if counts is None:
+            gs, _ = self.binary("mul", gy, (n, oh, ow, c), self.full(1, 1.0 / k, "float32"), ())
+        else:
+            gs, _ = self.binary("div", gy, (n, oh, ow, c), counts, (oh, ow, 1))
+        gcols = self.broadcast_to(gs, (1, m), (k, m))
+        return self._col2im(gcols, view, st, padded, x_shape, pads, "average_pool2d_backward")

@@ -64,6 +64,17 @@ class CpuBackend(Backend):
     take_rows = staticmethod(_core.take_rows)  # type: ignore[assignment]
     scatter_add_rows = staticmethod(_core.scatter_add_rows)  # type: ignore[assignment]
     one_hot = staticmethod(_core.one_hot)  # type: ignore[assignment]
+    strided_copy = staticmethod(_core.strided_copy)  # type: ignore[assignment]
+    strided_write = staticmethod(_core.strided_write)  # type: ignore[assignment]
+    gather = staticmethod(_core.gather)  # type: ignore[assignment]
+    scatter_add = staticmethod(_core.scatter_add)  # type: ignore[assignment]
+    cumsum = staticmethod(_core.cumsum)  # type: ignore[assignment]
+    cumprod = staticmethod(_core.cumprod)  # type: ignore[assignment]
+    argsort = staticmethod(_core.argsort)  # type: ignore[assignment]
+
+    def where(self, cond: Buffer, c_shape: Shape, x: Buffer, x_shape: Shape, y: Buffer, y_shape: Shape) -> tuple[Buffer, Shape]:
+        buf, s = _core.where(cond, c_shape, x, x_shape, y, y_shape)
+        return buf, tuple(s)
 
     def matmul(self, a: Buffer, a_shape: Shape, b: Buffer, b_shape: Shape, trans_a: bool, trans_b: bool) -> tuple[Buffer, Shape]:
         buf, s = _core.matmul(a, a_shape, b, b_shape, trans_a, trans_b)
@@ -99,3 +110,8 @@ class ReferenceCompositeCpuBackend(CpuBackend):
     dense_backward = Backend.dense_backward  # type: ignore[assignment]
     batch_norm = Backend.batch_norm  # type: ignore[assignment]
     batch_norm_backward = Backend.batch_norm_backward  # type: ignore[assignment]
+    # The layout kernels' composites over strided_copy / gather / scatter_add.
+    transpose = Backend.transpose  # type: ignore[assignment]
+    broadcast_to = Backend.broadcast_to  # type: ignore[assignment]
+    take_rows = Backend.take_rows  # type: ignore[assignment]
+    scatter_add_rows = Backend.scatter_add_rows  # type: ignore[assignment]

@@ -321,26 +321,33 @@ def reshape(x, shape) -> Tensor:
 
 
 def transpose(x, axes: Sequence[int] | None = None) -> Tensor:
-    """numpy.transpose: reverses the axes by default."""
+    """numpy.transpose: reverses the axes by default; any permutation (negative axes
+    count from the end). Both dtypes."""
     x = as_tensor(x)
-    perm = list(range(x.ndim))[::-1] if axes is None else [int(a) % _builtins.max(x.ndim, 1) for a in axes]
-    if sorted(perm) != list(range(x.ndim)):
-        raise InvalidArgumentError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
-    if perm == list(range(x.ndim)):
+    nd = x.ndim
+    if axes is None:
+        perm = list(range(nd))[::-1]
+    else:
+        perm = [int(a) for a in axes]
+        if any(not -nd <= a < nd for a in perm):
+            raise InvalidArgumentError(f"transpose: axes {tuple(axes)} are out of bounds for a tensor of shape {x.shape}")
+        perm = [a % nd for a in perm]
+    if sorted(perm) != list(range(nd)):
+        raise InvalidArgumentError(f"transpose: axes {axes} are not a permutation of the {nd} axes of shape {x.shape}")
+    if perm == list(range(nd)):
         return x
-    x = _float(x)
     be = x._backend
-    y = _wrap(be.transpose(x._buf, x.shape, perm), tuple(x.shape[p] for p in perm), "float32", be)
-    inv = list(np.argsort(perm))
+    out_shape = tuple(x.shape[p] for p in perm)
+    if x.dtype != "float32":
+        st = [0] * nd
+        acc = 1
+        for i in range(nd - 1, -1, -1):
+            st[i] = acc
+            acc *= x.shape[i]
+        return _wrap(be.strided_copy(x._buf, out_shape, [st[p] for p in perm], 0), out_shape, x.dtype, be)
+    y = _wrap(be.transpose(x._buf, x.shape, perm), out_shape, "float32", be)
+    inv = [int(i) for i in np.argsort(perm)]
     return _record(y, (x,), lambda g: (transpose(g, inv),))
-
-
-def expand_dims(x, axis: int) -> Tensor:
-    x = as_tensor(x)
-    a = axis if axis >= 0 else axis + x.ndim + 1
-    if not 0 <= a <= x.ndim:
-        raise InvalidArgumentError(f"expand_dims: axis {axis} is out of bounds for rank {x.ndim}")
-    return reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
 
 def squeeze(x, axis=None) -> Tensor:
@@ -382,58 +389,30 @@ def stop_gradient(x) -> Tensor:
     return as_tensor(x).detach()
 
 
-def take(x, indices, axis: int = 0) -> Tensor:
-    """Rows of ``x`` along axis 0 (numpy ``x[indices]``); gradient by scatter-add."""
-    x = as_tensor(x)
-    if axis != 0:
-        raise InvalidArgumentError("take: only axis=0 is supported")
-    if x.ndim == 0:
-        raise ShapeError("take: cannot index a 0-d tensor")
-    idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
-    if idx.size == 0:
-        idx = idx.astype(np.int64)  # numpy: x[[]] is an empty selection, not a float index
-    if idx.dtype.kind not in "iu":
-        raise DTypeError(f"take: indices must be integers, got {idx.dtype}")
-    row_len = x.size // x.shape[0] if x.shape[0] else int(np.prod(x.shape[1:]))
-    if row_len == 0 and idx.size:
-        # Rows of zero elements: the kernel cannot count the rows, so check bounds here.
-        n0 = x.shape[0]
-        bad = idx[(idx < -n0) | (idx >= n0)]
-        if bad.size:
-            raise InvalidArgumentError(f"take: index {int(bad[0])} is out of bounds for axis 0 with size {n0}")
-    flat = idx.reshape(-1).tolist()
-    be = x._backend
-    y = _wrap(be.take_rows(x._buf, row_len, flat), idx.shape + x.shape[1:], x.dtype, be)
-    n = x.shape[0]
-    return _record(
-        y, (x,), lambda g: (_wrap(be.scatter_add_rows(g._buf, row_len, flat, n), x.shape, "float32", be),)
-    )
+# Kept for the ops modules that import them from here; they live in ops/array.py.
+def take(x, indices, axis=0) -> Tensor:
+    """`ops.array.take` with the leading axis as default (``ops.take`` follows Keras: axis=None)."""
+    from .array import take as _take
+
+    return _take(x, indices, axis)
 
 
-def getitem(x: Tensor, key) -> Tensor:
-    """Indexing of the leading axis: an int, a slice, or an integer array."""
-    if isinstance(key, tuple):
-        if len(key) == 1:
-            key = key[0]
-        else:
-            raise InvalidArgumentError("tensor indexing supports the leading axis only (an int, a slice or an index array)")
-    if x.ndim == 0:
-        raise ShapeError("cannot index a 0-d tensor")
-    n = x.shape[0]
-    if isinstance(key, (int, np.integer)):
-        k = int(key)
-        if not -n <= k < n:
-            raise InvalidArgumentError(f"index {k} is out of bounds for axis 0 with size {n}")
-        return reshape(take(x, [k % n]), x.shape[1:])
-    if isinstance(key, slice):
-        return take(x, list(range(*key.indices(n))))
-    return take(x, key)
+def expand_dims(x, axis) -> Tensor:
+    from .array import expand_dims as _expand_dims
+
+    return _expand_dims(x, axis)
+
+
+def getitem(x, key) -> Tensor:
+    from .array import getitem as _getitem
+
+    return _getitem(x, key)
 
 
 def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
-    """Joins tensors along ``axis`` (through numpy on the host; no gradient)."""
-    ts = [as_tensor(t) for t in tensors]
-    return Tensor(np.concatenate([np.asarray(t.numpy()) for t in ts], axis=axis), device=ts[0].device)
+    from .array import concatenate as _concatenate
+
+    return _concatenate(tensors, axis)
 
 
 def sum_to(x: Tensor, shape: tuple) -> Tensor:

@@ -3,6 +3,8 @@
 //! (returning `error::Error`) so that the bindings stay thin.
 
 pub mod binary;
+pub mod cpu_features;
+pub mod index;
 pub mod layout;
 pub mod matmul;
 pub mod nn;
@@ -11,6 +13,7 @@ pub mod optim;
 pub mod parallel;
 pub mod random;
 pub mod reduce;
+pub mod scan;
 pub mod shape;
 pub mod strided;
 pub mod unary;

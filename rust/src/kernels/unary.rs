@@ -99,11 +99,25 @@ pub enum UnaryOp {
     Softsign,
     /// `x * tanh(softplus(x))`.
     Mish,
+    /// `ln(1 + x)`, precise near 0.
+    Log1p,
+    /// `exp(x) - 1`, precise near 0.
+    Expm1,
+    /// The error function.
+    Erf,
+    /// `1 / sqrt(x)`.
+    Rsqrt,
+    /// Rounding ops (zero gradient): floor, ceil, round half to even (numpy), sign.
+    Floor,
+    Ceil,
+    Round,
+    Sign,
 }
 
 pub const UNARY_OPS: &[&str] = &[
     "neg", "abs", "exp", "log", "sqrt", "square", "relu", "sigmoid", "tanh", "relu6", "hard_sigmoid", "step",
-    "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "softplus", "softsign", "mish",
+    "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "softplus", "softsign", "mish", "log1p", "expm1", "erf",
+    "rsqrt", "floor", "ceil", "round", "sign",
 ];
 
 /// Keras' default slope of `keras.activations.leaky_relu` / `keras.ops.leaky_relu`.
@@ -147,6 +161,14 @@ impl UnaryOp {
             "softplus" => Self::Softplus,
             "softsign" => Self::Softsign,
             "mish" => Self::Mish,
+            "log1p" => Self::Log1p,
+            "expm1" => Self::Expm1,
+            "erf" => Self::Erf,
+            "rsqrt" => Self::Rsqrt,
+            "floor" => Self::Floor,
+            "ceil" => Self::Ceil,
+            "round" => Self::Round,
+            "sign" => Self::Sign,
             _ => {
                 return Err(Error::value(
                     "unary",
@@ -442,10 +464,43 @@ fn d_mish(v: f32) -> f32 {
     }
 }
 
+/// The error function: an odd Taylor series below |x| = 0.5 (relative error < 3e-8, so
+/// erf keeps its relative precision near 0), `1 - erfc(|x|)` above.
+#[inline(always)]
+pub fn erf_f(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    let a = x.abs();
+    if a < 0.5 {
+        let z = x * x;
+        let s = 1.0 + z * (-1.0 / 3.0 + z * (1.0 / 10.0 + z * (-1.0 / 42.0 + z * (1.0 / 216.0 + z * (-1.0 / 1320.0)))));
+        return std::f32::consts::FRAC_2_SQRT_PI * x * s;
+    }
+    let r = if a > 10.0 { 1.0 } else { 1.0 - erfc_f(a) };
+    if x < 0.0 {
+        -r
+    } else {
+        r
+    }
+}
+
+#[inline(always)]
+fn sign_f(v: f32) -> f32 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v // 0, -0 and NaN stay themselves (numpy)
+    }
+}
+
 #[inline(always)]
 fn d_selu(v: f32) -> f32 {
-    // TensorFlow's SeluGrad: the `x < 0` branch is strict, so selu'(0) = scale.
-    if v < 0.0 {
+    // JAX / Keras 3: selu = scale * elu(x, alpha) with elu's `x > 0` branch strict, so
+    // selu'(0) = scale * alpha.
+    if v <= 0.0 {
         SELU_SCALE * SELU_ALPHA * exp_f(v)
     } else {
         SELU_SCALE
@@ -489,12 +544,21 @@ pub fn forward_into(op: UnaryOp, x: &[f32], y: &mut [f32]) {
         UnaryOp::Softplus => map_chunks(y, x, each!(v => softplus(v))),
         UnaryOp::Softsign => map_chunks(y, x, each!(v => softsign(v))),
         UnaryOp::Mish => map_chunks(y, x, each!(v => mish(v))),
+        UnaryOp::Log1p => zip_map(y, x, f32::ln_1p),
+        UnaryOp::Expm1 => zip_map(y, x, f32::exp_m1),
+        UnaryOp::Erf => zip_map(y, x, erf_f),
+        UnaryOp::Rsqrt => zip_map(y, x, |v| 1.0 / v.sqrt()),
+        UnaryOp::Floor => zip_map(y, x, f32::floor),
+        UnaryOp::Ceil => zip_map(y, x, f32::ceil),
+        UnaryOp::Round => zip_map(y, x, f32::round_ties_even),
+        UnaryOp::Sign => zip_map(y, x, sign_f),
     }
 }
 
 /// `dx = dy * op'(x)`, using whichever of `x` and `y = op(x)` is cheaper and stabler.
-/// At kinks the derivative follows TensorFlow (relu'(0) = 0, abs'(0) = 0,
-/// relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = slope, elu'(0) = alpha, selu'(0) = scale);
+/// At kinks the derivative follows Keras 3 on JAX (relu'(0) = 0, abs'(0) = 0,
+/// relu6'(0) = relu6'(6) = 0, leaky_relu'(0) = 1 (jnp.where(x >= 0, ...)), elu'(0) = alpha,
+/// selu'(0) = scale * alpha);
 /// step has a zero gradient everywhere.
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Result<Vec<f32>> {
     let mut gx = alloc_f32(x.len())?;
@@ -526,7 +590,7 @@ pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Result<Vec<f32
             }
         })),
         UnaryOp::Step => gx.fill(0.0),
-        UnaryOp::LeakyRelu(a) => map2_chunks(&mut gx, x, gy, each!(x, g => if x > 0.0 { g } else { a * g })),
+        UnaryOp::LeakyRelu(a) => map2_chunks(&mut gx, x, gy, each!(x, g => if x >= 0.0 { g } else { a * g })),
         UnaryOp::Elu(a) => map2_chunks(&mut gx, x, gy, each!(x, g => if x > 0.0 { g } else { g * a * exp_f(x) })),
         UnaryOp::Selu => map2_chunks(&mut gx, x, gy, each!(x, g => g * d_selu(x))),
         UnaryOp::Gelu => map2_chunks(&mut gx, x, gy, each!(x, g => g * d_gelu(x))),
@@ -535,6 +599,11 @@ pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], gy: &[f32]) -> Result<Vec<f32
         UnaryOp::Softplus => map2_chunks(&mut gx, x, gy, each!(x, g => g / (1.0 + exp_f(-x)))),
         UnaryOp::Softsign => map2_chunks(&mut gx, x, gy, each!(x, g => g * d_softsign(x))),
         UnaryOp::Mish => map2_chunks(&mut gx, x, gy, each!(x, g => g * d_mish(x))),
+        UnaryOp::Log1p => zip_map3(&mut gx, x, y, gy, |x, _, g| g / (1.0 + x)),
+        UnaryOp::Expm1 => zip_map3(&mut gx, x, y, gy, |_, y, g| g * (y + 1.0)),
+        UnaryOp::Erf => zip_map3(&mut gx, x, y, gy, |x, _, g| g * std::f32::consts::FRAC_2_SQRT_PI * (-x * x).exp()),
+        UnaryOp::Rsqrt => zip_map3(&mut gx, x, y, gy, |_, y, g| -0.5 * g * y * y * y),
+        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Sign => gx.fill(0.0),
     }
     Ok(gx)
 }
@@ -561,6 +630,19 @@ mod tests {
     fn relu_backward_is_zero_at_kink() {
         let g = backward(UnaryOp::Relu, &[-1.0, 0.0, 2.0], &[0.0, 0.0, 2.0], &[1.0, 1.0, 1.0]).unwrap();
         assert_eq!(g, vec![0.0, 0.0, 1.0]);
+        // Keras 3 / JAX at 0: leaky_relu' = 1, elu' = alpha, selu' = scale * alpha.
+        assert_eq!(backward(UnaryOp::LeakyRelu(0.2), &[0.0], &[0.0], &[1.0]).unwrap(), vec![1.0]);
+        assert_eq!(backward(UnaryOp::Elu(0.5), &[0.0], &[0.0], &[1.0]).unwrap(), vec![0.5]);
+        assert_eq!(backward(UnaryOp::Selu, &[0.0], &[0.0], &[1.0]).unwrap(), vec![SELU_SCALE * SELU_ALPHA]);
+    }
+
+    #[test]
+    fn erf_is_precise_near_zero_and_saturates() {
+        for (x, want) in [(1e-6f32, 1.128_379_167_095_512_6e-6f64), (0.3, 0.328_626_759_459_127_4), (1.0, 0.842_700_792_949_714_9), (-2.0, -0.995_322_265_018_952_7)] {
+            assert!((erf_f(x) as f64 / want - 1.0).abs() < 1e-6, "erf({x}) = {}", erf_f(x));
+        }
+        assert_eq!(erf_f(f32::INFINITY), 1.0);
+        assert_eq!(forward(UnaryOp::Round, &[0.5, 1.5, -2.5]).unwrap(), vec![0.0, 2.0, -2.0]);
     }
 
     #[test]

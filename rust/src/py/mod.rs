@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::kernels::binary::{self, BinaryOp};
+use crate::kernels::index::{self, Addressing, IndexDim};
 use crate::kernels::layout;
 use crate::kernels::matmul::{matmul as gemm_kernel, MatmulSpec};
 use crate::kernels::nn::{self, DenseActivation, Labels};
@@ -19,6 +20,7 @@ use crate::kernels::optim;
 use crate::kernels::parallel::{self, MIN_PARALLEL};
 use crate::kernels::random as rng;
 use crate::kernels::reduce::{self, ReduceOp, Reduced};
+use crate::kernels::scan::{self, ScanOp};
 use crate::kernels::shape::{broadcast_shapes, check_len, fmt_shape_pub, numel};
 use crate::kernels::unary::{self, UnaryOp};
 use crate::memory::Storage;
@@ -192,6 +194,142 @@ fn one_hot(py: Python<'_>, labels: &CpuBuffer, depth: usize) -> PyResult<CpuBuff
     let l = labels.shared();
     let n = read(&l).len() * depth;
     run(py, n, move || Ok(f32buf(layout::one_hot(as_i32("one_hot", "labels", &read(&l))?, depth)?)))
+}
+
+// ---- views, gathers and scatters (kernels/index.rs) -------------------------------------------
+
+fn addressing(shape: Vec<usize>, strides: Vec<i64>, offset: i64, index_strides: Vec<i64>, index_dims: Vec<(i64, usize)>) -> Addressing {
+    Addressing { shape, strides, offset, idx_strides: index_strides, dims: index_dims.into_iter().map(|(stride, size)| IndexDim { stride, size }).collect() }
+}
+
+/// A contiguous copy of the view (shape, strides, offset) of `x`; both dtypes.
+#[pyfunction]
+fn strided_copy(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, strides: Vec<i64>, offset: i64) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    let ad = Addressing::view(&shape, &strides, offset);
+    run(py, numel(&shape), move || {
+        Ok(match &*read(&x) {
+            Storage::F32(v) => CpuBuffer::f32(index::gather("strided_copy", v, &ad, &[], crate::memory::alloc_f32)?),
+            Storage::I32(v) => CpuBuffer::i32(index::gather("strided_copy", v, &ad, &[], crate::memory::alloc_i32)?),
+        })
+    })
+}
+
+/// In place: the view (shape, strides, offset) of `dst` takes the values of `src`.
+#[pyfunction]
+fn strided_write(py: Python<'_>, dst: &CpuBuffer, src: &CpuBuffer, shape: Vec<usize>, strides: Vec<i64>, offset: i64) -> PyResult<()> {
+    let (d, s) = (dst.shared(), src.shared());
+    if std::sync::Arc::ptr_eq(&d, &s) {
+        return Err(Error::value("strided_write", "source and destination must be distinct buffers").into());
+    }
+    let ad = Addressing::view(&shape, &strides, offset);
+    run(py, numel(&shape), move || {
+        let sg = read(&s);
+        let mut dg = write(&d);
+        match (&mut *dg, &*sg) {
+            (Storage::F32(dv), Storage::F32(sv)) => index::strided_write("strided_write", dv, sv, &ad),
+            (Storage::I32(dv), Storage::I32(sv)) => index::strided_write("strided_write", dv, sv, &ad),
+            _ => Err(Error::dtype("strided_write", "source and destination dtypes differ")),
+        }
+    })
+}
+
+/// Gather through a view plus integer index arrays (numpy advanced indexing); both dtypes.
+#[pyfunction]
+#[pyo3(signature = (x, shape, strides, offset, indices, index_strides, index_dims, op="gather"))]
+#[allow(clippy::too_many_arguments)]
+fn gather(
+    py: Python<'_>,
+    x: &CpuBuffer,
+    shape: Vec<usize>,
+    strides: Vec<i64>,
+    offset: i64,
+    indices: &CpuBuffer,
+    index_strides: Vec<i64>,
+    index_dims: Vec<(i64, usize)>,
+    op: &str,
+) -> PyResult<CpuBuffer> {
+    let (x, ib) = (x.shared(), indices.shared());
+    let op = op.to_string();
+    let work = numel(&shape);
+    let ad = addressing(shape, strides, offset, index_strides, index_dims);
+    run(py, work, move || {
+        let ig = read(&ib);
+        let idx = as_i32(&op, "indices", &ig)?;
+        Ok(match &*read(&x) {
+            Storage::F32(v) => CpuBuffer::f32(index::gather(&op, v, &ad, idx, crate::memory::alloc_f32)?),
+            Storage::I32(v) => CpuBuffer::i32(index::gather(&op, v, &ad, idx, crate::memory::alloc_i32)?),
+        })
+    })
+}
+
+/// The adjoint of `gather` / `strided_copy`: `n` zeros, then `g` added at the addressed
+/// positions (repeats accumulate).
+#[pyfunction]
+#[pyo3(signature = (g, n, shape, strides, offset, indices=None, index_strides=Vec::new(), index_dims=Vec::new(), op="scatter_add"))]
+#[allow(clippy::too_many_arguments)]
+fn scatter_add(
+    py: Python<'_>,
+    g: &CpuBuffer,
+    n: usize,
+    shape: Vec<usize>,
+    strides: Vec<i64>,
+    offset: i64,
+    indices: Option<&CpuBuffer>,
+    index_strides: Vec<i64>,
+    index_dims: Vec<(i64, usize)>,
+    op: &str,
+) -> PyResult<CpuBuffer> {
+    let (g, ib) = (g.shared(), indices.map(|b| b.shared()));
+    let op = op.to_string();
+    let work = numel(&shape);
+    if ib.is_none() && !index_dims.is_empty() {
+        return Err(Error::value(&op, "index_dims given without indices").into());
+    }
+    let ad = addressing(shape, strides, offset, index_strides, index_dims);
+    run(py, work, move || {
+        let ig = ib.as_ref().map(read);
+        let idx: &[i32] = match ig.as_deref() {
+            Some(s) => as_i32(&op, "indices", s)?,
+            None => &[],
+        };
+        Ok(f32buf(index::scatter_add(&op, as_f32(&op, "gradient", &read(&g))?, n, &ad, idx)?))
+    })
+}
+
+/// numpy.where(cond, x, y) with broadcasting (float32 operands; cond nonzero = true).
+#[pyfunction]
+#[pyo3(name = "where")]
+fn where_op(py: Python<'_>, cond: &CpuBuffer, c_shape: Vec<usize>, x: &CpuBuffer, x_shape: Vec<usize>, y: &CpuBuffer, y_shape: Vec<usize>) -> PyResult<(CpuBuffer, Vec<usize>)> {
+    let (c, x, y) = (cond.shared(), x.shared(), y.shared());
+    let work = numel(&x_shape).max(numel(&y_shape)).max(numel(&c_shape));
+    run(py, work, move || {
+        let (cg, xg, yg) = (read(&c), read(&x), read(&y));
+        let (o, s) = index::r#where(as_f32("where", "condition", &cg)?, &c_shape, as_f32("where", "x", &xg)?, &x_shape, as_f32("where", "y", &yg)?, &y_shape)?;
+        Ok((f32buf(o), s))
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, shape, axis, reverse=false))]
+fn cumsum(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, axis: i64, reverse: bool) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape), move || Ok(f32buf(scan::cumulative(ScanOp::Sum, as_f32("cumsum", "input", &read(&x))?, &shape, axis, reverse)?)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, shape, axis, reverse=false))]
+fn cumprod(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, axis: i64, reverse: bool) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape), move || Ok(f32buf(scan::cumulative(ScanOp::Prod, as_f32("cumprod", "input", &read(&x))?, &shape, axis, reverse)?)))
+}
+
+/// Stable argsort along `axis` (int32); NaN last ascending, first descending.
+#[pyfunction]
+#[pyo3(signature = (x, shape, axis, descending=false))]
+fn argsort(py: Python<'_>, x: &CpuBuffer, shape: Vec<usize>, axis: i64, descending: bool) -> PyResult<CpuBuffer> {
+    let x = x.shared();
+    run(py, numel(&shape) * 8, move || Ok(CpuBuffer::i32(scan::argsort(as_f32("argsort", "input", &read(&x))?, &shape, axis, descending)?)))
 }
 
 #[pyfunction]
@@ -666,9 +804,30 @@ fn nadam_update(
     })
 }
 
+/// The most CPU kernel threads `set_num_threads` accepts: 4 per core (oversubscribing
+/// further only adds scheduling cost), and at least 64. Asking for more is refused before
+/// any thread starts: rayon would otherwise start them one by one until the OS says no.
+fn max_num_threads() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    (4 * cores).max(64)
+}
+
 #[pyfunction]
 fn set_num_threads(n: usize) -> PyResult<()> {
+    let cap = max_num_threads();
+    if n > cap {
+        return Err(crate::error::Error::value(
+            "set_num_threads",
+            format!("n must be at most {cap} (4 threads per core, at least 64), got {n}"),
+        )
+        .into());
+    }
     Ok(parallel::set_num_threads(n)?)
+}
+
+#[pyfunction]
+fn _max_num_threads() -> usize {
+    max_num_threads()
 }
 
 #[pyfunction]
@@ -680,6 +839,26 @@ fn get_num_threads() -> usize {
 #[pyfunction]
 fn _after_fork() {
     parallel::after_fork();
+}
+
+/// The instruction-set extensions the CPU kernels detected at run time.
+#[pyfunction]
+fn cpu_features() -> Vec<&'static str> {
+    crate::kernels::cpu_features::cpu_features()
+}
+
+/// The GEMM kernel family in use: `avx512`, `avx2`, `neon` or `scalar`.
+#[pyfunction]
+#[pyo3(name = "gemm_kernel")]
+fn gemm_kernel_name() -> &'static str {
+    crate::kernels::cpu_features::gemm_kernel().name()
+}
+
+/// Test hook: forces the GEMM onto a narrower family (`None` or "auto": automatic).
+#[pyfunction]
+#[pyo3(signature = (name=None))]
+fn _force_gemm_kernel(name: Option<&str>) -> PyResult<()> {
+    crate::kernels::cpu_features::force_gemm_kernel(name).map_err(PyErr::from)
 }
 
 /// Whether Ember's pool workers run with flush-to-zero / denormals-are-zero.
@@ -732,6 +911,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cast, m)?)?;
     m.add_function(wrap_pyfunction!(one_hot, m)?)?;
     m.add_function(wrap_pyfunction!(all_finite, m)?)?;
+    m.add_function(wrap_pyfunction!(strided_copy, m)?)?;
+    m.add_function(wrap_pyfunction!(strided_write, m)?)?;
+    m.add_function(wrap_pyfunction!(gather, m)?)?;
+    m.add_function(wrap_pyfunction!(scatter_add, m)?)?;
+    m.add_function(wrap_pyfunction!(where_op, m)?)?;
+    m.add_function(wrap_pyfunction!(cumsum, m)?)?;
+    m.add_function(wrap_pyfunction!(cumprod, m)?)?;
+    m.add_function(wrap_pyfunction!(argsort, m)?)?;
     m.add_function(wrap_pyfunction!(matmul, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_backward, m)?)?;
@@ -755,7 +942,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nadam_update, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(_max_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(cpu_features, m)?)?;
+    m.add_function(wrap_pyfunction!(gemm_kernel_name, m)?)?;
+    m.add_function(wrap_pyfunction!(_force_gemm_kernel, m)?)?;
     m.add_function(wrap_pyfunction!(workers_flush_denormals, m)?)?;
     m.add_function(wrap_pyfunction!(clear_pool, m)?)?;
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..base import Backend
 from .elementwise import ElementwiseKernels
+from .index import IndexKernels
 from .linalg import LinalgKernels
 from .nn import NNKernels
 from .optim import OptimKernels
@@ -18,7 +19,7 @@ from .reduce import ReduceKernels
 from .runtime import get_runtime
 
 
-class WebGpuBackend(ElementwiseKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, Backend):
+class WebGpuBackend(ElementwiseKernels, IndexKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, Backend):
     name = "gpu"
 
     def __init__(self):

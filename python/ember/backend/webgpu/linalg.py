@@ -85,42 +85,7 @@ class LinalgKernels:
             raise ShapeError("dense_backward: output or its gradient does not match (rows, units)")
         return super().dense_backward(x, w, y, gy, rows, fin, fout, activation, need_gx)
 
-    # -- data movement ---------------------------------------------------------------------
-    def _strided(self, x, out_shape, src_strides) -> GpuBuffer:
-        n = int(np.prod(out_shape)) if out_shape else 1
-        out = self.rt.alloc(n, x.dtype)
-        if n:
-            if len(out_shape) > MAX_DIMS:
-                raise InvalidArgumentError(f"gpu: tensors of rank {len(out_shape)} exceed the supported {MAX_DIMS}")
-            pad = MAX_DIMS - len(out_shape)
-            words = (n, len(out_shape), 0, 0, *out_shape, *([1] * pad), *src_strides, *([0] * pad))
-            self.rt.dispatch("layout/gather", "strided_copy", [x], [out], words, threads=n)
-        return out
-
-    def transpose(self, x, shape, perm):
-        shape, perm = tuple(shape), [int(p) for p in perm]
-        check_dtype("transpose", "input", x)
-        check_len("transpose", "input", x, shape)
-        if sorted(perm) != list(range(len(shape))):
-            raise InvalidArgumentError(f"transpose: axes {perm} are not a permutation of the {len(shape)} axes of shape {shape}")
-        st = _c_strides(shape)
-        return self._strided(x, tuple(shape[p] for p in perm), [st[p] for p in perm])
-
-    def broadcast_to(self, x, shape, out_shape):
-        shape, out_shape = tuple(shape), tuple(out_shape)
-        check_dtype("broadcast_to", "input", x)
-        check_len("broadcast_to", "input", x, shape)
-        try:
-            ok = tuple(np.broadcast_shapes(shape, out_shape)) == out_shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ShapeError(f"broadcast_to: cannot broadcast a tensor of shape {shape} to {out_shape}")
-        st = _c_strides(shape)
-        off = len(out_shape) - len(shape)
-        src = [0] * off + [0 if shape[i] == 1 else st[i] for i in range(len(shape))]
-        return self._strided(x, out_shape, src)
-
+    # -- data movement (transpose and broadcast_to are Backend's composites over strided_copy) --
     def _indices(self, op: str, indices, n_rows: int):
         idx = np.asarray(list(indices), dtype=np.int64).reshape(-1)
         if idx.size and ((idx < -n_rows).any() or (idx >= n_rows).any()):
