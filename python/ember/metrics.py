@@ -66,13 +66,31 @@ class Metric:
         self.reset_state()
 
     def reset_state(self) -> None:
+        # The running sums: Python floats for values on the host (the CPU device: reading
+        # them costs nothing), 0-d tensors on the values' device otherwise, so a GPU
+        # training step never waits for a readback (see `Mean.update_state`).
         self.total = 0.0
         self.count = 0.0
+        self._total_dev = None
+        self._count_dev = None
 
     def update_state(self, *args, **kwargs) -> None:
         raise NotImplementedError
 
     def result(self) -> Tensor:
+        """The current value (a 0-d tensor; on a GPU it stays there until read)."""
+        if self._total_dev is not None:
+            from .tensor import full
+
+            total = self._total_dev if not self.total else core.add(self._total_dev, self.total)
+            count = self._count_dev
+            if count is None:
+                c = self.count
+                # A fresh constant (ops cache scalars by value, and the count changes every step).
+                return core.multiply(total, full((), 1.0 / c if c else 0.0, "float32", total.device))
+            if self.count:
+                count = core.add(count, self.count)
+            return core.divide(total, core.maximum(count, 1e-30))
         return as_tensor(np.float32(self.total / self.count if self.count else 0.0))
 
     def get_config(self) -> dict:
@@ -84,17 +102,51 @@ class Metric:
 
 
 class Mean(Metric):
-    """Weighted running mean of the values given to ``update_state``."""
+    """Weighted running mean of the values given to ``update_state``.
+
+    Values on the CPU are summed on the host in float64; values on another device are
+    summed there, in float32, so updating the metric never reads the device back (the
+    result is read when a log line or a callback needs it).
+
+    Args:
+        name: the metric's name.
+        dtype: the result's dtype (float32).
+    """
 
     def update_state(self, values, sample_weight=None) -> None:
+        if isinstance(values, Tensor) and values.device != "cpu":
+            self._update_on_device(values, sample_weight)
+            return
         v = np.asarray(values.numpy() if isinstance(values, Tensor) else values, dtype=np.float64)
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += float(v.size)
         else:
-            w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), v.shape)
+            sw = sample_weight.numpy() if isinstance(sample_weight, Tensor) else sample_weight
+            w = np.broadcast_to(np.asarray(sw, dtype=np.float64), v.shape)
             self.total += float((v * w).sum())
             self.count += float(w.sum())
+
+    def _update_on_device(self, values: Tensor, sample_weight) -> None:
+        v = core._float(values)
+        if sample_weight is None:
+            s = core.sum(v)
+            self.count += float(v.size)
+        elif isinstance(sample_weight, Tensor):
+            w = core.broadcast_to(core._float(sample_weight.to(v.device)), v.shape) if sample_weight.shape != v.shape else core._float(sample_weight)
+            s = core.sum(core.multiply(v, w))
+            c = core.sum(w)
+            self._count_dev = c if self._count_dev is None else core.add(self._count_dev, c)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.ndim == 0:
+                s = core.multiply(core.sum(v), float(w))
+                self.count += float(w) * v.size
+            else:
+                wb = np.broadcast_to(w, v.shape)
+                s = core.sum(core.multiply(v, Tensor(wb.astype(np.float32), device=v.device)))
+                self.count += float(wb.sum())
+        self._total_dev = s if self._total_dev is None else core.add(self._total_dev, s)
 
 
 class MeanMetricWrapper(Mean):

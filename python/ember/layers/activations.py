@@ -44,6 +44,8 @@ class ReLU(Layer, _AnyRank):
         [[0.0, 3.0, 6.0]]
     """
 
+    integer_inputs = "cast"
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None:
@@ -83,6 +85,8 @@ class LeakyReLU(Layer, _AnyRank):
         >>> em.layers.LeakyReLU(negative_slope=0.5)(em.tensor([[-2.0, 3.0]])).numpy().tolist()
         [[-1.0, 3.0]]
     """
+
+    integer_inputs = "cast"
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -124,6 +128,8 @@ class PReLU(Layer):
         >>> layer(em.tensor([[-4.0, 2.0]])).numpy().tolist()
         [[-1.0, 2.0]]
     """
+
+    integer_inputs = "cast"
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
@@ -187,6 +193,8 @@ class ELU(Layer, _AnyRank):
         [-0.6321, 2.0]
     """
 
+    integer_inputs = "cast"
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = _real(alpha, "alpha", "ELU")
@@ -206,11 +214,16 @@ class Softmax(Layer, _AnyRank):
     ``call(inputs, mask=None)``: where ``mask`` is 0 (False) the logits get -1e9 added
     before the softmax and the outputs are zeroed after it, as in Keras 3.
 
+    Args:
+        axis: the axis (int) or axes (tuple of ints) to normalise over (default -1).
+
     Example:
         >>> import ember as em
         >>> em.layers.Softmax()(em.tensor([[0.0, 0.0]])).numpy().tolist()
         [[0.5, 0.5]]
     """
+
+    integer_inputs = "cast"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -94,6 +94,8 @@ class BatchNormalization(Layer):
         [0.02, 0.04]
     """
 
+    integer_inputs = "cast"
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
@@ -191,6 +193,8 @@ class LayerNormalization(Layer):
         >>> ln(em.tensor([[1.0, 3.0]])).numpy().tolist()
         [[-1.0, 1.0]]
     """
+
+    integer_inputs = "cast"
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,

@@ -38,6 +38,8 @@ def _seed(seed, owner: str):
 class _Noise(Layer, _AnyRank):
     """Shared seed handling of the noise layers."""
 
+    integer_inputs = "cast"
+
     def _init_seed(self, seed) -> None:
         self.seed = _seed(seed, type(self).__name__)
         self._gen = _random.SeedGenerator(self.seed) if self.seed is not None else None
@@ -171,13 +173,25 @@ class _SpatialDropoutND(_SpatialDropout):
 
 class SpatialDropout2D(_SpatialDropoutND):
     """Drops whole feature maps of 4-D inputs: (batch, rows, cols, channels) for
-    ``data_format="channels_last"`` (the default), (batch, channels, rows, cols) otherwise."""
+    ``data_format="channels_last"`` (the default), (batch, channels, rows, cols) otherwise.
+
+    Args:
+        rate: the fraction of feature maps to drop, in [0, 1).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: an optional int seed of the dropout masks.
+    """
 
     _rank = 4
 
 
 class SpatialDropout3D(_SpatialDropoutND):
-    """Drops whole feature maps of 5-D inputs (channels_last by default)."""
+    """Drops whole feature maps of 5-D inputs (channels_last by default).
+
+    Args:
+        rate: the fraction of feature maps to drop, in [0, 1).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: an optional int seed of the dropout masks.
+    """
 
     _rank = 5
 
@@ -243,6 +257,8 @@ class ActivityRegularization(Layer, _AnyRank):
         l1: non-negative L1 factor (default 0.0).
         l2: non-negative L2 factor (default 0.0).
     """
+
+    integer_inputs = "cast"
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         from .. import regularizers

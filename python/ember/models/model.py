@@ -1,15 +1,17 @@
 """`Model`: training, evaluation and inference on top of a layer graph.
 
-``compile`` resolves the optimizer, loss and metrics (strings or objects, Keras names);
-``fit`` runs epochs of shuffled mini-batches with one fused step each: forward with the
-tape on, the loss, gradients by `autograd.grad`, and the optimizer's in-place update.
-The whole input is copied to the model's device once; each batch is a row gather.
+``Model(inputs, outputs)`` makes a `Functional` model (Keras 3's rule); subclasses of
+``Model`` define ``call`` and may override ``train_step``, ``test_step`` and
+``compute_loss``, which ``fit`` and ``evaluate`` then use. ``compile`` resolves the
+optimizer, the losses and metrics per output (`compile_utils`); ``fit`` runs epochs of
+shuffled mini-batches. A step reads nothing back from the device unless a log line or a
+callback asks for it: the loss and the metrics accumulate on the device (Keras's metric
+state), and are read at the end of the epoch.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,14 @@ from .. import callbacks as callbacks_module
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from .. import tree
 from ..autograd import enable_grad, grad, no_grad
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
-from ..layers.layer import Layer, call_context
+from ..layers.layer import Layer, _collect_losses
+from ..ops import core
+from ..ops.array import take
 from ..tensor import Tensor
+from .compile_utils import CompileLoss, CompileMetrics, match_targets
 
 __all__ = ["Model"]
 
@@ -65,30 +71,52 @@ def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndar
     return np.array([weights.get(int(c), 1.0) for c in classes], dtype=np.float32)
 
 
+def _leaves_to_numpy(data, what: str):
+    """``data`` (an array, or a list/tuple/dict of arrays) with each leaf a numpy array."""
+    if isinstance(data, dict) or (isinstance(data, (list, tuple)) and data and all(
+            isinstance(d, (np.ndarray, Tensor)) or (isinstance(d, (list, tuple)) and d and hasattr(d[0], "shape"))
+            for d in data)):
+        return tree.map_structure(lambda a: _to_numpy(a, what), data if not isinstance(data, tuple) else list(data))
+    return _to_numpy(data, what)
+
+
 class _Data:
-    """A dataset for fit/evaluate/predict. Copied once to the model's device and batched
-    by row gathers when it fits in one device buffer; otherwise (a dataset larger than
-    the GPU's largest binding) kept on the host, and each batch is copied to the device
-    as it is used."""
+    """A dataset for fit/evaluate/predict: ``x`` and ``y`` are arrays or structures of
+    arrays (several inputs or outputs). Each array is copied once to the model's device
+    and batched by row gathers when it fits in one device buffer; otherwise (larger
+    than the GPU's largest binding) it stays on the host, and each batch is copied to
+    the device as it is used."""
 
     def __init__(self, model: "Model", x, y, sample_weight=None, what: str = "fit"):
-        xa = _to_numpy(x, f"{what}: x")
-        if xa.ndim == 0:
-            raise ShapeError(f"{what}: x must have a batch dimension, got a scalar")
-        _check_finite(xa, f"{what}: x")
-        self.n = xa.shape[0]
+        xs = _leaves_to_numpy(x, f"{what}: x")
+        flat_x = tree.flatten(xs)
+        if not flat_x:
+            raise InvalidArgumentError(f"{what}: x is an empty {type(x).__name__}; pass the input data")
+        for a in flat_x:
+            if a.ndim == 0:
+                raise ShapeError(f"{what}: x must have a batch dimension, got a scalar")
+            _check_finite(a, f"{what}: x")
+        self.n = flat_x[0].shape[0]
+        for a in flat_x[1:]:
+            if a.shape[0] != self.n:
+                raise ShapeError(f"{what}: all inputs must have the same number of samples, got {[b.shape[0] for b in flat_x]}")
+        self.x_np = xs
         self.y = None
         self.y_np = None
         if y is not None:
-            ya = _to_numpy(y, f"{what}: y")
-            if ya.ndim == 0 or ya.shape[0] != self.n:
-                raise ShapeError(
-                    f"{what}: x and y must have the same number of samples, got x with {self.n} "
-                    f"and y with {ya.shape[0] if ya.ndim else 'no'} samples (shapes {xa.shape} and {ya.shape})"
-                )
-            _check_finite(ya, f"{what}: y")
-            self.y_np = ya
-            self.y = _resident(ya, "int32" if ya.dtype.kind in "biu" else "float32", model.device)
+            ys = _leaves_to_numpy(y, f"{what}: y")
+            if not tree.flatten(ys):
+                raise InvalidArgumentError(f"{what}: y is an empty {type(y).__name__}; pass the targets")
+            for ya in tree.flatten(ys):
+                if ya.ndim == 0 or ya.shape[0] != self.n:
+                    raise ShapeError(
+                        f"{what}: x and y must have the same number of samples, got x with {self.n} "
+                        f"and y with {ya.shape[0] if ya.ndim else 'no'} samples (shapes {flat_x[0].shape} and {ya.shape})"
+                    )
+                _check_finite(ya, f"{what}: y")
+            self.y_np = ys
+            self.y = tree.map_structure(
+                lambda a: _resident(a, "int32" if a.dtype.kind in "biu" else "float32", model.device), ys)
         self.sw = None
         if sample_weight is not None:
             sw = _to_numpy(sample_weight, f"{what}: sample_weight").astype(np.float32)
@@ -96,11 +124,20 @@ class _Data:
                 raise ShapeError(f"{what}: sample_weight must have shape ({self.n},), one weight per sample, got {sw.shape}")
             _check_finite(sw, f"{what}: sample_weight")
             self.sw = sw
-        self.x = _resident(xa, "float32", model.device)
-        self.x_shape = xa.shape
+        self.x = tree.map_structure(
+            lambda a: _resident(a, "int32" if a.dtype.kind in "biu" else "float32", model.device), xs)
+        self.x_shape = flat_x[0].shape
 
     def batch(self, idx: np.ndarray):
-        return _rows(self.x, idx), None if self.y is None else _rows(self.y, idx), None if self.sw is None else self.sw[idx]
+        x = _rows(self.x, idx) if not isinstance(self.x, (list, dict)) else tree.map_structure(lambda d: _rows(d, idx), self.x)
+        y = None
+        if self.y is not None:
+            y = _rows(self.y, idx) if not isinstance(self.y, (list, dict)) else tree.map_structure(lambda d: _rows(d, idx), self.y)
+        return x, y, None if self.sw is None else self.sw[idx]
+
+    def sample(self, n: int = 2):
+        """A few leading rows of x, on the host (to build a subclassed model)."""
+        return tree.map_structure(lambda a: a[:n], self.x_np)
 
 
 def _resident(a: np.ndarray, dtype: str, device: str):
@@ -118,19 +155,67 @@ def _rows(data, idx: np.ndarray) -> Tensor:
     if isinstance(data, tuple):
         a, dtype, device = data
         return Tensor(a[idx], dtype=dtype, device=device)
-    from ..ops.core import take
+    return take(data, idx, axis=0)
 
-    return take(data, idx)
+
+def _implements(cb, hook: str) -> bool:
+    """Whether a callback overrides ``hook`` (so batch logs must be produced for it)."""
+    fn = getattr(type(cb), hook, None)
+    return fn is not None and fn is not getattr(callbacks_module.Callback, hook, None) or hook in getattr(cb, "__dict__", {})
 
 
 class Model(Layer):
-    """Base class of models. Subclass it and define ``call``, or use `Sequential`."""
+    """A layer with training and inference: ``compile``, ``fit``, ``evaluate``,
+    ``predict``.
 
-    #: callables ``f(variables, grads)`` run by ``train_step`` after the gradients are
-    #: computed and before the update (callbacks such as GradientHealth register here).
+    ``Model(inputs, outputs)`` builds a functional model from KerasTensors. Subclass it
+    and define ``call`` (and the layers it uses, as attributes, in ``__init__``) for a
+    model written as code; ``train_step``, ``test_step`` and ``compute_loss`` can be
+    overridden, and ``fit`` uses the overrides.
+
+    Args:
+        inputs: with ``outputs``, the KerasTensors of a functional model.
+        outputs: the functional model's outputs.
+        name: the model's name.
+        trainable: whether its weights are trained.
+
+    Example:
+        >>> import ember as em
+        >>> class TwoLayers(em.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = em.layers.Dense(8, activation="relu")
+        ...         self.out = em.layers.Dense(1)
+        ...     def call(self, x):
+        ...         return self.out(self.hidden(x))
+        >>> model = TwoLayers()
+        >>> model(em.ones((2, 3))).shape, len(model.weights)
+        ((2, 1), 4)
+    """
+
+    #: callables ``f(variables, grads)`` run by the training step after the gradients
+    #: are computed and before the update (callbacks such as GradientHealth register here).
     _grad_observers: tuple = ()
 
+    def __new__(cls, *args, **kwargs):
+        if _functional_init_arguments(args, kwargs):
+            from .functional import Functional
+
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, Functional):
+                # A subclass constructed with inputs and outputs (Keras's "functional
+                # subclass", e.g. one overriding train_step): the same class with
+                # Functional's graph behind its own methods.
+                return super().__new__(_functional_subclass(cls))
+        return super().__new__(cls)
+
     def __init__(self, *args, **kwargs):
+        if args or _functional_init_arguments(args, kwargs):
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: inputs and outputs make a functional model; call "
+                "keras.Model(inputs, outputs), or define call() in a subclass"
+            )
         super().__init__(**{k: v for k, v in kwargs.items() if k in ("name", "trainable", "dtype")})
         self.optimizer = None
         self.loss = None
@@ -141,27 +226,34 @@ class Model(Layer):
 
         self.device = _default_device[0]
         self._device = self.device
-        self._metric_specs: list = []
-        self._metrics: list | None = None
-
-    # -- layers tracked by attribute assignment (subclassed models) ---------------------------
-    def __setattr__(self, name, value):
-        if isinstance(value, Layer) and name not in ("_layers",) and hasattr(self, "_layers"):
-            if all(value is not l for l in self._layers):
-                self._layers.append(value)
-        object.__setattr__(self, name, value)
+        self._compile_loss: CompileLoss | None = None
+        self._compile_metrics: CompileMetrics | None = None
+        self._loss_tracker = None
+        self._output_loss_trackers: list = []
+        self._train_variables: list | None = None
+        self._flat_cache = None
 
     @property
     def layers(self) -> list:
-        return list(self._layers)
+        return list(self._sublayers())
 
     def get_layer(self, name=None, index=None):
+        """A layer of the model by ``name`` or by ``index`` (in ``model.layers``)."""
+        layers = self.layers
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            if name is not None:
+                raise InvalidArgumentError("get_layer: pass name or index, not both")
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise InvalidArgumentError(f"get_layer: index must be an integer, got {index!r}")
+            if not -len(layers) <= index < len(layers):
+                raise InvalidArgumentError(f"get_layer: index {index} is out of range; the model has {len(layers)} layers")
+            return layers[index]
+        if name is None:
+            raise InvalidArgumentError("get_layer: pass a layer name or index")
+        for layer in layers:
             if layer.name == name:
                 return layer
-        raise InvalidArgumentError(f"get_layer: no layer named {name!r}; layers: {[l.name for l in self._layers]}")
+        raise InvalidArgumentError(f"get_layer: no layer named {name!r}; layers: {[l.name for l in layers]}")
 
     # -- devices ---------------------------------------------------------------------------
     def to(self, device: str) -> "Model":
@@ -179,121 +271,250 @@ class Model(Layer):
             self.device = self._device = device
             for layer in self._all_layers():
                 layer._device = device
+                if isinstance(layer, Model):
+                    layer.device = device
+            for m in self.metrics:
+                m.reset_state()
         return self
 
     def _all_layers(self) -> list:
-        out, stack = [], list(self._layers)
-        while stack:
-            layer = stack.pop()
-            out.append(layer)
-            stack.extend(layer._layers)
-        return out
+        return self._flat_layers()[1:]
+
+    def _clear_losses(self) -> None:
+        for layer in self._flat_cache or self._flat_layers():
+            layer._losses = []
 
     # -- compile ---------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configures training: the optimizer, the loss (one, or per output as a list or
+        dict), ``loss_weights`` per output, and the metrics (a list, or per output)."""
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss) if loss is not None else None
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics) and not isinstance(metrics, (list, tuple)):
-            metrics = [metrics]
-        if isinstance(metrics, dict):
-            raise InvalidArgumentError("compile: metrics for multiple outputs are not supported; pass a list")
-        if not isinstance(metrics, (list, tuple)):
+        if loss is not None and not isinstance(loss, (list, tuple, dict)):
+            self.loss = losses_module.get(loss)
+            self._compile_loss = CompileLoss(self.loss, loss_weights)
+        elif loss is not None:
+            self.loss = loss
+            self._compile_loss = CompileLoss(loss, loss_weights)
+        else:
+            self.loss = None
+            self._compile_loss = None
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict, str, metrics_module.Metric)) and not callable(metrics):
             raise InvalidArgumentError(f"compile: metrics must be a list of metric names or objects, got {metrics!r}")
-        # Validate names now (fail fast), resolve "accuracy" when the shapes are known.
-        for m in metrics:
-            if not (isinstance(m, str) and m in ("accuracy", "acc")):
-                metrics_module.get(m)
-        self._metric_specs = list(metrics)
-        self._metrics = None
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics) if (metrics or weighted_metrics) else None
+        if self._compile_metrics is not None:
+            self._compile_metrics._model = self
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._output_loss_trackers = []
         self.compiled = True
 
-    def _build_metrics(self, y_true_shape: tuple, y_pred_shape: tuple) -> list:
-        if self._metrics is None:
-            out = []
-            for m in self._metric_specs:
-                if isinstance(m, str) and m in ("accuracy", "acc"):
-                    out.append(metrics_module.resolve_accuracy(m, y_true_shape, y_pred_shape, self.loss))
-                else:
-                    out.append(metrics_module.get(m))
-            self._metrics = out
-        return self._metrics
+    @property
+    def metrics(self) -> list:
+        """The model's metrics, as Keras 3 lists them: the loss tracker (``"loss"``), the
+        per-output loss trackers of a multi-output model, then the compiled metrics (one
+        container whose ``result()`` is a dict by metric name)."""
+        out = []
+        if self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+        out.extend(self._output_loss_trackers)
+        if self._compile_metrics is not None:
+            out.append(self._compile_metrics)
+        return out
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss"] + [m.name for m in (self._metrics or [])]
+        names = []
+        for m in self.metrics:
+            if isinstance(m, CompileMetrics):
+                names.extend(x.name for x in m.metrics)
+            else:
+                names.append(m.name)
+        return names
 
-    # -- steps -----------------------------------------------------------------------------
+    def _output_names(self, y_pred) -> list[str]:
+        names = getattr(self, "output_names", None)
+        flat = tree.flatten(y_pred)
+        if names and len(names) == len(flat):
+            return list(names)
+        if isinstance(y_pred, dict):
+            return sorted(y_pred)
+        return [f"output_{i}" for i in range(len(flat))] if len(flat) > 1 else ["output"]
+
+    # -- the steps -------------------------------------------------------------------------
     def _require_compiled(self, what: str) -> None:
-        if not self.compiled or self.loss is None:
+        if not self.compiled:
+            raise InvalidArgumentError(f"{what}: the model must be compiled first (model.compile(optimizer, loss))")
+        if self._compile_loss is None and type(self).train_step is Model.train_step and type(self).compute_loss is Model.compute_loss:
             raise InvalidArgumentError(f"{what}: the model must be compiled with a loss first (model.compile(optimizer, loss))")
 
-    def _ensure_built(self, x_shape: tuple, what: str) -> None:
-        shape = (None,) + tuple(x_shape[1:])
+    def _ensure_built(self, data: "_Data", what: str) -> None:
+        """Builds the model's weights before the first step. A subclassed model (whose
+        layers are made on the first call) is called once on two samples."""
         if not self.built:
-            self.build(shape)
+            if type(self).build is not Model.build and "build" in type(self).__dict__ or _is_sequential(self):
+                self.build((None,) + tuple(data.x_shape[1:]))
+            if not self.built or not self.weights:
+                with no_grad():
+                    self(data.sample(), training=False)
+                self.built = True
             return
         want = self.input_shape_
-        if want is not None and (len(want) != len(shape) or any(w is not None and w != g for w, g in zip(want[1:], shape[1:]))):
-            raise ShapeError(f"{what}: the model expects inputs of shape {want}, got data of shape {tuple(x_shape)}")
+        shape = (None,) + tuple(data.x_shape[1:])
+        if isinstance(data.x_np, np.ndarray) and want is not None and _is_flat_shape(want) and (
+                len(want) != len(shape) or any(w is not None and w != g for w, g in zip(want[1:], shape[1:]))):
+            raise ShapeError(f"{what}: the model expects inputs of shape {want}, got data of shape {tuple(data.x_shape)}")
+
+    def _prediction_shapes(self, data: "_Data") -> list:
+        """The output shapes for this data (without running the model where the graph
+        knows them)."""
+        outs = getattr(self, "_outputs", None)
+        if outs:
+            return [t.shape for t in outs]
+        if self.output_shape_ is not None and _is_flat_shape(self.output_shape_):
+            return [self.output_shape_]
+        return []
 
     def _check_targets(self, data: "_Data", what: str) -> None:
         """Checks class indices against the model's outputs before any step runs, so a bad
         label in the last batch cannot fail an epoch halfway (Keras fails inside the step)."""
-        ya = data.y_np
-        if ya is None or ya.size == 0 or not _is_sparse_loss(self.loss):
+        if data.y_np is None or self._compile_loss is None:
             return
-        out = self.output_shape_ if getattr(self, "output_shape_", None) else self.compute_output_shape((None,) + tuple(data.x_shape[1:]))
-        classes = out[-1] if out else None
-        if classes is None:
+        shapes = self._prediction_shapes(data)
+        if not shapes:
             return
-        ignore = getattr(self.loss, "_fn_kwargs", {}).get("ignore_class")
-        if ignore is not None:
-            # Rows labelled ignore_class are masked out by the loss (any value allowed).
-            ya = ya[ya != ignore]
-            if ya.size == 0:
-                return
-        lo, hi = ya.min(), ya.max()
-        if lo < 0 or hi >= classes:
-            bad = (lo if lo < 0 else hi).item()
-            raise InvalidArgumentError(
-                f"{what}: y holds class index {bad}, outside [0, {classes}) for a model with {classes} outputs "
-                "(sparse_categorical_crossentropy expects integer class indices)"
-            )
+        names = self._output_names([None] * len(shapes)) if len(shapes) > 1 else ["output"]
+        self._compile_loss.build(names)
+        try:
+            ys = match_targets(data.y_np, [None] * len(shapes), names) if len(shapes) > 1 else [data.y_np]
+        except (InvalidArgumentError, ShapeError) as e:
+            raise type(e)(f"{what}: {e}") from None
+        for ya, fn, shape in zip(ys, self._compile_loss.losses, shapes):
+            if ya is None or fn is None or ya.size == 0 or not _is_sparse_loss(fn):
+                continue
+            classes = shape[-1] if shape else None
+            if classes is None:
+                continue
+            ignore = getattr(fn, "_fn_kwargs", {}).get("ignore_class")
+            if ignore is not None:
+                # Rows labelled ignore_class are masked out by the loss (any value allowed).
+                ya = ya[ya != ignore]
+                if ya.size == 0:
+                    continue
+            lo, hi = ya.min(), ya.max()
+            if lo < 0 or hi >= classes:
+                bad = (lo if lo < 0 else hi).item()
+                raise InvalidArgumentError(
+                    f"{what}: y holds class index {bad}, outside [0, {classes}) for a model with {classes} outputs "
+                    "(sparse_categorical_crossentropy expects integer class indices)"
+                )
 
-    def _loss_value(self, y, y_pred, sw):
-        loss = self.loss(y, y_pred, sample_weight=sw)
-        extra = self.losses
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss of a batch: the compiled losses of the outputs, weighted by
+        ``loss_weights``, plus the layers' losses (regularization, ``add_loss``)."""
+        total = None
+        cl = self._compile_loss
+        if cl is not None and y is not None and isinstance(y_pred, Tensor) and cl.single is not None and not tree.is_nested(y):
+            total = cl.single(y, y_pred, sample_weight=sample_weight)  # one output: no structure to match
+            if cl.weights[0] != 1.0:
+                total = core.multiply(total, cl.weights[0])
+        elif cl is not None and y is not None:
+            flat_pred = tree.flatten(y_pred)
+            names = self._output_names(y_pred)
+            self._compile_loss.build(names)
+            ys = match_targets(y, y_pred, names)
+            total, parts = self._compile_loss(ys, flat_pred, sample_weight)
+            if len(parts) > 1:
+                if not self._output_loss_trackers:
+                    self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names]
+                n = _batch_size(x if x is not None else flat_pred[0])
+                for tracker, part in zip(self._output_loss_trackers, parts):
+                    if part is not None:
+                        tracker.update_state(part.detach(), sample_weight=n)
+        extra = _collect_losses(self._flat_cache or self._flat_layers())
         if extra:
-            from ..ops import core
-
             for e in extra:
-                loss = core.add(loss, e)
-        return loss
+                total = e if total is None else core.add(total, e)
+        if total is None:
+            from ..tensor import zeros
 
-    def train_step(self, x, y, sw=None):
-        variables = self.trainable_variables
+            total = zeros((), device=self.device)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Updates the compiled metrics with a batch; returns the metric results."""
+        self._update_compiled_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _update_compiled_metrics(self, y, y_pred, sample_weight) -> None:
+        if self._compile_metrics is None or y is None:
+            return
+        with no_grad():
+            self._compile_metrics.update_state(y, y_pred, sample_weight=sample_weight)
+
+    def get_metrics_result(self) -> dict:
+        """The current value of every metric, by name (tensors; nested dicts flattened)."""
+        out = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update(r)
+            else:
+                out[m.name] = r
+        return out
+
+    def train_step(self, data):
+        """One training step on a batch ``data`` = ``(x, y)`` or ``(x, y, sample_weight)``:
+        forward, loss, gradients, optimizer update, metrics. Returns the logs."""
+        x, y, sw = unpack_x_y_sample_weight(data)
+        self._train_batch(x, y, sw)
+        return self.get_metrics_result()
+
+    def _train_batch(self, x, y, sw) -> Tensor:
+        """The default step, reading nothing back: the loss and the metrics accumulate on
+        the device."""
+        variables = self._train_variables if self._train_variables is not None else self.trainable_variables
         with enable_grad():
             y_pred = self(x, training=True)
-            loss = self._loss_value(y, y_pred, sw)
+            loss = self.compute_loss(x, y, y_pred, sw, training=True)
         grads = grad(loss, variables, retain_graph=False)
         for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
             observe(variables, grads)
         self.optimizer.apply(grads, variables)
-        return loss, y_pred
+        loss = loss.detach()
+        self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        self._update_compiled_metrics(y, _detach(y_pred), sw)
+        return loss
 
-    def _update_metrics(self, y, y_pred, sw) -> None:
+    def test_step(self, data):
+        """One evaluation step: forward without gradients, loss and metrics. Returns the logs."""
+        x, y, sw = unpack_x_y_sample_weight(data)
+        self._test_batch(x, y, sw)
+        return self.get_metrics_result()
+
+    def _test_batch(self, x, y, sw) -> None:
         with no_grad():
-            for m in self._build_metrics(y.shape, y_pred.shape):
-                m.update_state(y, y_pred, sample_weight=sw)
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(x, y, y_pred, sw, training=False)
+            self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+            self._update_compiled_metrics(y, y_pred, sw)
 
-    def _logs(self, loss_mean: float) -> dict:
-        logs = {"loss": loss_mean}
-        for m in self._metrics or []:
-            logs[m.name] = float(m.result())
-        return logs
+    def predict_step(self, data):
+        x, _, _ = unpack_x_y_sample_weight(data)
+        with no_grad():
+            return self(x, training=False)
+
+    def _reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def _begin_steps(self) -> None:
+        """Computed once per fit/evaluate: the variables to train and the layer walk."""
+        self._flat_cache = self._flat_layers()
+        self._train_variables = self.trainable_variables
+
+    def _end_steps(self) -> None:
+        self._flat_cache = None
+        self._train_variables = None
 
     # -- fit -------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -311,26 +532,34 @@ class Model(Layer):
                 raise InvalidArgumentError("fit: you cannot use class_weight and sample_weight at the same time")
             if not isinstance(class_weight, dict):
                 raise InvalidArgumentError(f"fit: class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
-        if x is None or y is None:
+        if x is None:
+            raise InvalidArgumentError("fit: x is required (generators are not supported yet)")
+        if y is None and type(self).train_step is Model.train_step:
             raise InvalidArgumentError("fit: x and y are required (generators are not supported yet)")
         verbose = _verbosity(verbose)
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise InvalidArgumentError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
-        xa, ya = _to_numpy(x, "fit: x"), _to_numpy(y, "fit: y")
+        xa = _leaves_to_numpy(x, "fit: x")
+        ya = _leaves_to_numpy(y, "fit: y") if y is not None else None
         if validation_split and validation_data is None:
-            if xa.shape[0] != (ya.shape[0] if ya.ndim else -1):
-                raise ShapeError(f"fit: x and y must have the same number of samples, got {xa.shape[0]} and {ya.shape[0] if ya.ndim else 0}")
-            split = int(xa.shape[0] * (1.0 - validation_split))
-            if split == 0 or split == xa.shape[0]:
+            n = tree.flatten(xa)[0].shape[0]
+            ny = tree.flatten(ya)[0].shape[0] if ya is not None and tree.flatten(ya)[0].ndim else -1
+            if ya is not None and n != ny:
+                raise ShapeError(f"fit: x and y must have the same number of samples, got {n} and {max(ny, 0)}")
+            split = int(n * (1.0 - validation_split))
+            if split == 0 or split == n:
                 raise InvalidArgumentError(
-                    f"fit: training data contains {xa.shape[0]} samples, which is not sufficient to split it into a "
+                    f"fit: training data contains {n} samples, which is not sufficient to split it into a "
                     f"validation and training set as specified by validation_split={validation_split}"
                 )
-            validation_data = (xa[split:], ya[split:])
-            xa, ya = xa[:split], ya[:split]
+            cut = lambda s, lo, hi: tree.map_structure(lambda a: a[lo:hi], s) if s is not None else None  # noqa: E731
+            validation_data = (cut(xa, split, None), cut(ya, split, None))
+            xa, ya = cut(xa, 0, split), cut(ya, 0, split)
             if sample_weight is not None:
                 sample_weight = np.asarray(sample_weight)[:split]
         if class_weight is not None:
+            if isinstance(ya, (list, dict)):
+                raise InvalidArgumentError("fit: class_weight is only supported for models with a single output")
             sample_weight = _class_weight_to_sample_weight(ya, class_weight)
         data = _Data(self, xa, ya, sample_weight, "fit")
         val = None
@@ -338,10 +567,10 @@ class Model(Layer):
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise InvalidArgumentError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
             val = _Data(self, *validation_data, what="fit: validation_data")
-        self._ensure_built(data.x_shape, "fit")
+        self._ensure_built(data, "fit")
         self._check_targets(data, "fit")
         if val is not None:
-            self._ensure_built(val.x_shape, "fit: validation_data")
+            self._ensure_built(val, "fit: validation_data")
             self._check_targets(val, "fit: validation_data")
         steps = max(1, math.ceil(data.n / batch_size)) if data.n else 0
         if steps_per_epoch is not None:
@@ -351,122 +580,139 @@ class Model(Layer):
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbl = callbacks_module.CallbackList(cbs + [history], model=self, params={"epochs": epochs, "steps": steps, "verbose": verbose})
+        # Batch logs are read back from the device only when a callback reads them.
+        batch_logs = any(_implements(cb, "on_train_batch_end") for cb in cbs)
+        custom_step = type(self).train_step is not Model.train_step
         self.stop_training = False
-        cbl.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            for m in self._metrics or []:
-                m.reset_state()
-            cbl.on_epoch_begin(epoch)
-            order = np.random.permutation(data.n) if shuffle else np.arange(data.n)
-            loss_sum, seen = 0.0, 0
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                if idx.size == 0:
-                    break
-                cbl.on_train_batch_begin(step)
-                xb, yb, sw = data.batch(idx)
-                loss, y_pred = self.train_step(xb, yb, sw)
-                # Metrics first, then the loss: on the gpu the whole step (forward,
-                # backward, update, metrics) then goes in one submission before the host
-                # reads anything.
-                self._update_metrics(yb, y_pred.detach(), sw)
-                lv = float(loss.item())
-                if not math.isfinite(lv):
-                    cbl.on_train_batch_end(step, {"loss": lv})
-                loss_sum += lv * idx.size
-                seen += idx.size
-                cbl.on_train_batch_end(step, self._logs(loss_sum / seen))
+        self._begin_steps()
+        try:
+            cbl.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                cbl.on_epoch_begin(epoch)
+                order = np.random.permutation(data.n) if shuffle else np.arange(data.n)
+                logs: dict = {}
+                for step in range(steps):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    if idx.size == 0:
+                        break
+                    cbl.on_train_batch_begin(step)
+                    xb, yb, sw = data.batch(idx)
+                    if custom_step:
+                        logs = self.train_step(_pack(xb, yb, sw))
+                        if batch_logs:
+                            cbl.on_train_batch_end(step, _pythonify(logs))
+                    else:
+                        self._train_batch(xb, yb, sw)
+                        _flush(self.device)
+                        if batch_logs:
+                            cbl.on_train_batch_end(step, self._logs())
+                    if self.stop_training:
+                        break
+                logs = _pythonify(logs) if custom_step else self._logs()
+                if val is not None and validation_freq and (epoch + 1) % validation_freq == 0:
+                    vlogs = self._evaluate_data(val, validation_batch_size or batch_size)
+                    logs.update({f"val_{k}": v for k, v in vlogs.items()})
+                cbl.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            logs = self._logs(loss_sum / max(seen, 1))
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._evaluate_data(val, validation_batch_size or batch_size)
-                logs.update({f"val_{k}": v for k, v in vlogs.items()})
-            cbl.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbl.on_train_end()
+            cbl.on_train_end()
+        finally:
+            self._end_steps()
         self.history = history
         return history
 
+    def _logs(self) -> dict:
+        """The metric results as Python floats (one readback each)."""
+        return _pythonify(self.get_metrics_result())
+
     # -- evaluate / predict ----------------------------------------------------------------------
     def _evaluate_data(self, data: _Data, batch_size: int) -> dict:
-        for m in self._metrics or []:
-            m.reset_state()
-        loss_sum, seen = 0.0, 0
-        with no_grad():
+        self._reset_metrics()
+        custom_step = type(self).test_step is not Model.test_step
+        logs: dict = {}
+        flat = self._flat_cache
+        self._flat_cache = flat or self._flat_layers()
+        try:
             for start in range(0, data.n, batch_size):
                 idx = np.arange(start, min(start + batch_size, data.n))
                 xb, yb, sw = data.batch(idx)
-                y_pred = self(xb, training=False)
-                loss_sum += float(self._loss_value(yb, y_pred, sw).item()) * idx.size
-                seen += idx.size
-                self._update_metrics(yb, y_pred, sw)
-        return self._logs(loss_sum / max(seen, 1))
+                if custom_step:
+                    logs = self.test_step(_pack(xb, yb, sw))
+                else:
+                    self._test_batch(xb, yb, sw)
+        finally:
+            self._flat_cache = flat
+        return _pythonify(logs) if custom_step else self._logs()
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
                  return_dict=False):
         """The loss (and metrics) on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``."""
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size, "evaluate")
-        if x is None or y is None:
+        if x is None or (y is None and type(self).test_step is Model.test_step):
             raise InvalidArgumentError("evaluate: x and y are required")
         data = _Data(self, x, y, sample_weight, "evaluate")
-        self._ensure_built(data.x_shape, "evaluate")
+        self._ensure_built(data, "evaluate")
         self._check_targets(data, "evaluate")
         logs = self._evaluate_data(data, batch_size)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._result(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> np.ndarray:
-        """Model outputs for ``x`` as a numpy array, computed in batches without gradients."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for ``x`` as numpy arrays (the model's output structure),
+        computed in batches without gradients."""
         batch_size = _check_batch_size(batch_size, "predict")
         data = _Data(self, x, None, None, "predict")
-        self._ensure_built(data.x_shape, "predict")
+        self._ensure_built(data, "predict")
         outs = []
         with no_grad():
             for start in range(0, data.n, batch_size):
                 xb, _, _ = data.batch(np.arange(start, min(start + batch_size, data.n)))
-                outs.append(np.array(self(xb, training=False).numpy()))
+                out = self(xb, training=False)
+                outs.append(tree.map_structure(lambda t: np.array(t.numpy()), out) if tree.is_nested(out) else np.array(out.numpy()))
         if not outs:
-            out_shape = self.compute_output_shape((0,) + tuple(data.x_shape[1:]))
-            return np.zeros(tuple(0 if d is None else d for d in out_shape), np.float32)
+            shapes = self._prediction_shapes(data)
+            if not shapes:
+                out_shape = self.compute_output_shape((0,) + tuple(data.x_shape[1:]))
+                shapes = [out_shape]
+            empty = [np.zeros(tuple(0 if d is None else d for d in (0,) + tuple(s[1:])), np.float32) for s in shapes]
+            struct = getattr(self, "_outputs_struct", None)
+            return tree.pack_sequence_as(struct, empty) if tree.is_nested(struct) else empty[0]
+        if tree.is_nested(outs[0]):
+            return tree.map_structure(lambda *parts: np.concatenate(parts, axis=0), *outs)
         return np.concatenate(outs, axis=0)
 
-    def __call__(self, inputs, training=None, **kwargs):
-        x = inputs if isinstance(inputs, Tensor) else Tensor(_to_numpy(inputs, f"{self.name}: input"), dtype="float32", device=self.device)
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        if x.dtype != "float32":
-            from ..ops import core
-
-            x = core.cast(x, "float32")
-        with call_context(self):
-            return self.call(x, training=bool(training))
-
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
+        if class_weight is not None:
+            sample_weight = _class_weight_to_sample_weight(_to_numpy(y, "train_on_batch: y"), class_weight)
         data = _Data(self, x, y, sample_weight, "train_on_batch")
-        self._ensure_built(data.x_shape, "train_on_batch")
+        self._ensure_built(data, "train_on_batch")
         self._check_targets(data, "train_on_batch")
-        for m in self._metrics or []:
-            m.reset_state()
+        self._reset_metrics()
         xb, yb, sw = data.batch(np.arange(data.n))
-        loss, y_pred = self.train_step(xb, yb, sw)
-        self._update_metrics(yb, y_pred.detach(), sw)
-        return self._result(self._logs(float(loss.item())), return_dict)
+        self._begin_steps()
+        try:
+            if type(self).train_step is not Model.train_step:
+                logs = _pythonify(self.train_step(_pack(xb, yb, sw)))
+            else:
+                self._train_batch(xb, yb, sw)
+                logs = self._logs()
+        finally:
+            self._end_steps()
+        return self._result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         data = _Data(self, x, y, sample_weight, "test_on_batch")
-        self._ensure_built(data.x_shape, "test_on_batch")
+        self._ensure_built(data, "test_on_batch")
         self._check_targets(data, "test_on_batch")
         return self._result(self._evaluate_data(data, max(1, data.n)), return_dict)
 
-    def predict_on_batch(self, x) -> np.ndarray:
-        return self.predict(x, batch_size=max(1, len(x)))
+    def predict_on_batch(self, x):
+        n = len(tree.flatten(x)[0]) if tree.is_nested(x) else len(x)
+        return self.predict(x, batch_size=max(1, n))
 
     @staticmethod
     def _result(logs: dict, return_dict: bool):
@@ -490,40 +736,107 @@ class Model(Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None) -> None:
-        """Prints Keras's layer table: name (type), output shape and parameter count."""
-        print_fn = print_fn or print
-        rows = []
-        for layer in self._layers:
-            shape = layer.output_shape_ if layer.built else "?"
-            params = layer.count_params() if layer.built else 0
-            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{params:,}"))
-        w = (max([len(r[0]) for r in rows] + [20]) + 2, max([len(r[1]) for r in rows] + [14]) + 2, 15)
-        total = sum(int(wt.size) for wt in self.weights) if self.built else 0
-        trainable = sum(int(wt.size) for wt in self.trainable_weights) if self.built else 0
-        sep = "─" * (sum(w) + 2)
-        lines = [f'Model: "{self.name}"', sep, f"{'Layer (type)':<{w[0]}}{'Output Shape':<{w[1]}}{'Param #':>{w[2]}}", "═" * (sum(w) + 2)]
-        for r in rows:
-            lines.append(f"{r[0]:<{w[0]}}{r[1]:<{w[1]}}{r[2]:>{w[2]}}")
-        lines.append(sep)
-        lines.append(f" Total params: {total:,} ({_bytes(total * 4)})")
-        lines.append(f" Trainable params: {trainable:,} ({_bytes(trainable * 4)})")
-        lines.append(f" Non-trainable params: {total - trainable:,} ({_bytes((total - trainable) * 4)})")
-        for line in lines:
-            print_fn(line)
+        """Prints Keras's layer table: name (type), output shape and parameter count, and
+        for functional models the layers each one is connected to."""
+        from .summary import print_summary
+
+        print_summary(self, print_fn=print_fn or print, show_trainable=show_trainable)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_init_arguments(args: tuple, kwargs: dict) -> bool:
+    """Keras's rule for "this constructor call defines a functional model"."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+def _functional_subclass(cls):
+    """``cls`` with `Functional` mixed in after it (cached), so that a subclass of Model
+    called with ``(inputs, outputs)`` is a graph model keeping its own overrides."""
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        from .functional import Functional
+
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a batch given as ``x``, ``(x,)``, ``(x, y)`` or
+    ``(x, y, sample_weight)`` (Keras's ``keras.utils.unpack_x_y_sample_weight``)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise InvalidArgumentError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: {data!r}")
+
+
+def _pack(x, y, sw):
+    if y is None:
+        return (x,)
+    if sw is None:
+        return (x, y)
+    return (x, y, sw)
+
+
+def _batch_size(x) -> int:
+    first = tree.flatten(x)[0]
+    return int(first.shape[0]) if getattr(first, "shape", None) else 1
+
+
+def _detach(y):
+    if isinstance(y, Tensor):
+        return y.detach()
+    return tree.map_structure(lambda t: t.detach() if isinstance(t, Tensor) else t, y)
+
+
+def _flush(device: str) -> None:
+    """Submits the step's recorded GPU work now, so the device runs it while Python
+    prepares the next step (no-op on the CPU)."""
+    if device != "cpu":
+        from ..backend import get_backend
+
+        flush = getattr(getattr(get_backend(device), "rt", None), "flush", None)
+        if flush is not None:
+            flush()
+
+
+def _pythonify(logs: dict) -> dict:
+    out = {}
+    for k, v in (logs or {}).items():
+        if isinstance(v, dict):
+            out.update(_pythonify(v))
+        elif isinstance(v, Tensor):
+            out[k] = float(v.item()) if v.size == 1 else np.array(v.numpy())
+        elif isinstance(v, (np.floating, np.integer)):
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _is_flat_shape(s) -> bool:
+    return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
+
+
+def _is_sequential(model) -> bool:
+    from .sequential import Sequential
+
+    return isinstance(model, Sequential)
 
 
 def _is_sparse_loss(loss) -> bool:
     if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
         return True
     return getattr(loss, "_f", None) is losses_module.sparse_categorical_crossentropy
-
-
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n:.2f} GB"
 
 
 def _check_batch_size(batch_size, what: str) -> int:
@@ -536,7 +849,8 @@ def _check_batch_size(batch_size, what: str) -> int:
 
 def _verbosity(verbose: Any) -> int:
     if isinstance(verbose, str) and verbose == "auto":
-        return 1
+        # A live bar on a terminal, one line per epoch in a file or pipe (keras#13716).
+        return callbacks_module._auto_verbosity()
     if isinstance(verbose, np.ndarray) or isinstance(verbose, (str, bytes)) or verbose not in (0, 1, 2):
         raise InvalidArgumentError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return int(verbose)

@@ -1,16 +1,24 @@
 """Functional ops with Keras 3 ``keras.ops`` names. Each op is differentiable."""
 
 from .core import (
-    abs, add, argmax, argmin, broadcast_to, cast, clip, concatenate, divide, equal, exp, expand_dims, getitem,
+    abs, add, argmax, argmin, broadcast_to, cast, clip, divide, equal, exp,
     greater, greater_equal, less, less_equal, log, max, maximum, mean, min, minimum, multiply, negative,
-    not_equal, power, relu, reshape, sigmoid, sqrt, square, squeeze, stop_gradient, subtract, sum, take, tanh,
+    not_equal, power, relu, reshape, sigmoid, sqrt, square, squeeze, stop_gradient, subtract, sum, tanh,
     transpose,
+)
+from .array import (
+    all, any, arange, argsort, ceil, concatenate, cumprod, cumsum, dot, einsum, erf, expand_dims, expm1, eye, flip,
+    floor, full_like, getitem, log1p, logsumexp, meshgrid, moveaxis, nonzero, norm, one_hot, pad, prod, repeat, roll,
+    round, rsqrt, shape, sign, sort, split, stack, std, swapaxes, take, take_along_axis, tensordot, tile, top_k, tril,
+    triu, var, where,
 )
 from .core import elu, gelu, hard_sigmoid, leaky_relu, mish, relu6, selu, silu, softplus, softsign, step, swish
 from .nn import (
-    dense, log_softmax, matmul, one_hot, sigmoid_binary_cross_entropy, softmax, softmax_cross_entropy,
+    dense, log_softmax, matmul, sigmoid_binary_cross_entropy, softmax, softmax_cross_entropy,
 )
 from .normalization import batch_norm, batch_normalization, layer_norm, moments
+from . import rnn  # noqa: F401  (ops.rnn.simple_rnn / lstm / gru: whole-sequence recurrent ops)
+from .conv import average_pool, conv, max_pool
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
@@ -33,7 +41,15 @@ batch_norm = _public("batch_norm")(batch_norm)
 batch_normalization = _public("batch_normalization")(batch_normalization)
 layer_norm = _public("layer_norm")(layer_norm)
 moments = _public("moments")(moments)
+conv = _public("conv")(conv)
+max_pool = _public("max_pool")(max_pool)
+average_pool = _public("average_pool")(average_pool)
 transpose = _public("transpose")(transpose)
+for _op_name in ("all", "any", "argsort", "cumprod", "cumsum", "dot", "einsum", "expand_dims", "flip", "logsumexp",
+                 "moveaxis", "norm", "pad", "prod", "repeat", "roll", "sort", "split", "stack", "swapaxes", "take_along_axis",
+                 "tensordot", "tile", "top_k", "tril", "triu", "var", "std", "where", "squeeze", "clip"):
+    globals()[_op_name] = _public(_op_name)(globals()[_op_name])
+del _op_name
 
 
 def convert_to_numpy(x):
@@ -50,7 +66,24 @@ __all__ = [
     "square", "squeeze", "stop_gradient", "subtract", "sum", "take", "tanh", "transpose", "dense",
     "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
     "batch_norm", "batch_normalization", "layer_norm", "moments",
+    "conv", "max_pool", "average_pool",
     "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
     "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
+    # layout, indexing, scans and sorting, einsum and composites (ops/array.py)
+    "all", "any", "arange", "argsort", "ceil", "cumprod", "cumsum", "dot", "einsum", "erf", "expm1", "eye", "flip",
+    "floor", "full_like", "log1p", "logsumexp", "meshgrid", "moveaxis", "nonzero", "norm", "pad", "prod", "repeat",
+    "roll", "round", "rsqrt", "shape", "sign", "sort", "split", "stack", "std", "swapaxes", "take_along_axis",
+    "tensordot", "tile", "top_k", "tril", "triu", "var", "where",
 ]
+
+
+# Every op accepts KerasTensors too: called on symbolic tensors (inside a functional
+# model's definition) it becomes a node of the layer graph instead of computing.
+from ..keras_tensor import symbolic_op as _symbolic_op  # noqa: E402
+
+for _name in __all__:
+    _fn = globals()[_name]
+    if callable(_fn) and not getattr(_fn, "_ember_symbolic", False) and _name != "convert_to_numpy":
+        globals()[_name] = _symbolic_op(_fn, _name)
+del _name, _fn
