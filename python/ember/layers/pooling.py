@@ -1,0 +1,266 @@
+"""Pooling layers (Keras 3's ``keras.layers.MaxPooling2D`` and friends), channels_last.
+
+The 2-D layers are `ember.ops.conv.max_pool2d` / ``average_pool2d``; the 1-D ones the
+same over a unit height axis; the global ones a mean / max over the spatial axes.
+"""
+
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..ops.conv import (
+    average_pool2d, conv_output_length, max_pool2d, normalize_data_format, normalize_padding, normalize_tuple,
+)
+from ..ops import core
+from .convolutional import keras_default_name
+from .input_spec import InputSpec
+from .layer import Layer
+
+__all__ = [
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+]
+
+
+class _Pooling(Layer):
+    rank = 2
+    mode = "max"
+    integer_inputs = "cast"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        if kwargs.get("name") is None:
+            kwargs["name"] = keras_default_name(type(self))
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", owner)
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", owner)
+        self.padding = normalize_padding(padding, owner)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)  # a window that does not fit fails here, naming the layer
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise ShapeError(f"{type(self).__name__} {self.name!r}: expected an input of rank {self.rank + 2}, got "
+                             f"input shape {input_shape}")
+        out = []
+        for i, size in enumerate(input_shape[1:-1]):
+            n = conv_output_length(size, self.pool_size[i], self.strides[i], 1, self.padding)
+            if n is not None and n <= 0:
+                raise ShapeError(
+                    f"{type(self).__name__} {self.name!r}: computed output size would be {n}: pool_size "
+                    f"{self.pool_size} is larger than the input of shape {input_shape} with padding={self.padding!r}"
+                )
+            out.append(n)
+        return (input_shape[0],) + tuple(out) + (input_shape[-1],)
+
+    def call(self, inputs):
+        fn = max_pool2d if self.mode == "max" else average_pool2d
+        if self.rank == 2:
+            return fn(inputs, self.pool_size, self.strides, self.padding)
+        y = fn(core.reshape(inputs, (inputs.shape[0], 1) + inputs.shape[1:]), (1,) + self.pool_size,
+               (1,) + self.strides, self.padding)
+        return core.reshape(y, (y.shape[0],) + y.shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
+                "strides": list(self.strides), "data_format": self.data_format}
+
+
+class MaxPooling2D(_Pooling):
+    """The maximum over windows of (batch, height, width, channels) inputs (Keras 3's
+    ``keras.layers.MaxPooling2D``); the gradient goes to each window's first maximum.
+
+    Args:
+        pool_size: an int or a pair, the window size.
+        strides: an int or a pair; None (the default) means pool_size.
+        padding: "valid" (windows inside the input) or "same" (output size ceil(input /
+            stride), the odd extra padding at the end; padding never wins a window).
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.MaxPooling2D(3)(em.ones((2, 28, 28, 64))).shape
+        (2, 9, 9, 64)
+    """
+
+    rank, mode = 2, "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """The mean over windows of (batch, height, width, channels) inputs (Keras 3's
+    ``keras.layers.AveragePooling2D``); with "same" padding a window averages only its
+    input elements (as Keras/TensorFlow).
+
+    Args:
+        pool_size: an int or a pair, the window size.
+        strides: an int or a pair; None (the default) means pool_size.
+        padding: "valid" or "same".
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.AveragePooling2D(2, padding="same")(em.ones((1, 5, 5, 2))).shape
+        (1, 3, 3, 2)
+    """
+
+    rank, mode = 2, "average"
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling1D(_Pooling):
+    """The maximum over windows of (batch, steps, channels) inputs (Keras 3's
+    ``keras.layers.MaxPooling1D``).
+
+    Args:
+        pool_size: an int, the window size.
+        strides: an int; None (the default) means pool_size.
+        padding: "valid" or "same".
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.MaxPooling1D()(em.ones((2, 9, 3))).shape
+        (2, 4, 3)
+    """
+
+    rank, mode = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling):
+    """The mean over windows of (batch, steps, channels) inputs (Keras 3's
+    ``keras.layers.AveragePooling1D``).
+
+    Args:
+        pool_size: an int, the window size.
+        strides: an int; None (the default) means pool_size.
+        padding: "valid" or "same" (a window averages only its input elements).
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.AveragePooling1D(3, strides=1)(em.ones((2, 9, 3))).shape
+        (2, 7, 3)
+    """
+
+    rank, mode = 1, "average"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+    mode = "average"
+    integer_inputs = "cast"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        if kwargs.get("name") is None:
+            kwargs["name"] = keras_default_name(type(self))
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format, type(self).__name__)
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise ShapeError(f"{type(self).__name__} {self.name!r}: expected an input of rank {self.rank + 2}, got "
+                             f"input shape {input_shape}")
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def call(self, inputs):
+        axes = tuple(range(1, self.rank + 1))
+        fn = core.mean if self.mode == "average" else core.max
+        return fn(inputs, axis=axes, keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """The mean over the spatial axes of (batch, height, width, channels) inputs (Keras
+    3's ``keras.layers.GlobalAveragePooling2D``).
+
+    Args:
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+        keepdims: keep the spatial axes with size 1: (batch, 1, 1, channels).
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalAveragePooling2D()(em.ones((2, 4, 4, 3))).shape
+        (2, 3)
+    """
+
+    rank, mode = 2, "average"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """The maximum over the spatial axes of (batch, height, width, channels) inputs
+    (Keras 3's ``keras.layers.GlobalMaxPooling2D``).
+
+    Args:
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+        keepdims: keep the spatial axes with size 1: (batch, 1, 1, channels).
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalMaxPooling2D(keepdims=True)(em.ones((2, 4, 4, 3))).shape
+        (2, 1, 1, 3)
+    """
+
+    rank, mode = 2, "max"
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """The mean over the steps of (batch, steps, channels) inputs (Keras 3's
+    ``keras.layers.GlobalAveragePooling1D``; masks are not supported yet).
+
+    Args:
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+        keepdims: keep the steps axis with size 1: (batch, 1, channels).
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalAveragePooling1D()(em.ones((2, 7, 3))).shape
+        (2, 3)
+    """
+
+    rank, mode = 1, "average"
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """The maximum over the steps of (batch, steps, channels) inputs (Keras 3's
+    ``keras.layers.GlobalMaxPooling1D``).
+
+    Args:
+        data_format: "channels_last" (or None, the default); "channels_first" raises
+            InvalidArgumentError for now.
+        keepdims: keep the steps axis with size 1: (batch, 1, channels).
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalMaxPooling1D()(em.ones((2, 7, 3))).shape
+        (2, 3)
+    """
+
+    rank, mode = 1, "max"
