@@ -555,3 +555,21 @@ def test_functional_model_on_the_gpu_matches_the_cpu():
         model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
         results.append(model.predict(x, verbose=0))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)
+
+
+def test_guide_shared_embedding_between_two_inputs():
+    """The guide's shared-layer example: one Embedding encodes two text inputs."""
+    shared_embedding = layers.Embedding(1000, 128)
+    text_input_a = keras.Input(shape=(None,), dtype="int32")
+    text_input_b = keras.Input(shape=(None,), dtype="int32")
+    encoded_input_a = shared_embedding(text_input_a)
+    encoded_input_b = shared_embedding(text_input_b)
+    assert encoded_input_a.shape == (None, None, 128)
+    model = keras.Model([text_input_a, text_input_b], [encoded_input_a, encoded_input_b])
+    assert model.count_params() == 128_000 and len(shared_embedding._inbound_nodes) == 2
+    a = np.array([[1, 2, 3]], np.int32)
+    b = np.array([[3, 2, 1, 0, 5]], np.int32)
+    ea, eb = model.predict([a, b], verbose=0)
+    table = shared_embedding.get_weights()[0]
+    np.testing.assert_array_equal(ea[0], table[[1, 2, 3]])
+    np.testing.assert_array_equal(eb[0], table[[3, 2, 1, 0, 5]])

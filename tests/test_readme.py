@@ -36,3 +36,15 @@ def test_ci_runs_the_readme_test_command():
     test_command = [l for l in first_block.splitlines() if l and not l.startswith("#")][1]
     ci = (README.parent / ".ci" / "run").read_text().splitlines()
     assert test_command in ci
+
+
+def test_ci_also_runs_the_suite_against_the_installed_wheel():
+    """After the README's command, .ci/run builds the release wheel with the script,
+    installs it where no Rust toolchain is on PATH, and runs the suite again."""
+    ci = (README.parent / ".ci" / "run").read_text()
+    after_build = ci.split("\nscripts/build_wheels.sh\n", 1)
+    assert len(after_build) == 2, "the wheel stage does not build with scripts/build_wheels.sh"
+    stage = after_build[1]
+    assert "EMBER_TEST_INSTALLED_WHEEL=1" in stage and "EMBER_WHEEL=" in stage
+    assert 'pip install -q "$EMBER_WHEEL[test]"' in stage and "python -m pytest" in stage
+    assert "command -v cargo" in stage

@@ -65,6 +65,25 @@ def device(name: str):
         _default_device[0] = prev
 
 
+def _api_only_dir(module) -> None:
+    """``dir(module)`` lists its ``__all__`` only (PEP 562 ``__dir__``): helpers a module
+    imports for itself (``np``, ``math``, its submodules) stay out of tab completion and
+    `help`, as in Keras's generated API modules."""
+    names = sorted(set(module.__all__))
+    module.__dir__ = lambda: list(names)
+
+
+for _module in (activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
+                optimizers, optimizers.schedules, random, regularizers, saving, utils):
+    if hasattr(_module, "__all__"):
+        _api_only_dir(_module)
+del _module
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 # EMBER_DEVICE=gpu sets the default without touching the GPU: `import ember` always
 # works, and a missing wgpu, driver or adapter raises BackendUnavailableError (saying what
 # to install) at the first tensor or model created on the default device.

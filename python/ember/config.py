@@ -1,33 +1,51 @@
 """Ember's environment variables, all read here (and documented in the README).
 
-- ``EMBER_NUM_THREADS``: CPU kernel threads (default: all cores). Also `set_num_threads`.
+- ``EMBER_NUM_THREADS``: CPU kernel threads (default: all cores; at most `max_num_threads()`,
+  4 per core: a larger number is an error at import). Also `set_num_threads`.
 - ``EMBER_DEVICE``: the default device, ``cpu`` (default) or ``gpu``.
 - ``EMBER_DATA``: a folder holding dataset files (e.g. MNIST's idx files), searched
   before the installed data packages.
+- ``EMBER_GEMM_KERNEL``: ``auto`` (default), ``avx512``, ``avx2`` or ``scalar``: forces the
+  CPU matrix product onto the kernels of an older CPU (for testing; see
+  docs/performance.md). A kernel this CPU cannot run is an error.
 """
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from . import _core
 
-__all__ = ["set_num_threads", "get_num_threads", "data_dir", "default_device_from_env"]
+__all__ = ["set_num_threads", "get_num_threads", "max_num_threads", "data_dir", "default_device_from_env", "gemm_kernel_from_env"]
+
+
+def max_num_threads() -> int:
+    """The largest thread count `set_num_threads` accepts: 4 per core, and at least 64."""
+    return _core._max_num_threads()
 
 
 def set_num_threads(n: int) -> None:
     """Sets the number of threads Ember's CPU kernels use.
+
+    ``n`` is a positive integer of at most `max_num_threads()` (4 per core, at least 64):
+    a larger count is refused at once with `InvalidArgumentError` rather than starting
+    thousands of threads.
 
     Example:
         >>> import ember as em
         >>> em.set_num_threads(1); em.get_num_threads()
         1
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        from .errors import InvalidArgumentError
+    from .errors import InvalidArgumentError
 
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidArgumentError(f"set_num_threads: n must be a positive integer, got {n!r}")
-    _core.set_num_threads(n)
+    cap = max_num_threads()
+    if n > cap:
+        raise InvalidArgumentError(f"set_num_threads: n must be at most {cap} (4 threads per core, at least 64), got {n}")
+    _core.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
@@ -43,6 +61,33 @@ def data_dir() -> str | None:
 def default_device_from_env() -> str:
     return os.environ.get("EMBER_DEVICE", "cpu").strip().lower() or "cpu"
 
+
+def gemm_kernel_from_env() -> str | None:
+    return os.environ.get("EMBER_GEMM_KERNEL", "").strip().lower() or None
+
+
+def _check_num_threads_env() -> None:
+    raw = os.environ.get("EMBER_NUM_THREADS", "").strip()
+    if not raw:
+        return
+    try:
+        n = int(raw)
+    except ValueError:
+        return  # not a number: ignored (all cores), as before
+    if n > max_num_threads():
+        # The pool would start them one by one until the OS refuses, minutes later.
+        from .errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"EMBER_NUM_THREADS={raw!r}: at most {max_num_threads()} threads (4 per core, at least 64)"
+        )
+
+
+_check_num_threads_env()
+
+_gemm_kernel = gemm_kernel_from_env()
+if _gemm_kernel not in (None, "auto"):
+    _core._force_gemm_kernel(_gemm_kernel)
 
 # A forked child (multiprocessing, DataLoader-style workers) must not reuse the parent's
 # thread pool: its worker threads do not exist in the child.

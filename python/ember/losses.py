@@ -939,6 +939,11 @@ class LossFunctionWrapper(Loss):
     applied to it. Its config holds the function in Keras's function form, so a
     registered function round-trips.
 
+    Args:
+        fn: the per-sample loss function ``fn(y_true, y_pred, **kwargs)``.
+        **kwargs: passed to ``fn`` on every call (besides the `Loss` arguments
+            reduction, name and dtype).
+
     Example:
         >>> import ember as em
         >>> loss = em.losses.LossFunctionWrapper(em.losses.mean_absolute_error, reduction="sum")

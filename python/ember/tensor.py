@@ -39,6 +39,22 @@ def normalize_dtype(dtype: Any) -> str:
     raise DTypeError(f"tensor: unsupported dtype {dtype!r}; ember supports float32 and int32")
 
 
+_I32 = np.iinfo(np.int32)
+
+
+def check_int32_range(a: np.ndarray, what: str = "tensor") -> None:
+    """Raises `DTypeError` if the integers in ``a`` do not fit int32, Ember's integer
+    dtype (numpy's cast would wrap them silently: 2**32 + 1 -> 1)."""
+    if a.dtype.kind not in "iu" or a.size == 0 or np.can_cast(a.dtype, np.int32):
+        return
+    lo, hi = a.min(), a.max()
+    if lo < _I32.min or hi > _I32.max:
+        bad = hi if hi > _I32.max else lo
+        idx = tuple(int(i) for i in np.argwhere(a == bad)[0])
+        raise DTypeError(f"{what}: value {int(bad)} at index {idx} of the {a.dtype} data does not fit int32 "
+                         f"([{_I32.min}, {_I32.max}]); convert it to float first if it is not an index")
+
+
 def _infer_dtype(a: np.ndarray) -> str:
     if a.dtype.kind in "biu":
         return "int32"
@@ -67,6 +83,10 @@ class Tensor:
         if dt == "int32" and a.dtype.kind == "f":
             if not np.all(np.isfinite(a)):
                 raise InvalidArgumentError("tensor: cannot convert non-finite values to int32")
+            if a.size and (a.min() < _I32.min or a.max() > _I32.max):
+                raise DTypeError(f"tensor: values up to {float(np.abs(a).max())!r} of the {a.dtype} data do not fit int32")
+        if dt == "int32":
+            check_int32_range(a)
         self._buf = backend.from_numpy(a, dt)
         self.shape = tuple(int(d) for d in a.shape)
         self.dtype = dt
@@ -300,6 +320,8 @@ class Variable(Tensor):
             raise InvalidArgumentError(f"assign: expected real numbers, got dtype {a.dtype}")
         if a.shape != self.shape:
             raise ShapeError(f"assign: value of shape {a.shape} does not match variable {self.name!r} of shape {self.shape}")
+        if self.dtype == "int32":
+            check_int32_range(a, "assign")
         self._backend.assign(self._buf, self._backend.from_numpy(a, self.dtype))
         return self
 
@@ -336,8 +358,11 @@ def tensor(data: Any, dtype: Any = None, device: str | None = None, requires_gra
 
 
 def _shape_tuple(shape) -> tuple:
-    if isinstance(shape, int):
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list)) or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in shape):
+        raise InvalidArgumentError(f"full: shape must be an int or a tuple of ints, got {shape!r}")
     shape = tuple(int(d) for d in shape)
     if any(d < 0 for d in shape):
         raise ShapeError(f"full: negative dimension in shape {shape}")
@@ -345,7 +370,12 @@ def _shape_tuple(shape) -> tuple:
 
 
 def full(shape, value: float, dtype: Any = "float32", device: str | None = None) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``."""
     shape = _shape_tuple(shape)
+    if isinstance(value, Tensor):
+        value = value.item() if value.size == 1 else value
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidArgumentError(f"full: fill_value must be a real number, got {value!r}")
     backend = get_backend(device or _default_device[0])
     n = 1
     for d in shape:
@@ -363,8 +393,12 @@ def ones(shape, dtype: Any = "float32", device: str | None = None) -> Tensor:
 
 
 def ones_like(t: Tensor) -> Tensor:
+    """Ones of ``t``'s shape and dtype (``t`` a tensor or array-like, as in Keras)."""
+    t = t if isinstance(t, Tensor) else as_tensor(t)
     return full(t.shape, 1.0, t.dtype, t.device)
 
 
 def zeros_like(t: Tensor) -> Tensor:
+    """Zeros of ``t``'s shape and dtype (``t`` a tensor or array-like, as in Keras)."""
+    t = t if isinstance(t, Tensor) else as_tensor(t)
     return full(t.shape, 0.0, t.dtype, t.device)

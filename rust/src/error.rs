@@ -12,6 +12,8 @@ pub enum ErrorKind {
     /// A value is out of range: a label >= depth, a bad axis, an unknown op name
     /// (-> `ember.errors.InvalidArgumentError`, a `ValueError`).
     Value,
+    /// Memory could not be had (-> `ember.errors.OutOfMemoryError`, a `MemoryError`).
+    OutOfMemory,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +35,9 @@ impl Error {
     }
     pub fn value(op: &str, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Value, op, message)
+    }
+    pub fn out_of_memory(op: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::OutOfMemory, op, message)
     }
 }
 

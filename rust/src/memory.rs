@@ -40,7 +40,7 @@ fn zeroed<T: Clone + Default>(len: usize) -> Result<Vec<T>> {
     let mut v = Vec::new();
     if v.try_reserve_exact(len).is_err() {
         let bytes = (len as u128) * (std::mem::size_of::<T>() as u128);
-        return Err(Error::value("alloc", format!("cannot allocate {len} elements ({bytes} bytes): out of memory")));
+        return Err(Error::out_of_memory("alloc", format!("cannot allocate {len} elements ({bytes} bytes): out of memory")));
     }
     v.resize(len, T::default());
     Ok(v)

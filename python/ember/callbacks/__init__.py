@@ -19,6 +19,27 @@ __all__ = [
 
 
 class Callback:
+    """Base class of callbacks (``keras.callbacks.Callback``): override the ``on_*`` hooks.
+
+    ``fit``, ``evaluate`` and ``predict`` call the hooks with the epoch or batch index and
+    a ``logs`` dict (``loss`` and the metrics); ``self.model`` is the model being trained
+    and ``self.params`` holds ``epochs``, ``steps`` and ``verbose``.
+
+    Example:
+        >>> import ember as em
+        >>> class CountEpochs(em.callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.n = 0
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         self.n += 1
+        >>> m = em.Sequential([em.Input((1,)), em.layers.Dense(1)])
+        >>> m.compile(optimizer="sgd", loss="mse")
+        >>> cb = CountEpochs()
+        >>> _ = m.fit(em.ones((4, 1)).numpy(), em.ones((4, 1)).numpy(), epochs=3, verbose=0, callbacks=[cb])
+        >>> cb.n
+        3
+    """
+
     def __init__(self):
         self.model = None
         self.params: dict = {}
@@ -46,6 +67,14 @@ class Callback:
 
 
 class CallbackList(Callback):
+    """Calls each hook on every callback of a list, in order (what ``fit`` uses).
+
+    Args:
+        callbacks: a list of `Callback` instances.
+        model: the model, given to every callback's ``set_model``.
+        params: the training parameters, given to every callback's ``set_params``.
+    """
+
     def __init__(self, callbacks, model=None, params=None):
         super().__init__()
         self.callbacks = list(callbacks or [])
@@ -89,47 +118,159 @@ class History(Callback):
             self.model.history = self
 
 
+def _fmt_value(v) -> str:
+    if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool):
+        v = float(v)
+        return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.4e}"
+    return str(v)
+
+
 def _fmt(logs: dict) -> str:
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    return " - ".join(f"{k}: {_fmt_value(v)}" for k, v in logs.items())
+
+
+def _fmt_duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    if s >= 60:
+        return f"{s // 60}:{s % 60:02d}"
+    return f"{s}s"
+
+
+def _fmt_per_step(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/step"
+    return f"{seconds * 1e6:.0f}us/step"
+
+
+def _dynamic_display(stream=None) -> bool:
+    """Whether ``stream`` (default stdout) shows carriage-return updates in place: a
+    terminal, or a Jupyter/IPython kernel's output. A file or a pipe does not: logs there
+    get one line per epoch (keras-team/keras#13716)."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError):
+        return False
+    return type(stream).__module__.startswith("ipykernel")
+
+
+def _auto_verbosity() -> int:
+    """``verbose="auto"``: 1 (a live bar) where stdout updates in place, else 2 (one line
+    per epoch)."""
+    return 1 if _dynamic_display() else 2
 
 
 class ProgbarLogger(Callback):
-    """``verbose=1``: a live tqdm bar per epoch with the running loss and metrics;
-    ``verbose=2``: one line per epoch."""
+    """Prints training progress, as Keras's ``ProgbarLogger`` does.
+
+    Where stdout is a terminal (or a notebook), ``verbose=1`` shows a bar updated in
+    place, in Keras's layout::
+
+        Epoch 3/10
+        12/20 ━━━━━━━━━━━━──────── ETA 1s 48ms/step - accuracy: 0.8125 - loss: 0.4210
+
+    and ends each epoch with its total time. Where stdout is a file or a pipe, and with
+    ``verbose=2``, each epoch is one line without carriage returns::
+
+        Epoch 3/10 - 20/20 - 1s - 48ms/step - accuracy: 0.8125 - loss: 0.4210
+
+    ``fit(verbose="auto")``, the default, picks 1 on a terminal and 2 elsewhere.
+
+    Args:
+        verbose: 1 for the bar (one line per epoch where the output is not a terminal),
+            2 for one line per epoch.
+    """
+
+    WIDTH = 20  # characters of the bar
+    INTERVAL = 0.05  # seconds between two redraws of the bar
 
     def __init__(self, verbose: int = 1):
         super().__init__()
+        if verbose not in (1, 2):
+            raise InvalidArgumentError(f"ProgbarLogger: verbose must be 1 or 2, got {verbose!r}")
         self.verbose = verbose
-        self._bar = None
+        self._live = False
+        self._width = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._t0 = time.perf_counter()
-        print(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", file=sys.stdout, flush=True)
-        if self.verbose == 1:
-            from tqdm.auto import tqdm
+        self._t0 = self._last = time.perf_counter()
+        self._epoch = epoch
+        self._live = self.verbose == 1 and _dynamic_display()
+        self._width = 0
+        if self._live:
+            self._write(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}\n")
 
-            self._bar = tqdm(total=self.params.get("steps"), unit="step", file=sys.stdout, leave=True,
-                             dynamic_ncols=True, mininterval=0.2, bar_format="{n_fmt}/{total_fmt} {bar} {elapsed} {rate_fmt}{postfix}")
+    def _write(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def _bar(self, done: int, total: int | None) -> str:
+        if not total:
+            return ""
+        filled = min(self.WIDTH, int(self.WIDTH * done / total))
+        full, empty = "\u2501", "\u2500"
+        try:
+            (full + empty).encode(getattr(sys.stdout, "encoding", None) or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            full, empty = "=", "."
+        return full * filled + empty * (self.WIDTH - filled) + " "
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._bar is not None:
-            self._bar.set_postfix_str(_fmt(logs or {}), refresh=False)
-            self._bar.update(1)
+        if not self._live:
+            return
+        now = time.perf_counter()
+        total = self.params.get("steps")
+        done = batch + 1
+        if now - self._last < self.INTERVAL and done != total:
+            return
+        self._last = now
+        per_step = (now - self._t0) / done
+        eta = f"ETA {_fmt_duration(per_step * (total - done))} " if total else ""
+        metrics = _fmt(logs or {})
+        line = f"{done}/{total or '?'} {self._bar(done, total)}{eta}{_fmt_per_step(per_step)}"
+        line += f" - {metrics}" if metrics else ""
+        self._redraw(line)
+
+    def _redraw(self, line: str) -> None:
+        pad = " " * max(0, self._width - len(line))
+        self._width = len(line)
+        self._write("\r" + line + pad)
 
     def on_epoch_end(self, epoch, logs=None):
         dt = time.perf_counter() - self._t0
-        steps = self.params.get("steps") or 1
-        if self._bar is not None:
-            self._bar.set_postfix_str(_fmt(logs or {}), refresh=False)
-            self._bar.close()
-            self._bar = None
+        steps = self.params.get("steps") or 0
+        metrics = _fmt(logs or {})
+        per_step = _fmt_per_step(dt / max(steps, 1))
+        if self._live:
+            line = f"{steps}/{steps} {self._bar(steps, steps)}{_fmt_duration(dt)} {per_step}"
+            self._redraw(line + (f" - {metrics}" if metrics else ""))
+            self._write("\n")
         else:
-            print(f"{steps}/{steps} - {dt:.0f}s - {1000 * dt / steps:.0f}ms/step - {_fmt(logs or {})}", file=sys.stdout, flush=True)
+            line = f"Epoch {epoch + 1}/{self.params.get('epochs', '?')} - {steps}/{steps} - {_fmt_duration(dt)} - {per_step}"
+            self._write(line + (f" - {metrics}" if metrics else "") + "\n")
+        self._live = False
 
 
 class EarlyStopping(Callback):
     """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience``
-    epochs; optionally restores the best weights."""
+    epochs; optionally restores the best weights (Keras 3 semantics and defaults).
+
+    Args:
+        monitor: the logged value to watch (default ``"val_loss"``).
+        min_delta: the least change that counts as an improvement.
+        patience: epochs without improvement before training stops.
+        verbose: 0 is quiet, 1 prints the epoch training stopped at.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like names).
+        baseline: a value the monitored quantity must beat; None for none.
+        restore_best_weights: whether to restore the weights of the best epoch when
+            training stops.
+        start_from_epoch: epochs to wait before watching (a warm-up).
+    """
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
@@ -182,6 +323,23 @@ class EarlyStopping(Callback):
 
 
 class LambdaCallback(Callback):
+    """A callback made of functions given by hook name (``keras.callbacks.LambdaCallback``).
+
+    Args:
+        **hooks: functions named by the hooks they implement, e.g.
+            ``on_epoch_end=lambda epoch, logs: ...``; any other name is an error.
+
+    Example:
+        >>> import ember as em
+        >>> seen = []
+        >>> cb = em.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+        >>> m = em.Sequential([em.Input((1,)), em.layers.Dense(1)])
+        >>> m.compile(optimizer="sgd", loss="mse")
+        >>> _ = m.fit(em.ones((4, 1)).numpy(), em.ones((4, 1)).numpy(), epochs=2, verbose=0, callbacks=[cb])
+        >>> seen
+        [0, 1]
+    """
+
     def __init__(self, **hooks):
         super().__init__()
         for name, fn in hooks.items():

@@ -31,7 +31,13 @@ def _optimizer(callback: Callback, owner: str):
 class LearningRateScheduler(Callback):
     """Sets the optimizer's learning rate at the start of each epoch to
     ``schedule(epoch, lr)`` (or ``schedule(epoch)`` for a one-argument function); the
-    rate used is logged as ``learning_rate``, as in Keras."""
+    rate used is logged as ``learning_rate``, as in Keras.
+
+    Args:
+        schedule: a function of the epoch index (from 0) and the current rate, returning
+            the new rate (a finite float).
+        verbose: 0 is quiet, 1 prints each change.
+    """
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
@@ -60,7 +66,18 @@ class LearningRateScheduler(Callback):
 class ReduceLROnPlateau(Callback):
     """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved by
     ``min_delta`` for ``patience`` epochs, then waits ``cooldown`` epochs; never below
-    ``min_lr``. Keras 3 defaults."""
+    ``min_lr``. Keras 3 defaults.
+
+    Args:
+        monitor: the logged value to watch (default ``"val_loss"``).
+        factor: the multiplier of the rate, in (0, 1).
+        patience: epochs without improvement before the rate is reduced.
+        verbose: 0 is quiet, 1 prints each reduction.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like names).
+        min_delta: the least change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before watching again.
+        min_lr: the lower bound of the rate.
+    """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0, **kwargs):

@@ -9,26 +9,17 @@ unit height axis.
 from __future__ import annotations
 
 import numbers
-import re
 
 from .. import activations, initializers, regularizers
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
 from ..ops.conv import conv2d, conv_output_length, normalize_data_format, normalize_padding, normalize_tuple
 from .input_spec import InputSpec
-from .layer import Layer, unique_name
+from .layer import Layer
 
 __all__ = ["Conv1D", "Conv2D"]
 
 _FUSED = ("linear", "relu", "sigmoid", "tanh")
-
-
-def keras_default_name(cls: type) -> str:
-    """A unique default layer name spelled as Keras 3 spells it (``Conv2D`` -> ``conv2d``,
-    ``MaxPooling2D`` -> ``max_pooling2d``): Keras's to_snake_case puts no underscore
-    between a digit and a capital, so weight paths (``conv2d/kernel``) match Keras's."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", cls.__name__)
-    return unique_name(re.sub("([a-z])([A-Z])", r"\1_\2", name).lower())
 
 
 class _Conv(Layer):
@@ -41,8 +32,6 @@ class _Conv(Layer):
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = keras_default_name(type(self))
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = type(self).__name__
         r = self.rank

@@ -11,7 +11,6 @@ from ..ops.conv import (
     average_pool2d, conv_output_length, max_pool2d, normalize_data_format, normalize_padding, normalize_tuple,
 )
 from ..ops import core
-from .convolutional import keras_default_name
 from .input_spec import InputSpec
 from .layer import Layer
 
@@ -27,8 +26,6 @@ class _Pooling(Layer):
     integer_inputs = "cast"
 
     def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = keras_default_name(type(self))
         super().__init__(**kwargs)
         owner = type(self).__name__
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", owner)
@@ -169,8 +166,6 @@ class _GlobalPooling(Layer):
     integer_inputs = "cast"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = keras_default_name(type(self))
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)

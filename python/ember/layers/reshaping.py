@@ -10,7 +10,12 @@ from .layer import Layer, _AnyRank, _shape_arg
 
 
 class Flatten(Layer, _AnyRank):
-    """Flattens every axis but the batch axis."""
+    """Flattens every axis but the batch axis.
+
+    Args:
+        data_format: ``"channels_last"`` (default) or ``"channels_first"`` (channels are
+            moved last before flattening, as Keras does).
+    """
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -24,7 +29,11 @@ class Flatten(Layer, _AnyRank):
 
 
 class Reshape(Layer, _AnyRank):
-    """Reshapes each sample to ``target_shape`` (one -1 may be inferred)."""
+    """Reshapes each sample to ``target_shape`` (one -1 may be inferred).
+
+    Args:
+        target_shape: the per-sample output shape, a tuple of ints (the batch axis excluded).
+    """
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

@@ -258,6 +258,7 @@ class LSTM(_RNN):
         dropout, recurrent_dropout, seed, return_sequences, go_backwards, stateful,
             unroll: as in `SimpleRNN`.
         return_state: also return the final states: ``[output, h, c]``.
+        use_cudnn: Keras's cuDNN switch; accepted and ignored (Ember has one kernel per device).
         **kwargs: the base `Layer` arguments (name, trainable, ...).
 
     Call arguments:
@@ -345,6 +346,7 @@ class GRU(_RNN):
             unroll: as in `SimpleRNN`.
         return_state: also return the final state: ``[output, h]``.
         reset_after: apply the reset gate after the recurrent matmul (see above).
+        use_cudnn: Keras's cuDNN switch; accepted and ignored (Ember has one kernel per device).
         **kwargs: the base `Layer` arguments (name, trainable, ...).
 
     Call arguments:

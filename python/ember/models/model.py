@@ -46,10 +46,82 @@ def _to_numpy(data, what: str) -> np.ndarray:
     return a
 
 
+def _as_float32(a: np.ndarray) -> np.ndarray:
+    """``a`` in the compute dtype; values beyond float32's range become inf (checked after)."""
+    if a.dtype == np.float32:
+        return a
+    with np.errstate(over="ignore", invalid="ignore"):
+        return a.astype(np.float32)
+
+
 def _check_finite(a: np.ndarray, what: str) -> None:
-    if a.dtype.kind == "f" and a.size and not np.isfinite(a).all():
-        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-        raise InvalidArgumentError(f"{what}: contains {bad} non-finite values (NaN or inf)")
+    """Raises unless every value of ``a`` is finite in float32, the compute dtype: float64
+    data beyond float32's range (1e300) would become inf there."""
+    if a.dtype.kind != "f" or not a.size:
+        return
+    ok = np.isfinite(_as_float32(a))
+    if not ok.all():
+        bad = int(ok.size - np.count_nonzero(ok))
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        v = a[idx]
+        why = f"{v!r} is beyond float32's range" if np.isfinite(v) else f"{v!r}"
+        raise InvalidArgumentError(
+            f"{what}: contains {bad} non-finite values (NaN or inf) in float32, the first at index {idx}: {why}")
+
+
+def _check_int_range(model, a: np.ndarray, what: str, targets: bool) -> str:
+    """The compute dtype of integer data ``a``: int32 when it fits. Integer targets that do
+    not fit int32 become float32 for a regression loss (Keras casts y_true to the
+    prediction's dtype); anything else out of range is a `DTypeError` (never a silent wrap)."""
+    from ..tensor import check_int32_range
+
+    try:
+        check_int32_range(a, what)
+    except Exception:
+        if targets and not _sparse_spec(getattr(getattr(model, "_compile_loss", None), "_spec", None)):
+            return "float32"
+        raise
+    return "int32"
+
+
+def _sparse_spec(spec) -> bool:
+    """Whether a compiled loss spec names a sparse (class index) loss for some output."""
+    if spec is None:
+        return False
+    leaves = list(spec.values()) if isinstance(spec, dict) else list(spec) if isinstance(spec, (list, tuple)) else [spec]
+    for leaf in leaves:
+        try:
+            if leaf is not None and _is_sparse_loss(losses_module.get(leaf)):
+                return True
+        except Exception:  # noqa: BLE001 - compile validated the spec already
+            continue
+    return False
+
+
+def _check_loss_fits(model, data: "_Data", what: str) -> None:
+    """Runs the loss on a couple of rows of ``data`` (no gradients, no update), so targets
+    that do not fit the model's outputs are refused before the first training step, not
+    when validation first runs after an epoch has changed the weights."""
+    if data.y is None or type(model).test_step is not Model.test_step or model._compile_loss is None:
+        return
+    xb, yb, sw = data.batch(np.arange(min(2, data.n)))
+    with no_grad():
+        y_pred = model(xb, training=False)
+        try:
+            model.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=sw, training=False)
+        except (ShapeError, InvalidArgumentError) as e:
+            raise type(e)(f"{what}: {e}") from None
+    trackers = getattr(model, "_output_loss_trackers", None) or ()
+    for t in trackers:
+        t.reset_state()
+
+
+def _check_steps(value, name: str, what: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidArgumentError(f"{what}: {name} must be a positive integer or None, got {value!r}")
+    return int(value)
 
 
 def _class_weight_to_sample_weight(y: np.ndarray, class_weight: dict) -> np.ndarray:
@@ -97,6 +169,9 @@ class _Data:
                 raise ShapeError(f"{what}: x must have a batch dimension, got a scalar")
             _check_finite(a, f"{what}: x")
         self.n = flat_x[0].shape[0]
+        if self.n == 0 and what != "predict":
+            # Keras raises for an empty dataset too; a loss of 0.0 would be made up.
+            raise InvalidArgumentError(f"{what}: x has 0 samples (shape {flat_x[0].shape}); there is nothing to compute a loss on")
         for a in flat_x[1:]:
             if a.shape[0] != self.n:
                 raise ShapeError(f"{what}: all inputs must have the same number of samples, got {[b.shape[0] for b in flat_x]}")
@@ -116,16 +191,20 @@ class _Data:
                 _check_finite(ya, f"{what}: y")
             self.y_np = ys
             self.y = tree.map_structure(
-                lambda a: _resident(a, "int32" if a.dtype.kind in "biu" else "float32", model.device), ys)
+                lambda a: _resident(a, _check_int_range(model, a, f"{what}: y", True) if a.dtype.kind in "biu" else "float32",
+                                    model.device), ys)
         self.sw = None
         if sample_weight is not None:
-            sw = _to_numpy(sample_weight, f"{what}: sample_weight").astype(np.float32)
+            sw = _to_numpy(sample_weight, f"{what}: sample_weight")
+            _check_finite(sw, f"{what}: sample_weight")
+            sw = _as_float32(sw)
             if sw.ndim != 1 or sw.shape[0] != self.n:
                 raise ShapeError(f"{what}: sample_weight must have shape ({self.n},), one weight per sample, got {sw.shape}")
             _check_finite(sw, f"{what}: sample_weight")
             self.sw = sw
         self.x = tree.map_structure(
-            lambda a: _resident(a, "int32" if a.dtype.kind in "biu" else "float32", model.device), xs)
+            lambda a: _resident(a, _check_int_range(model, a, f"{what}: x", False) if a.dtype.kind in "biu" else "float32",
+                                model.device), xs)
         self.x_shape = flat_x[0].shape
 
     def batch(self, idx: np.ndarray):
@@ -527,6 +606,17 @@ class Model(Layer):
             raise InvalidArgumentError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
             raise InvalidArgumentError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+        steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch", "fit")
+        validation_steps = _check_steps(validation_steps, "validation_steps", "fit")
+        if validation_batch_size is not None:
+            if (isinstance(validation_batch_size, bool) or not isinstance(validation_batch_size, (int, np.integer))
+                    or validation_batch_size < 1):
+                raise InvalidArgumentError(f"fit: validation_batch_size must be a positive integer or None, got {validation_batch_size!r}")
+            validation_batch_size = int(validation_batch_size)
+        if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) or validation_freq < 1:
+            raise InvalidArgumentError(f"fit: validation_freq must be a positive integer (validate every n epochs), got {validation_freq!r}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise InvalidArgumentError(f"fit: initial_epoch must be a non-negative integer, got {initial_epoch!r}")
         if class_weight is not None:
             if sample_weight is not None:
                 raise InvalidArgumentError("fit: you cannot use class_weight and sample_weight at the same time")
@@ -572,6 +662,7 @@ class Model(Layer):
         if val is not None:
             self._ensure_built(val, "fit: validation_data")
             self._check_targets(val, "fit: validation_data")
+            _check_loss_fits(self, val, "fit: validation_data")
         steps = max(1, math.ceil(data.n / batch_size)) if data.n else 0
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
@@ -650,6 +741,7 @@ class Model(Layer):
         """The loss (and metrics) on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``."""
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size, "evaluate")
+        steps = _check_steps(steps, "steps", "evaluate")
         if x is None or (y is None and type(self).test_step is Model.test_step):
             raise InvalidArgumentError("evaluate: x and y are required")
         data = _Data(self, x, y, sample_weight, "evaluate")

@@ -1,4 +1,6 @@
-"""Utilities with Keras names: to_categorical, set_random_seed, normalize."""
+"""Utilities with Keras names: to_categorical, set_random_seed, normalize, and the
+serialization registry (re-exported from `ember.saving`). ``dir(ember.utils)`` lists
+only this API."""
 
 from __future__ import annotations
 
@@ -61,6 +63,19 @@ def set_random_seed(seed: int) -> None:
 
 
 def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
+    """``x`` divided by its ``order``-norm along ``axis`` (zero vectors stay zero), as
+    float32 (``keras.utils.normalize``).
+
+    Args:
+        x: an array-like.
+        axis: the axis to normalise along (default -1).
+        order: the norm's order (default 2, the Euclidean norm).
+
+    Example:
+        >>> import ember as em
+        >>> em.utils.normalize([[3.0, 4.0]]).tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+    """
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(n == 0, 1, n)

@@ -63,14 +63,20 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
         "b too short for {s:?}"
     );
 
+    // A forced narrower family (`cpu_features::force_gemm_kernel`, a test hook) skips our
+    // AVX-512 kernel as a CPU without AVX-512 would.
+    let forced = super::cpu_features::forced_gemm_kernel();
     #[cfg(target_arch = "x86_64")]
     {
-        if use_avx512_kernel(&s) && std::arch::is_x86_feature_detected!("avx512f") {
+        if matches!(forced, None | Some(super::cpu_features::GemmKernel::Avx512))
+            && use_avx512_kernel(&s)
+            && std::arch::is_x86_feature_detected!("avx512f")
+        {
             avx512::matmul(a, b, out, &s);
             return;
         }
     }
-    matmul_gemm_crate(a, b, out, &s);
+    matmul_gemm_kernel(a, b, out, &s, super::cpu_features::kernel_fn(forced));
 }
 
 /// Whether our AVX-512 kernel beats the `gemm` crate on this shape (measured on Zen 4):
@@ -89,6 +95,12 @@ fn use_avx512_kernel(s: &MatmulSpec) -> bool {
 /// The portable back end (the `gemm` crate), exposed for benchmarks and tests only.
 #[doc(hidden)]
 pub fn matmul_gemm_crate(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
+    matmul_gemm_kernel(a, b, c, spec, gemm::gemm::<f32>);
+}
+
+/// The `gemm` crate through `gemm_fn`: its own dispatch, or one family's microkernels
+/// (`cpu_features::kernel_fn`).
+fn matmul_gemm_kernel(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec, gemm_fn: super::cpu_features::GemmFn) {
     let s = *spec;
     if s.batch == 0 || s.m == 0 || s.n == 0 {
         return;
@@ -123,7 +135,7 @@ pub fn matmul_gemm_crate(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec)
         // above); the strides describe exactly those row-major layouts. read_dst = false, so
         // the garbage in `dst` is never read.
         unsafe {
-            gemm::gemm(
+            gemm_fn(
                 m,
                 n,
                 k,
@@ -677,10 +689,25 @@ mod tests {
         matmul(a, b, c, s);
     }
 
+    /// The `gemm` crate's AVX2+FMA and scalar microkernels, as CPUs without AVX-512 (or
+    /// without AVX2) run them.
+    fn avx2_kernels(a: &[f32], b: &[f32], c: &mut [f32], s: &MatmulSpec) {
+        use super::super::cpu_features::{kernel_fn, GemmKernel};
+        let k = if GemmKernel::Avx2.supported() { GemmKernel::Avx2 } else { GemmKernel::Scalar };
+        matmul_gemm_kernel(a, b, c, s, kernel_fn(Some(k)));
+    }
+
+    fn scalar_kernels(a: &[f32], b: &[f32], c: &mut [f32], s: &MatmulSpec) {
+        use super::super::cpu_features::{kernel_fn, GemmKernel};
+        matmul_gemm_kernel(a, b, c, s, kernel_fn(Some(GemmKernel::Scalar)));
+    }
+
     fn all_impls(s: MatmulSpec) {
         check_with(matmul, s);
         check_with(matmul_gemm_crate, s);
         check_with(avx512_direct, s);
+        check_with(avx2_kernels, s);
+        check_with(scalar_kernels, s);
     }
 
     fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {

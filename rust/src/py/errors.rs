@@ -2,7 +2,7 @@
 //! in `ember/errors.py` (the hierarchy is defined once, in Python); this looks them up
 //! by name so that `except ember.errors.ShapeError` and `except ValueError` both work.
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::{Error, ErrorKind};
@@ -12,6 +12,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Shape => "ShapeError",
         ErrorKind::DType => "DTypeError",
         ErrorKind::Value => "InvalidArgumentError",
+        ErrorKind::OutOfMemory => "OutOfMemoryError",
     }
 }
 
@@ -27,6 +28,7 @@ impl From<Error> for PyErr {
                 Ok(exc) => PyErr::from_value(exc),
                 // ember.errors missing means a broken install; still never panic.
                 Err(_) if e.kind == ErrorKind::Value => PyValueError::new_err(message),
+                Err(_) if e.kind == ErrorKind::OutOfMemory => PyMemoryError::new_err(message),
                 Err(_) => PyRuntimeError::new_err(message),
             }
         })

@@ -17,17 +17,12 @@ GpuOutOfMemoryError = OutOfMemoryError
 
 
 def request_device():
-    """(adapter, device) with the largest buffer limits the adapter offers."""
-    try:
-        import wgpu
-    except ImportError as e:
-        raise BackendUnavailableError(f"gpu: the wgpu package is not importable ({e}); {INSTALL_HINT}") from None
-    try:
-        adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
-    except Exception as e:  # noqa: BLE001 - any failure here means "no adapter"
-        raise BackendUnavailableError(f"gpu: no WebGPU adapter could be created ({e}); {INSTALL_HINT}") from None
-    if adapter is None:
-        raise BackendUnavailableError(f"gpu: no WebGPU adapter found; {INSTALL_HINT}")
+    """(adapter, device, AdapterInfo) with the largest buffer limits the adapter offers.
+    The adapter is chosen by `adapters.select_adapter`, which raises
+    `BackendUnavailableError` naming what to install when there is none."""
+    from .adapters import select_adapter
+
+    adapter, info = select_adapter()
     lim = adapter.limits
     wanted = {
         "max-storage-buffer-binding-size": lim["max-storage-buffer-binding-size"],
@@ -36,8 +31,11 @@ def request_device():
         "max-compute-invocations-per-workgroup": lim["max-compute-invocations-per-workgroup"],
         "max-storage-buffers-per-shader-stage": lim["max-storage-buffers-per-shader-stage"],
     }
-    device = adapter.request_device_sync(required_limits=wanted, label="ember")
-    return adapter, device
+    try:
+        device = adapter.request_device_sync(required_limits=wanted, label="ember")
+    except Exception as e:  # noqa: BLE001 - the driver refused: no usable device
+        raise BackendUnavailableError(f"gpu: {info.name} ({info.backend}) could not create a device ({e}); {INSTALL_HINT}") from None
+    return adapter, device, info
 
 
 @contextlib.contextmanager

@@ -5,18 +5,36 @@ the host needs a result (`.numpy()`, a metric, a log line) or the batch grows la
 Ordering: all work (uploads included) goes through the encoder in program order, so a
 pooled buffer may be handed out again as soon as its Python owner dies: any dispatch that
 still reads it was recorded earlier and runs earlier.
+
+Threads: one runtime (one device, one encoder) serves every thread. A single re-entrant
+lock covers recording (alloc from the pool, dispatch, copy, upload), submission and
+readback, so the dispatches of concurrent callers interleave whole and in program order
+per thread, and the ordering rule above holds across threads. A buffer freed by any
+thread (its finalizer may run in whichever thread the garbage collector runs) goes back
+through a queue that only lock holders drain, so a finalizer never waits on the lock.
+
+Failures: WebGPU invalidates a whole encoder when one command in it is rejected, so the
+runtime keeps a log of what the current encoder holds. On an error while recording or
+submitting it drops the broken encoder and replays the log one command per submission:
+the rejected command and every command that reads its outputs are skipped, everything
+else (other threads' work included) runs as recorded. The device stays usable. The
+thread whose command was rejected gets `GpuError` (at once, or at its next `flush`,
+`download` or `synchronize`); a tensor that was never computed raises `GpuError` when
+read or used, instead of yielding garbage; a buffer only updated in place by a skipped
+command (a weight) keeps its earlier value.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
 from ... import _core
-from ...errors import InvalidArgumentError, OutOfMemoryError
+from ...errors import GpuError, InvalidArgumentError, OutOfMemoryError
 from .device import mapped_errors, request_device
 
 MAX_WORKGROUPS = 65535
@@ -31,10 +49,14 @@ _NP = {"float32": np.float32, "int32": np.int32}
 class GpuBuffer:
     """A pooled storage buffer holding ``n`` elements of ``dtype``."""
 
-    __slots__ = ("buf", "n", "dtype", "nbytes", "_rt", "__weakref__")
+    # gen: the encoder generation that last wrote it (None: never written); held: whether
+    # it held a value before that generation; lost: why its value was never computed.
+    __slots__ = ("buf", "n", "dtype", "nbytes", "_rt", "gen", "held", "lost", "__weakref__")
 
     def __init__(self, rt: "Runtime", buf, n: int, dtype: str, nbytes: int):
         self.buf, self.n, self.dtype, self.nbytes, self._rt = buf, n, dtype, nbytes, rt
+        self.gen = self.lost = None
+        self.held = False
 
     def __len__(self) -> int:
         return self.n
@@ -53,10 +75,12 @@ def _padded(nbytes: int) -> int:
 
 class Runtime:
     def __init__(self):
+        # request_device first: it imports wgpu and turns a missing package, driver or
+        # adapter into BackendUnavailableError before anything else touches wgpu.
+        self.adapter, self.device, self.info = request_device()
         import wgpu
 
         self.wgpu = wgpu
-        self.adapter, self.device = request_device()
         self.limits = self.device.limits
         self.max_binding = int(self.limits["max-storage-buffer-binding-size"])
         self._free: dict[int, list] = {}
@@ -79,6 +103,15 @@ class Runtime:
         self._modules: dict = {}
         self._encoder = None
         self._pass = None
+        # See the module docstring: one lock for recording, submission and readback.
+        self.lock = threading.RLock()
+        self._returned: deque = deque()  # (buf, nbytes) freed by finalizers, drained under the lock
+        self._gen = 0  # generation of the current encoder; +1 at each submit
+        # What the current encoder holds, to replay it if WebGPU rejects a command:
+        # (record(encoder), inputs, outputs, op name, thread id) per command.
+        self._log: list = []
+        self._notices: dict = {}  # thread id -> the GpuError its rejected command raised
+        self.recoveries = 0
         self._arena = self.device.create_buffer(size=PARAM_SLOT * ARENA_SLOTS, usage=wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._params = bytearray()
         self._keepalive: list = []  # staging buffers of uploads until the next submit
@@ -90,9 +123,11 @@ class Runtime:
                                                               | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST),
                                2 * CHECK_SLOTS, "int32", 8 * CHECK_SLOTS)
         self._live[id(self.flags.buf)] = self.flags.buf
-        self._checks: list = []  # per slot: value -> the exception to raise
+        self._checks: list = []  # per slot: (value -> the exception to raise, thread id)
+        self._deferred: dict = {}  # thread id -> a failed check's exception, raised at its next sync
         self.dispatches = 0
         self.submits = 0
+        self.readbacks = 0  # device-to-host reads (tests count them per training step)
 
     # -- memory ------------------------------------------------------------------------
     def alloc(self, n: int, dtype: str = "float32") -> GpuBuffer:
@@ -102,17 +137,34 @@ class Runtime:
                 f"gpu: a tensor of {n} elements ({4 * n} bytes) exceeds this adapter's largest storage binding "
                 f"({self.max_binding} bytes)"
             )
-        free = self._free.get(nbytes)
-        if free:
-            self._pooled_bytes -= nbytes
-            return GpuBuffer(self, free.pop(), n, dtype, nbytes)
-        wgpu = self.wgpu
-        with mapped_errors("gpu alloc"):
-            buf = self.device.create_buffer(size=nbytes, usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST)
-        self._live[id(buf)] = buf
-        return GpuBuffer(self, buf, n, dtype, nbytes)
+        with self.lock:
+            self._drain_returned()
+            free = self._free.get(nbytes)
+            if free:
+                self._pooled_bytes -= nbytes
+                return GpuBuffer(self, free.pop(), n, dtype, nbytes)
+            wgpu = self.wgpu
+            with mapped_errors("gpu alloc"):
+                buf = self.device.create_buffer(size=nbytes, usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST)
+            self._live[id(buf)] = buf
+            return GpuBuffer(self, buf, n, dtype, nbytes)
 
     def _recycle(self, buf, nbytes: int) -> None:
+        # Called from finalizers, in any thread and at any point (even inside a locked
+        # section of another thread): only queue it. deque.append is atomic.
+        self._returned.append((buf, nbytes))
+
+    def _drain_returned(self) -> None:
+        """Puts the buffers freed since the last call back in the pool (lock held)."""
+        returned = self._returned
+        while returned:
+            try:
+                buf, nbytes = returned.popleft()
+            except IndexError:
+                break
+            self._pool_put(buf, nbytes)
+
+    def _pool_put(self, buf, nbytes: int) -> None:
         if self._pooled_bytes + nbytes > (1 << 30):
             self._live.pop(id(buf), None)
             for key in self._bg_by_buf.pop(id(buf), ()):
@@ -127,35 +179,123 @@ class Runtime:
         if a.size:
             data = a.tobytes()
             pad = (-len(data)) % 4
-            with mapped_errors("gpu upload"):
-                staging = self.device.create_buffer_with_data(data=data + b"\0" * pad, usage=self.wgpu.BufferUsage.COPY_SRC)
-            self._copy(staging, out.buf, len(data) + pad)
-            self._keepalive.append(staging)
+            with self.lock:
+                with mapped_errors("gpu upload"):
+                    staging = self.device.create_buffer_with_data(data=data + b"\0" * pad, usage=self.wgpu.BufferUsage.COPY_SRC)
+                self._keepalive.append(staging)
+                self._copy(staging, out.buf, len(data) + pad, (), (out,), "gpu upload")
         return out
 
     def download(self, buf: GpuBuffer) -> np.ndarray:
-        self.flush()
-        if buf.n == 0:
+        with self.lock:
+            self._take_notice()
+            self._flush_locked()
+            if buf.lost:
+                raise GpuError(f"gpu readback: {buf.lost}")
+            self.readbacks += 1
+            if buf.n == 0:
+                self.raise_failed_checks()
+                return np.zeros(0, _NP[buf.dtype])
+            with mapped_errors("gpu readback"):
+                data = self.device.queue.read_buffer(buf.buf, 0, 4 * buf.n)
             self.raise_failed_checks()
-            return np.zeros(0, _NP[buf.dtype])
-        with mapped_errors("gpu readback"):
-            data = self.device.queue.read_buffer(buf.buf, 0, 4 * buf.n)
-        self.raise_failed_checks()
         return np.frombuffer(data, dtype=_NP[buf.dtype])
+
+    # -- recovery ----------------------------------------------------------------------------------
+    def _logged(self, record, inputs, outputs, op: str) -> None:
+        """Notes a command just recorded into the current encoder (lock held)."""
+        g = self._gen
+        for gb in outputs:
+            if gb.gen != g:
+                gb.held, gb.gen = gb.gen is not None, g
+        self._log.append((record, inputs, outputs, op, threading.get_ident()))
+
+    def _take_notice(self) -> None:
+        """Raises, once, the error of a command this thread recorded that was rejected when
+        another thread submitted it (lock held)."""
+        err = self._notices.pop(threading.get_ident(), None)
+        if err is not None:
+            raise err
+
+    def _recover(self) -> GpuError | None:
+        """Drops the broken encoder and replays its log, one command per submission,
+        skipping rejected commands and those reading what they did not compute (lock
+        held). Returns the calling thread's first error, if any; other threads' errors
+        wait in `_notices`."""
+        log, params = self._log, self._params
+        self._pass = self._encoder = None
+        self._log, self._params = [], bytearray()
+        keepalive, self._keepalive = self._keepalive, []
+        self.recoveries += 1
+        cur = self._gen
+        self._gen += 1
+        if params:
+            self.device.queue.write_buffer(self._arena, 0, bytes(params))
+        bad: dict = {}  # id(GpuBuffer) -> why it was not computed
+        me, mine = threading.get_ident(), None
+        for record, inputs, outputs, op, tid in log:
+            why = next((bad[id(g)] for g in (*inputs, *outputs) if id(g) in bad), None)
+            if why is None:
+                why = next((g.lost for g in inputs if g.lost), None)
+            if why is None:
+                try:
+                    with mapped_errors(op):
+                        enc = self.device.create_command_encoder(label="ember replay")
+                        record(enc)
+                        self.device.queue.submit([enc.finish()])
+                    continue
+                except (GpuError, OutOfMemoryError) as e:
+                    why = f"its value was never computed: {op} was rejected by the device ({e})"
+                    err = e
+            else:
+                err = GpuError(f"{op}: skipped, it reads a tensor whose value is lost ({why})")
+            for g in outputs:
+                bad[id(g)] = why
+                if g.gen == cur and not g.held:
+                    g.lost = why  # never computed: reading it raises
+            if tid == me:
+                mine = mine or err
+            else:
+                self._notices.setdefault(tid, err)
+        del keepalive
+        return mine
 
     # -- device-side checks ----------------------------------------------------------------------
     def check_slot(self, error) -> int:
         """A slot of `flags` for one checking dispatch; ``error(value)`` builds the exception
-        raised if the kernel flags it."""
-        if len(self._checks) >= CHECK_SLOTS:
-            self.flush()
-            self.raise_failed_checks()
-        self._checks.append(error)
-        return len(self._checks) - 1
+        raised if the kernel flags it.
+
+        The calling thread keeps the runtime's lock from here until its next `dispatch`
+        (the checking kernel) is recorded, so no other thread can read and recycle the
+        slot in between."""
+        self.lock.acquire()
+        try:
+            if len(self._checks) >= CHECK_SLOTS:
+                self._flush_locked()
+                self.raise_failed_checks()
+            self._checks.append((error, threading.get_ident()))
+            _tls.check_holds = getattr(_tls, "check_holds", 0) + 1
+            return len(self._checks) - 1
+        except BaseException:
+            self.lock.release()
+            raise
 
     def raise_failed_checks(self) -> None:
         """After a flush: reads the pending check slots (one small readback, only when a
-        checking kernel ran since the last one), clears them, raises the first failure."""
+        checking kernel ran since the last one), clears them, raises the first failure of
+        the calling thread. Another thread's failures are kept and raised at its next sync."""
+        with self.lock:
+            me = threading.get_ident()
+            mine = self._deferred.pop(me, None) if self._deferred else None
+            if mine is not None:
+                self._checks_readback()
+                raise mine
+            self._checks_readback()
+            mine = self._deferred.pop(me, None) if self._deferred else None
+            if mine is not None:
+                raise mine
+
+    def _checks_readback(self) -> None:
         if not self._checks:
             return
         checks, self._checks = self._checks, []
@@ -164,13 +304,18 @@ class Runtime:
         failed = [i for i in range(len(checks)) if words[2 * i]]
         if failed:
             self.device.queue.write_buffer(self.flags.buf, 0, bytes(8 * len(checks)))
-            i = failed[0]
-            raise checks[i](int(words[2 * i + 1].astype(np.int32)))
+            for i in failed:
+                error, tid = checks[i]
+                if tid not in self._deferred:  # the first failure of each thread
+                    self._deferred[tid] = error(int(words[2 * i + 1].astype(np.int32)))
 
     def copy(self, src: GpuBuffer, dst: GpuBuffer | None = None) -> GpuBuffer:
         out = dst if dst is not None else self.alloc(src.n, src.dtype)
         if src.n:
-            self._copy(src.buf, out.buf, 4 * src.n + (-4 * src.n) % 4)
+            if src.lost:
+                raise GpuError(f"gpu copy: {src.lost}")
+            with self.lock:
+                self._copy(src.buf, out.buf, 4 * src.n + (-4 * src.n) % 4, (src,), (out,), "gpu copy")
         return out
 
     # -- recording ---------------------------------------------------------------------------
@@ -179,11 +324,22 @@ class Runtime:
             self._encoder = self.device.create_command_encoder(label="ember step")
         return self._encoder
 
-    def _copy(self, src, dst, nbytes: int) -> None:
-        if self._pass is not None:
-            self._pass.end()
-            self._pass = None
-        self._enc().copy_buffer_to_buffer(src, 0, dst, 0, nbytes)
+    def _copy(self, src, dst, nbytes: int, inputs: tuple, outputs: tuple, op: str) -> None:
+        """Records a copy (lock held); ``inputs``/``outputs`` are the GpuBuffers involved."""
+
+        def record(enc):
+            enc.copy_buffer_to_buffer(src, 0, dst, 0, nbytes)
+
+        try:
+            with mapped_errors(op):
+                if self._pass is not None:
+                    self._pass.end()
+                    self._pass = None
+                record(self._enc())
+        except (GpuError, OutOfMemoryError):
+            self._recover()
+            raise
+        self._logged(record, inputs, outputs, op)
 
     def _layout(self, n_in: int, n_out: int):
         """Bind group layout of the house convention: n_in read-only storage buffers,
@@ -208,6 +364,13 @@ class Runtime:
         key = (shader, entry, n_in, n_out, tuple(sorted((constants or {}).items())))
         p = self._pipelines.get(key)
         if p is None:
+            with self.lock:
+                return self._make_pipeline(key, shader, entry, n_in, n_out, constants)
+        return p
+
+    def _make_pipeline(self, key, shader, entry, n_in, n_out, constants):
+        p = self._pipelines.get(key)
+        if p is None:
             module = self._modules.get(shader)
             if module is None:
                 src = _core.shader_source(shader)
@@ -229,6 +392,17 @@ class Runtime:
         ``outputs`` (read-write), then the uniform holding ``params`` packed as 32-bit words
         (ints, or floats marked with `f(v)`). ``threads`` is the number of invocations of a
         1-D kernel (split over x and y past 65,535 workgroups) unless ``groups`` is given."""
+        with self.lock:
+            holds = getattr(_tls, "check_holds", 0)
+            if holds:  # taken by check_slot for this dispatch
+                _tls.check_holds = 0
+            try:
+                self._dispatch(shader, entry, inputs, outputs, params, threads, groups, constants, wg)
+            finally:
+                for _ in range(holds):
+                    self.lock.release()
+
+    def _dispatch(self, shader, entry, inputs, outputs, params, threads, groups, constants, wg) -> None:
         if groups is None:
             nwg = max(1, -(-threads // wg))
             gx = min(nwg, MAX_WORKGROUPS)
@@ -239,25 +413,43 @@ class Runtime:
         consts = {"WG": wg} if constants is None else {"WG": wg, **constants}
         pipe = self.pipeline(shader, entry, len(inputs), len(outputs), consts)
         if len(self._params) >= PARAM_SLOT * ARENA_SLOTS:
-            self.flush()
+            self._flush_locked()
         offset = len(self._params)
         block = b"".join(struct.pack("<f", v[1]) if isinstance(v, tuple) else struct.pack("<I", int(v) & 0xFFFFFFFF) for v in params)
         if len(block) > PARAM_SLOT:
             raise InvalidArgumentError(f"{entry}: {len(block)} bytes of parameters exceed the {PARAM_SLOT}-byte block")
-        self._params += block.ljust(PARAM_SLOT, b"\0")
         bufs = list(inputs) + list(outputs)
         for gb in bufs:
             if not isinstance(gb, GpuBuffer):
                 from ...errors import DeviceError
 
                 raise DeviceError(f"{entry}: an operand lives on another device ({type(gb).__name__}); move it with .to('gpu')")
+        for gb in inputs:
+            if gb.lost:
+                raise GpuError(f"{entry}: an input tensor is unusable: {gb.lost}")
         with mapped_errors(entry):
             bg = self._bind_group(len(inputs), len(outputs), bufs)
-            if self._pass is None:
-                self._pass = self._enc().begin_compute_pass()
-            self._pass.set_pipeline(pipe)
-            self._pass.set_bind_group(0, bg, [offset])
-            self._pass.dispatch_workgroups(*groups)
+        self._params += block.ljust(PARAM_SLOT, b"\0")
+        try:
+            with mapped_errors(entry):
+                if self._pass is None:
+                    self._pass = self._enc().begin_compute_pass()
+                self._pass.set_pipeline(pipe)
+                self._pass.set_bind_group(0, bg, [offset])
+                self._pass.dispatch_workgroups(*groups)
+        except (GpuError, OutOfMemoryError):
+            del self._params[offset:]
+            self._recover()
+            raise
+
+        def record(enc, pipe=pipe, bg=bg, offset=offset, groups=groups):
+            p = enc.begin_compute_pass()
+            p.set_pipeline(pipe)
+            p.set_bind_group(0, bg, [offset])
+            p.dispatch_workgroups(*groups)
+            p.end()
+
+        self._logged(record, tuple(inputs), tuple(outputs), entry)
         self.dispatches += 1
 
     def _bind_group(self, n_in: int, n_out: int, bufs: list):
@@ -288,36 +480,58 @@ class Runtime:
                     del self._bg_by_buf[id(buf)]
 
     def flush(self) -> None:
-        """Submits everything recorded so far (one submission)."""
+        """Submits everything recorded so far (one submission). Raises `GpuError` if
+        work this thread recorded was discarded after another thread's failure."""
+        with self.lock:
+            self._take_notice()
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._drain_returned()
         if self._encoder is None:
             return
-        with mapped_errors("gpu submit"):
-            if self._pass is not None:
-                self._pass.end()
-                self._pass = None
-            if self._params:
-                self.device.queue.write_buffer(self._arena, 0, bytes(self._params))
-            self.device.queue.submit([self._encoder.finish()])
+        try:
+            with mapped_errors("gpu submit"):
+                if self._pass is not None:
+                    self._pass.end()
+                    self._pass = None
+                if self._params:
+                    self.device.queue.write_buffer(self._arena, 0, bytes(self._params))
+                self.device.queue.submit([self._encoder.finish()])
+        except (GpuError, OutOfMemoryError):
+            mine = self._recover()
+            if mine is not None:
+                raise mine from None
+            return
         self._encoder = None
         self._params = bytearray()
         self._keepalive = []
+        self._log = []
+        self._gen += 1
         self.submits += 1
 
     def synchronize(self) -> None:
         """Waits until the GPU has finished everything submitted, and raises what a
         device-side check found."""
-        self.flush()
-        tmp = self.alloc(1)
-        self.device.queue.read_buffer(tmp.buf, 0, 4)
-        self.raise_failed_checks()
+        with self.lock:
+            self._take_notice()
+            self._flush_locked()
+            tmp = self.alloc(1)
+            with mapped_errors("gpu synchronize"):
+                self.device.queue.read_buffer(tmp.buf, 0, 4)
+            self.raise_failed_checks()
 
 
 _runtime: list = []
+_runtime_lock = threading.Lock()
+_tls = threading.local()  # per thread: check_holds (lock holds taken by check_slot)
 
 
 def get_runtime() -> Runtime:
     if not _runtime:
-        _runtime.append(Runtime())
+        with _runtime_lock:  # two threads' first GPU op must not make two devices
+            if not _runtime:
+                _runtime.append(Runtime())
     return _runtime[0]
 
 
