@@ -343,11 +343,8 @@ pub fn dense(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, fin: usize, f
         }
         match act {
             DenseActivation::Linear => {}
-            DenseActivation::Relu => row.iter_mut().for_each(|v| {
-                if !(*v > 0.0 || v.is_nan()) {
-                    *v = 0.0
-                }
-            }),
+            // A select, not a conditional store, so the loop vectorises (NaN passes through).
+            DenseActivation::Relu => row.iter_mut().for_each(|v| *v = if *v > 0.0 || v.is_nan() { *v } else { 0.0 }),
             DenseActivation::Sigmoid => row.iter_mut().for_each(|v| *v = sigmoid(*v)),
             DenseActivation::Tanh => row.iter_mut().for_each(|v| *v = v.tanh()),
         }
@@ -382,12 +379,13 @@ pub fn dense_backward(
         DenseActivation::Linear => gy,
         _ => {
             let mut g = alloc_f32(gy.len())?;
-            let f: fn(f32, f32, f32) -> f32 = match act {
-                DenseActivation::Relu => |y: f32, _x: f32, g: f32| if y > 0.0 { g } else { 0.0 },
-                DenseActivation::Sigmoid => |y: f32, _x: f32, g: f32| g * y * (1.0 - y),
-                _ => |y: f32, _x: f32, g: f32| g * (1.0 - y * y),
-            };
-            super::strided::zip_map3(&mut g, y, y, gy, f);
+            // One monomorphised loop per activation (a shared `fn` pointer would be an
+            // indirect call per element, which does not vectorise).
+            match act {
+                DenseActivation::Relu => super::strided::zip_map3(&mut g, y, y, gy, |y, _x, g| if y > 0.0 { g } else { 0.0 }),
+                DenseActivation::Sigmoid => super::strided::zip_map3(&mut g, y, y, gy, |y, _x, g| g * y * (1.0 - y)),
+                _ => super::strided::zip_map3(&mut g, y, y, gy, |y, _x, g| g * (1.0 - y * y)),
+            }
             owned = g;
             &owned
         }
