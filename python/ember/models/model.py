@@ -423,8 +423,6 @@ class Model(Layer):
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise InvalidArgumentError(f"{what}: the model must be compiled first (model.compile(optimizer, loss))")
-        if self._compile_loss is None and type(self).train_step is Model.train_step and type(self).compute_loss is Model.compute_loss:
-            raise InvalidArgumentError(f"{what}: the model must be compiled with a loss first (model.compile(optimizer, loss))")
 
     def _ensure_built(self, data: "_Data", what: str) -> None:
         """Builds the model's weights before the first step. A subclassed model (whose
@@ -514,9 +512,11 @@ class Model(Layer):
             for e in extra:
                 total = e if total is None else core.add(total, e)
         if total is None:
-            from ..tensor import zeros
-
-            total = zeros((), device=self.device)
+            # Keras 3: compile() without a loss minimizes the layers' add_loss() losses; with
+            # none of those either there is nothing to train on.
+            raise InvalidArgumentError(
+                "No loss to compute. Provide a `loss` argument in `compile()` (or add losses in call() with add_loss)"
+            )
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
