@@ -116,8 +116,10 @@ for _name, _op in [
 ]:
     setattr(KerasTensor, f"__{_name}__", _binop(_op))
     setattr(KerasTensor, f"__r{_name}__", _binop(_op, reflected=True))
-for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal")]:
+for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
+                   ("eq", "equal"), ("ne", "not_equal")]:
     setattr(KerasTensor, f"__{_name}__", _binop(_op))
+KerasTensor.__hash__ = object.__hash__  # type: ignore[assignment]
 KerasTensor.__neg__ = lambda self: __import__("ember.ops", fromlist=["negative"]).negative(self)  # type: ignore[attr-defined]
 KerasTensor.__abs__ = lambda self: __import__("ember.ops", fromlist=["abs"]).abs(self)  # type: ignore[attr-defined]
 

@@ -255,8 +255,11 @@ for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge
     setattr(Tensor, f"__{_name}__", _binop(_op))
 Tensor.__neg__ = lambda self: __import__("ember.ops.core", fromlist=["negative"]).negative(self)  # type: ignore[attr-defined]
 Tensor.__abs__ = lambda self: __import__("ember.ops.core", fromlist=["abs"]).abs(self)  # type: ignore[attr-defined]
-# `==` stays identity-based (tensors are dict keys in optimizers, as in PyTorch);
-# use ember.ops.equal for elementwise comparison.
+# `==` and `!=` are elementwise (ops.equal / ops.not_equal), as in Keras, numpy and
+# PyTorch; hashing stays by identity, as PyTorch's does, so tensors can still key a dict
+# or sit in a set (lookups and `list == list` try identity before `==`).
+Tensor.__eq__ = _binop("equal")  # type: ignore[assignment]
+Tensor.__ne__ = _binop("not_equal")  # type: ignore[assignment]
 Tensor.__hash__ = object.__hash__  # type: ignore[assignment]
 
 _var_ids = itertools.count()
