@@ -108,7 +108,9 @@ class Runtime:
         self._returned: deque = deque()  # (buf, nbytes) freed by finalizers, drained under the lock
         self._gen = 0  # generation of the current encoder; +1 at each submit
         # What the current encoder holds, to replay it if WebGPU rejects a command:
-        # (record(encoder), inputs, outputs, op name, thread id) per command.
+        # (record(encoder), ids of the wgpu buffers read, [(id of a wgpu buffer written,
+        # weakref to its GpuBuffer)], op name, thread id) per command. Weak: the log must
+        # not keep dead tensors' buffers out of the pool until the next submit.
         self._log: list = []
         self._notices: dict = {}  # thread id -> the GpuError its rejected command raised
         self.recoveries = 0
@@ -208,7 +210,8 @@ class Runtime:
         for gb in outputs:
             if gb.gen != g:
                 gb.held, gb.gen = gb.gen is not None, g
-        self._log.append((record, inputs, outputs, op, threading.get_ident()))
+        self._log.append((record, [id(gb.buf) for gb in inputs], [(id(gb.buf), weakref.ref(gb)) for gb in outputs],
+                          op, threading.get_ident()))
 
     def _take_notice(self) -> None:
         """Raises, once, the error of a command this thread recorded that was rejected when
@@ -231,27 +234,28 @@ class Runtime:
         self._gen += 1
         if params:
             self.device.queue.write_buffer(self._arena, 0, bytes(params))
-        bad: dict = {}  # id(GpuBuffer) -> why it was not computed
+        bad: dict = {}  # id(wgpu buffer) -> why its contents were not computed
         me, mine = threading.get_ident(), None
         for record, inputs, outputs, op, tid in log:
-            why = next((bad[id(g)] for g in (*inputs, *outputs) if id(g) in bad), None)
-            if why is None:
-                why = next((g.lost for g in inputs if g.lost), None)
+            why = next((bad[i] for i in inputs if i in bad), None) if bad else None
             if why is None:
                 try:
                     with mapped_errors(op):
                         enc = self.device.create_command_encoder(label="ember replay")
                         record(enc)
                         self.device.queue.submit([enc.finish()])
+                    for i, _ in outputs:
+                        bad.pop(i, None)  # computed (again)
                     continue
                 except (GpuError, OutOfMemoryError) as e:
                     why = f"its value was never computed: {op} was rejected by the device ({e})"
                     err = e
             else:
                 err = GpuError(f"{op}: skipped, it reads a tensor whose value is lost ({why})")
-            for g in outputs:
-                bad[id(g)] = why
-                if g.gen == cur and not g.held:
+            for i, ref in outputs:
+                bad[i] = why
+                g = ref()
+                if g is not None and g.gen == cur and not g.held:
                     g.lost = why  # never computed: reading it raises
             if tid == me:
                 mine = mine or err
