@@ -410,9 +410,11 @@ def _outputs(obj):
         p = rng.uniform(0.0, 1.0, (6, 1)).astype(np.float32)
         t = (rng.uniform(0.0, 1.0, (6, 1)) > 0.5).astype(np.float32)
         obj.reset_state()
-        if isinstance(obj, em.metrics.SparseCategoricalAccuracy):
+        if isinstance(obj, (em.metrics.SparseCategoricalAccuracy, em.metrics.SparseCategoricalCrossentropy,
+                            em.metrics.SparseTopKCategoricalAccuracy)):
             obj.update_state(np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], np.float32))
-        elif isinstance(obj, em.metrics.CategoricalAccuracy):
+        elif isinstance(obj, (em.metrics.CategoricalAccuracy, em.metrics.CategoricalCrossentropy,
+                              em.metrics.TopKCategoricalAccuracy)):
             obj.update_state(np.eye(2, dtype=np.float32)[[0, 1, 1]], np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], np.float32))
         else:
             obj.update_state(t, p)

@@ -27,6 +27,9 @@ __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
     "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "binary_accuracy",
     "categorical_accuracy", "sparse_categorical_accuracy", "accuracy", "get", "serialize", "deserialize",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError", "BinaryCrossentropy",
+    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy", "Sum", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
 ]
 
 
@@ -63,9 +66,13 @@ class Metric:
     def __init__(self, name: str | None = None, dtype=None):
         self.name = name or type(self).__name__.lower()
         self.dtype = "float32" if dtype is None else dtype
-        self.reset_state()
+        self._variables: list = []
+        # The base state only: a subclass's own reset_state may use variables that its
+        # __init__ has not made yet (Keras's Metric.__init__ calls no reset_state).
+        Metric.reset_state(self)
 
     def reset_state(self) -> None:
+        """Zeroes the running sums and every variable made with `add_variable`."""
         # The running sums: Python floats for values on the host (the CPU device: reading
         # them costs nothing), 0-d tensors on the values' device otherwise, so a GPU
         # training step never waits for a readback (see `Mean.update_state`).
@@ -73,6 +80,26 @@ class Metric:
         self.count = 0.0
         self._total_dev = None
         self._count_dev = None
+        for v in getattr(self, "_variables", ()):
+            v.assign(np.zeros(v.shape, np.float32 if v.dtype == "float32" else np.int32))
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state variable of the metric (Keras 3's ``Metric.add_variable``), zeroed by
+        the default `reset_state`."""
+        from . import initializers
+        from .tensor import Variable
+
+        shape = tuple(shape) if shape is not None else ()
+        value = initializers.get(initializer)(shape, dtype=dtype)
+        v = Variable(value, dtype=dtype or "float32", trainable=False, name=f"{self.name}/{name or 'variable'}")
+        self._variables.append(v)
+        return v
+
+    add_weight = add_variable
+
+    @property
+    def variables(self) -> list:
+        return list(self._variables)
 
     def update_state(self, *args, **kwargs) -> None:
         raise NotImplementedError
@@ -221,6 +248,124 @@ class MeanAbsoluteError(_FixedFunction):
         super().__init__(_losses.mean_absolute_error, name, dtype)
 
 
+class MeanAbsolutePercentageError(_FixedFunction):
+    """Mean of ``100 * |y_true - y_pred| / max(|y_true|, eps)`` (Keras's metric)."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(_losses.mean_absolute_percentage_error, name, dtype)
+
+
+class MeanSquaredLogarithmicError(_FixedFunction):
+    """Mean of ``(log(1 + y_pred) - log(1 + y_true))^2``."""
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(_losses.mean_squared_logarithmic_error, name, dtype)
+
+
+class RootMeanSquaredError(Mean):
+    """``sqrt(mean((y_true - y_pred)^2))`` over every value seen (Keras's metric).
+
+    Args:
+        name: the metric's name.
+        dtype: the result's dtype (float32).
+    """
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name, dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_pred = core._float(as_tensor(y_pred))
+        y_true = _losses._match_rank(core._float(as_tensor(y_true, device=y_pred.device)), y_pred)
+        super().update_state(core.square(core.subtract(y_true, y_pred)), sample_weight)
+
+    def result(self) -> Tensor:
+        return core.sqrt(super().result())
+
+
+class _CrossentropyMetric(_FixedFunction):
+    _config_args = ("from_logits", "label_smoothing")
+
+
+class BinaryCrossentropy(_CrossentropyMetric):
+    """Mean binary crossentropy (Keras's metric; ``from_logits``, ``label_smoothing``)."""
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+        super().__init__(_losses.binary_crossentropy, name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(_CrossentropyMetric):
+    """Mean categorical crossentropy of one-hot labels (``from_logits``, ``label_smoothing``)."""
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+        super().__init__(_losses.categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class SparseCategoricalCrossentropy(_FixedFunction):
+    """Mean crossentropy of integer labels (``from_logits``)."""
+
+    _config_args = ("from_logits",)
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False):
+        super().__init__(_losses.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits)
+
+
+def _in_top_k(y_pred: Tensor, true_index: Tensor, k: int) -> Tensor:
+    """1 where the true class's score is among the ``k`` largest (ties count for it)."""
+    from .ops.array import take_along_axis
+
+    true_score = take_along_axis(y_pred, core.reshape(core.cast(true_index, "int32"), true_index.shape + (1,)), axis=-1)
+    above = core.sum(core.cast(core.greater(y_pred, true_score), "float32"), axis=-1)
+    return core.cast(core.less(above, float(k)), "float32")
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> Tensor:
+    """Whether the integer label is among the ``k`` top-scored classes, per sample."""
+    y_pred = core._float(as_tensor(y_pred))
+    y_true = as_tensor(y_true, device=y_pred.device)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = core.reshape(y_true, y_true.shape[:-1])
+    return _in_top_k(y_pred, y_true, k)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> Tensor:
+    """Whether the one-hot label's class is among the ``k`` top-scored classes, per sample."""
+    y_pred = core._float(as_tensor(y_pred))
+    return _in_top_k(y_pred, core.argmax(as_tensor(y_true, device=y_pred.device), -1), k)
+
+
+class TopKCategoricalAccuracy(_FixedFunction):
+    """How often the one-hot target is in the top ``k`` predictions (``k=5``)."""
+
+    _config_args = ("k",)
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name, dtype, k=int(k))
+
+
+class SparseTopKCategoricalAccuracy(_FixedFunction):
+    """How often the integer target is in the top ``k`` predictions (``k=5``)."""
+
+    _config_args = ("k",)
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=int(k))
+
+
+class Sum(Mean):
+    """The running (weighted) sum of the values given to ``update_state``.
+
+    Args:
+        name: the metric's name.
+        dtype: the result's dtype (float32).
+    """
+
+    def result(self) -> Tensor:
+        if self._total_dev is not None:
+            return self._total_dev if not self.total else core.add(self._total_dev, self.total)
+        return as_tensor(np.float32(self.total))
+
+
 # The built-ins a name resolves to (Keras's ALL_OBJECTS_DICT); lookups go through
 # ember.saving, custom objects first. "mse"/"mae" give metrics named by the alias.
 _BY_NAME: dict = {
@@ -231,11 +376,24 @@ _BY_NAME: dict = {
     "BinaryAccuracy": BinaryAccuracy, "CategoricalAccuracy": CategoricalAccuracy,
     "SparseCategoricalAccuracy": SparseCategoricalAccuracy, "MeanSquaredError": MeanSquaredError,
     "MeanAbsoluteError": MeanAbsoluteError, "Accuracy": Accuracy,
+    "mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    **{c.__name__: c for c in (MeanAbsolutePercentageError, MeanSquaredLogarithmicError, RootMeanSquaredError,
+                               BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                               TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Sum, Mean)},
 }
 _MODULE_OBJECTS: dict = {
     **{c.__name__: c for c in (Metric, Mean, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
-                               SparseCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError)},
-    **{f.__name__: f for f in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, accuracy)},
+                               SparseCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+                               MeanAbsolutePercentageError, MeanSquaredLogarithmicError, RootMeanSquaredError,
+                               BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                               TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Sum)},
+    **{f.__name__: f for f in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, accuracy,
+                               top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)},
 }
 
 
@@ -283,7 +441,7 @@ def get(identifier) -> Metric:
         obj = _serialization.lookup_name(identifier, _BY_NAME)
         if obj is None:
             raise _unknown(identifier)
-        if identifier in ("mse", "mae") and obj is _BY_NAME[identifier]:
+        if identifier in ("mse", "mae", "mape", "msle") and obj is _BY_NAME[identifier]:
             return obj(name=identifier)  # Keras names the metric by the alias
         return _as_metric(obj, identifier)
     if isinstance(identifier, type) and not issubclass(identifier, Metric):
