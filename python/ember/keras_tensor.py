@@ -48,7 +48,16 @@ class KerasTensor:
     ``dtype`` and ``name``."""
 
     def __init__(self, shape, dtype: str = "float32", name: str | None = None):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
+        from .errors import InvalidArgumentError
+
+        if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
+            raise InvalidArgumentError(f"KerasTensor: shape must be a tuple of ints or None, got {shape!r}")
+        try:
+            self.shape = tuple(None if d is None else int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"KerasTensor: shape must be a tuple of ints or None, got {shape!r}") from None
+        if any(d is not None and d < 0 for d in self.shape):
+            raise InvalidArgumentError(f"KerasTensor: negative dimension in shape {self.shape}")
         self.dtype = dtype
         self.name = name
         self._keras_history: KerasHistory | None = None

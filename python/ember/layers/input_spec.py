@@ -55,6 +55,12 @@ class InputSpec:
 
     @classmethod
     def from_config(cls, config: dict) -> "InputSpec":
+        if not isinstance(config, dict):
+            raise InvalidArgumentError(f"InputSpec.from_config: expected a dict, got {config!r}")
+        unknown = sorted(set(config) - {"dtype", "shape", "ndim", "max_ndim", "min_ndim", "axes", "name", "optional",
+                                        "allow_last_axis_squeeze"})
+        if unknown:
+            raise InvalidArgumentError(f"InputSpec.from_config: unknown keys {unknown}")
         return cls(**config)
 
 

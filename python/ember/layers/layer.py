@@ -147,6 +147,7 @@ class Layer:
             cls._call_has_training = "training" in params
             cls._call_has_mask = "mask" in params
             cls._call_has_var_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        _guard_public_methods(cls)
 
     _call_has_training = True
     _call_has_mask = False
@@ -610,6 +611,37 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+# The public methods of Ember's own layers and models whose bad arguments must come out as
+# `ember.errors` types, never as a TypeError/AttributeError from deep inside (users'
+# subclasses keep their own exceptions: only classes defined in the package are guarded).
+_GUARDED = ("__init__", "from_config", "build_from_config", "compute_output_spec", "compute_output_shape", "build",
+            "call", "get_layer", "predict_on_batch", "to", "train_step", "test_step", "predict_step", "add_weight",
+            "set_weights", "summary")
+
+
+def _guard_public_methods(cls) -> None:
+    if not cls.__module__.startswith("ember."):
+        return
+    from .._boundary import public
+
+    for name in _GUARDED:
+        attr = cls.__dict__.get(name)
+        if attr is None or getattr(attr, "_ember_guarded", False):
+            continue
+        label = f"{cls.__name__}.{name}" if name != "__init__" else cls.__name__
+        if isinstance(attr, classmethod):
+            fn = public(label)(attr.__func__)
+            fn._ember_guarded = True
+            setattr(cls, name, classmethod(fn))
+        elif callable(attr):
+            fn = public(label)(attr)
+            fn._ember_guarded = True
+            for flag in ("_marks_built",):
+                if getattr(attr, flag, False):
+                    setattr(fn, flag, True)
+            setattr(cls, name, fn)
+
+
 def _check_dtype(dtype, owner: str) -> str:
     if dtype is None:
         return "float32"
@@ -736,3 +768,6 @@ def _activity_loss(regularizer, output: Tensor):
 
 class _AnyRank:
     """Marker: the layer accepts inputs of any rank (Flatten, Dropout, Activation...)."""
+
+
+_guard_public_methods(Layer)

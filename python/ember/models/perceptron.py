@@ -225,3 +225,10 @@ class Perceptron:
 
     def __repr__(self) -> str:
         return f"Perceptron(learning_rate={self.learning_rate}, max_epochs={self.max_epochs}, converged={self.converged})"
+
+
+# Bad arguments come out as ember.errors types (numpy's ValueError for ragged data...).
+from .._boundary import public as _public  # noqa: E402
+
+Perceptron.fit = _public("Perceptron.fit")(Perceptron.fit)  # type: ignore[method-assign]
+Perceptron.predict = _public("Perceptron.predict")(Perceptron.predict)  # type: ignore[method-assign]
