@@ -90,10 +90,10 @@ def _ember_mlp(widths, batch: int):
         rng = np.random.default_rng(0)
         x = em.tensor(rng.random((batch, widths[0]), dtype=np.float32), device="gpu")
         y = em.tensor(rng.integers(0, widths[-1], batch).astype(np.int32), device="gpu")
-    model.train_step(x, y)
+    model.train_step((x, y))
 
     def step():
-        model.train_step(x, y)
+        model.train_step((x, y))
 
     return step
 
