@@ -169,14 +169,24 @@ class GradientTape:
         return False
 
     def watch(self, tensor) -> None:
-        for t in tensor if isinstance(tensor, (list, tuple)) else [tensor]:
+        from .errors import InvalidArgumentError
+        from .tensor import Tensor
+
+        ts = list(tensor) if isinstance(tensor, (list, tuple)) else [tensor]
+        for t in ts:
+            if not isinstance(t, Tensor):
+                raise InvalidArgumentError(f"GradientTape.watch: expects a Tensor or a list of Tensors, got {type(t).__name__}")
+        for t in ts:
             t.requires_grad = True
 
     def gradient(self, target, sources, output_gradients=None):
-        from .errors import EmberError
+        from .errors import EmberError, InvalidArgumentError
+        from .tensor import Tensor
 
         if self._used and not self.persistent:
             raise EmberError("GradientTape.gradient can only be called once on a non-persistent tape")
+        if not isinstance(target, Tensor):
+            raise InvalidArgumentError(f"GradientTape.gradient: target must be a Tensor, got {type(target).__name__}")
         self._used = True
         single = not isinstance(sources, (list, tuple))
         srcs = [sources] if single else list(sources)

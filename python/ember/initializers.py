@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from . import random as _random
+from ._boundary import construct_from_config as _construct_from_config
 from .errors import InvalidArgumentError, InvalidConfigError
 from .saving import serialization_lib as _serialization
 from .tensor import Tensor, _default_device, full
@@ -82,7 +83,7 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
 
 def _finite(value, name: str, owner: str, positive: bool = False, non_negative: bool = False) -> float:

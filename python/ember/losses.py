@@ -34,6 +34,7 @@ import numbers
 import warnings
 from typing import Callable
 
+from ._boundary import construct_from_config as _construct_from_config
 from .errors import InvalidArgumentError, InvalidConfigError, ShapeError
 from .ops import core, nn
 from .saving import serialization_lib as _serialization
@@ -586,7 +587,7 @@ class Loss:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
@@ -966,10 +967,12 @@ class LossFunctionWrapper(Loss):
 
     @classmethod
     def from_config(cls, config: dict):
+        if not isinstance(config, dict):
+            raise InvalidConfigError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
         config = dict(config)
         if "fn" in config:
             config["fn"] = deserialize(config["fn"])
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
 
 _FunctionLoss = LossFunctionWrapper

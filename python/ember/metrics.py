@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import losses as _losses
+from ._boundary import construct_from_config as _construct_from_config
 from .errors import InvalidArgumentError, InvalidConfigError
 from .ops import core
 from .saving import serialization_lib as _serialization
@@ -64,6 +65,8 @@ class Metric:
     ``reset_state``; ``get_config``/``from_config`` round-trip through JSON."""
 
     def __init__(self, name: str | None = None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{type(self).__name__}: name must be a string, got {type(name).__name__}")
         self.name = name or type(self).__name__.lower()
         self.dtype = "float32" if dtype is None else dtype
         self._variables: list = []
@@ -89,7 +92,12 @@ class Metric:
         from . import initializers
         from .tensor import Variable
 
-        shape = tuple(shape) if shape is not None else ()
+        try:
+            shape = tuple(int(d) for d in shape) if shape is not None else ()
+        except (TypeError, ValueError, OverflowError):
+            raise InvalidArgumentError(f"{type(self).__name__}.add_variable: shape must be a tuple of integers, got {shape!r}") from None
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{type(self).__name__}.add_variable: name must be a string, got {name!r}")
         value = initializers.get(initializer)(shape, dtype=dtype)
         v = Variable(value, dtype=dtype or "float32", trainable=False, name=f"{self.name}/{name or 'variable'}")
         self._variables.append(v)
@@ -125,7 +133,7 @@ class Metric:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
 
 class Mean(Metric):
@@ -144,13 +152,18 @@ class Mean(Metric):
         if isinstance(values, Tensor) and values.device != "cpu":
             self._update_on_device(values, sample_weight)
             return
-        v = np.asarray(values.numpy() if isinstance(values, Tensor) else values, dtype=np.float64)
+        try:
+            v = np.asarray(values.numpy() if isinstance(values, Tensor) else values, dtype=np.float64)
+            if sample_weight is not None:
+                sw = sample_weight.numpy() if isinstance(sample_weight, Tensor) else sample_weight
+                w = np.broadcast_to(np.asarray(sw, dtype=np.float64), v.shape)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"{type(self).__name__}.update_state: values and sample_weight must be numeric arrays "
+                                       f"of compatible shapes ({e})") from None
         if sample_weight is None:
             self.total += float(v.sum())
             self.count += float(v.size)
         else:
-            sw = sample_weight.numpy() if isinstance(sample_weight, Tensor) else sample_weight
-            w = np.broadcast_to(np.asarray(sw, dtype=np.float64), v.shape)
             self.total += float((v * w).sum())
             self.count += float(w.sum())
 
@@ -182,6 +195,8 @@ class MeanMetricWrapper(Mean):
     def __init__(self, fn: Callable, name: str | None = None, dtype=None, **kwargs):
         if not callable(fn):
             raise InvalidArgumentError(f"MeanMetricWrapper: fn must be callable, got {fn!r}")
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"{type(self).__name__}: name must be a string, got {name!r}")
         self._fn = fn
         self._kwargs = kwargs
         super().__init__(name or getattr(fn, "__name__", "mean_metric_wrapper"), dtype)
@@ -196,10 +211,12 @@ class MeanMetricWrapper(Mean):
 
     @classmethod
     def from_config(cls, config: dict):
+        if not isinstance(config, dict):
+            raise InvalidConfigError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
         config = dict(config)
         if "fn" in config:
             config["fn"] = deserialize(config["fn"])
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
 
 class _FixedFunction(MeanMetricWrapper):
@@ -213,7 +230,7 @@ class _FixedFunction(MeanMetricWrapper):
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
 
 class Accuracy(_FixedFunction):
@@ -334,13 +351,22 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> Tensor:
     return _in_top_k(y_pred, core.argmax(as_tensor(y_true, device=y_pred.device), -1), k)
 
 
+def _check_k(k, owner: str) -> int:
+    """``k`` as an int if it is an integer >= 1 (an integral float too, as before), else
+    InvalidArgumentError."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.integer, np.floating)) or not np.isfinite(k) \
+            or k != int(k) or k < 1:
+        raise InvalidArgumentError(f"{owner}: k must be an integer >= 1, got {k!r}")
+    return int(k)
+
+
 class TopKCategoricalAccuracy(_FixedFunction):
     """How often the one-hot target is in the top ``k`` predictions (``k=5``)."""
 
     _config_args = ("k",)
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        super().__init__(top_k_categorical_accuracy, name, dtype, k=int(k))
+        super().__init__(top_k_categorical_accuracy, name, dtype, k=_check_k(k, "TopKCategoricalAccuracy"))
 
 
 class SparseTopKCategoricalAccuracy(_FixedFunction):
@@ -349,7 +375,7 @@ class SparseTopKCategoricalAccuracy(_FixedFunction):
     _config_args = ("k",)
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
-        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=int(k))
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=_check_k(k, "SparseTopKCategoricalAccuracy"))
 
 
 class Sum(Mean):

@@ -43,7 +43,11 @@ class SeedGenerator:
     def next(self, n: int) -> tuple[int, int]:
         """Reserves the counters for a draw of ``n`` values; returns (seed, offset)."""
         off = self.counter
-        self.counter += _core.random_blocks(n)
+        try:
+            blocks = _core.random_blocks(n)
+        except (TypeError, OverflowError, ValueError):
+            raise InvalidArgumentError(f"SeedGenerator.next: n must be an integer >= 0, got {n!r}") from None
+        self.counter += blocks
         return self.seed, off
 
 
@@ -51,6 +55,8 @@ _global = [SeedGenerator()]
 
 
 def set_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InvalidArgumentError(f"random.set_seed: seed must be an integer, got {seed!r}")
     _global[0] = SeedGenerator(seed)
     _pyrandom.seed(seed)
     np.random.seed(seed & 0xFFFF_FFFF)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from ._boundary import construct_from_config as _construct_from_config
 from .errors import InvalidArgumentError, InvalidConfigError
 from .ops import core
 from .saving import serialization_lib as _serialization
@@ -60,7 +61,7 @@ class Regularizer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        return _construct_from_config(cls, config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())

@@ -31,7 +31,10 @@ _default_device = ["cpu"]
 def normalize_dtype(dtype: Any) -> str:
     if dtype is None:
         return "float32"
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except (TypeError, ValueError):
+        raise DTypeError(f"tensor: unsupported dtype {dtype!r}; ember supports float32 and int32") from None
     if name in ("float32", "float64", "float16", "float", "double", "half"):
         return "float32"
     if name in ("int32", "int64", "int16", "int8", "uint8", "uint16", "uint32", "int", "bool"):

@@ -50,6 +50,9 @@ def flatten(structure: Any) -> list:
 
 def pack_sequence_as(structure: Any, flat: list) -> Any:
     """The leaves of ``flat`` arranged as ``structure``."""
+    if isinstance(flat, (str, bytes, dict)) or not hasattr(flat, "__iter__"):
+        raise InvalidArgumentError(f"pack_sequence_as: flat must be a list of leaves, got {type(flat).__name__}")
+    flat = list(flat)
     it = iter(flat)
 
     def build(s):

@@ -14,10 +14,13 @@ _backends: dict[str, Backend] = {"cpu": CpuBackend()}
 
 def get_backend(device: str) -> Backend:
     """The backend of ``device`` ("cpu" or "gpu")."""
-    b = _backends.get(device)
+    try:
+        b = _backends.get(device)
+    except TypeError:  # an unhashable "device" (a list, an array...)
+        b = None
     if b is not None:
         return b
-    if device == "gpu":
+    if isinstance(device, str) and device == "gpu":
         # Created on first use: importing ember never touches the GPU. Raises
         # BackendUnavailableError (saying what to install) when no adapter exists.
         from .webgpu import WebGpuBackend

@@ -77,7 +77,14 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks, model=None, params=None):
         super().__init__()
-        self.callbacks = list(callbacks or [])
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            raise InvalidArgumentError(f"callbacks: expected a list of callbacks, got a single {type(callbacks).__name__}; "
+                                       "wrap it in a list")
+        elif isinstance(callbacks, (str, bytes, dict)) or not hasattr(callbacks, "__iter__"):
+            raise InvalidArgumentError(f"callbacks: expected a list of ember.callbacks.Callback, got {type(callbacks).__name__}")
+        self.callbacks = list(callbacks)
         for c in self.callbacks:
             if not isinstance(c, Callback):
                 raise InvalidArgumentError(f"callbacks: {c!r} is not an ember.callbacks.Callback")
@@ -191,11 +198,13 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose: int = 1):
         super().__init__()
-        if verbose not in (1, 2):
+        if isinstance(verbose, bool) or not isinstance(verbose, int) or verbose not in (1, 2):
             raise InvalidArgumentError(f"ProgbarLogger: verbose must be 1 or 2, got {verbose!r}")
         self.verbose = verbose
         self._live = False
         self._width = 0
+        self._t0 = self._last = time.perf_counter()  # an epoch that ends unbegun still reports
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = self._last = time.perf_counter()
@@ -242,6 +251,10 @@ class ProgbarLogger(Callback):
         self._write("\r" + line + pad)
 
     def on_epoch_end(self, epoch, logs=None):
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise InvalidArgumentError(f"ProgbarLogger.on_epoch_end: epoch must be an integer, got {epoch!r}")
+        if logs is not None and not isinstance(logs, dict):
+            raise InvalidArgumentError(f"ProgbarLogger.on_epoch_end: logs must be a dict, got {type(logs).__name__}")
         dt = time.perf_counter() - self._t0
         steps = self.params.get("steps") or 0
         metrics = _fmt(logs or {})
@@ -288,9 +301,16 @@ class EarlyStopping(Callback):
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
         self.verbose, self.baseline, self.restore_best_weights = verbose, baseline, restore_best_weights
         self.start_from_epoch = start_from_epoch
+        # The state of a fit, reset by on_train_begin (set here too, as Keras does, so
+        # that the hooks work on a callback that has not seen on_train_begin).
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_weights = None
+        self.best_epoch = 0
         maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.endswith("auc")))
         self._better = (lambda a, b: a - self.min_delta > b) if maximize else (lambda a, b: a + self.min_delta < b)
         self._worst = -math.inf if maximize else math.inf
+        self.best = self._worst if baseline is None else baseline
 
     def on_train_begin(self, logs=None):
         self.wait = 0

@@ -79,10 +79,20 @@ class GradientHealth(Callback):
         self._steps = 0
 
     # -- registration with the model's training step ------------------------------------------
+    def _model(self, hook: str):
+        from ..models.model import Model
+
+        if not isinstance(self.model, Model):
+            raise InvalidArgumentError(
+                f"GradientHealth.{hook}: the callback has no model (got {type(self.model).__name__}); "
+                "pass it to fit(callbacks=[...]) or call set_model(model) first"
+            )
+        return self.model
+
     def on_train_begin(self, logs=None):
         self.norms, self.unhealthy = {}, []
         self._owner = {}
-        model = self.model
+        model = self._model("on_train_begin")
         for layer in [model] + model._all_layers():
             for w in layer._weights:
                 self._owner.setdefault(id(w), layer.name)
@@ -91,7 +101,7 @@ class GradientHealth(Callback):
         )
 
     def on_train_end(self, logs=None):
-        model = self.model
+        model = self._model("on_train_end")
         model._grad_observers = tuple(o for o in model._grad_observers if getattr(o, "__self__", None) is not self)
 
     def _observe(self, variables, grads) -> None:

@@ -84,6 +84,10 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         if kwargs:
             raise InvalidArgumentError(f"ReduceLROnPlateau: unknown arguments {sorted(kwargs)}")
+        if not isinstance(monitor, str):
+            raise InvalidArgumentError(f"ReduceLROnPlateau: argument monitor must be the name of a logged value, got {monitor!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) or not math.isfinite(min_delta):
+            raise InvalidArgumentError(f"ReduceLROnPlateau: argument min_delta must be a finite number, got {min_delta!r}")
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0.0 <= factor < 1.0:
             raise InvalidArgumentError(f"ReduceLROnPlateau: argument factor must be in [0, 1), got {factor!r}")
         for name, v in (("patience", patience), ("cooldown", cooldown)):

@@ -56,7 +56,12 @@ def convert_to_numpy(x):
     """A numpy copy of ``x``."""
     import numpy as np
 
-    return np.array(x)
+    from ..errors import InvalidArgumentError
+
+    try:
+        return np.array(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise InvalidArgumentError(f"convert_to_numpy: {type(x).__name__} is not array-like ({e})") from None
 
 
 __all__ = [

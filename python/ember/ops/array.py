@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..backend.base import broadcast_strides, contiguous_strides
-from ..errors import DeviceError, DTypeError, InvalidArgumentError, ShapeError
+from ..errors import DeviceError, DTypeError, InvalidArgumentError, OutOfMemoryError, ShapeError
 from ..tensor import Tensor, as_tensor, full, normalize_dtype
 from .core import (
     _float, _pair, _record, _wrap, abs, add, cast, divide, equal, exp, greater, less, log, maximum, minimum, multiply,
@@ -32,6 +32,13 @@ from .core import mean as _mean
 from .core import min as _min
 
 _MAX_INDEX = 4
+
+
+def _brief(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {value.shape}"
+    r = repr(value)
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def _axis(axis, ndim: int, op: str) -> int:
@@ -600,6 +607,10 @@ def where(condition, x1=None, x2=None):
     the output shape depends on the data)."""
     if x1 is None and x2 is None:
         c = as_tensor(condition)
+        if c.ndim == 0:
+            raise InvalidArgumentError(
+                "nonzero: a 0-d tensor has no axes to index; reshape it to 1-d first (numpy refuses it too)"
+            )
         dev = c.device
         return tuple(Tensor(i.astype(np.int32), dtype="int32", device=dev) for i in np.nonzero(np.asarray(c.numpy())))
     if x1 is None or x2 is None:
@@ -981,17 +992,45 @@ def tril(x, k: int = 0) -> Tensor:
 
 def shape(x) -> tuple:
     """The static shape as a tuple of ints."""
-    return tuple(int(d) for d in (x.shape if hasattr(x, "shape") else np.shape(x)))
+    if hasattr(x, "shape"):
+        return tuple(int(d) for d in x.shape)
+    try:
+        return tuple(int(d) for d in np.shape(x))
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"shape: {_brief(x)} is not array-like ({e})") from None
 
 
 def arange(start, stop=None, step=1, dtype=None) -> Tensor:
     """numpy.arange (int32 for integer arguments, float32 otherwise)."""
-    a = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step) if step != 1 else np.arange(start)
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if v is None and name == "stop":
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+            raise InvalidArgumentError(f"arange: {name} must be a finite number, got {_brief(v)}")
+    if step == 0:
+        raise InvalidArgumentError("arange: step must not be 0")
+    try:
+        a = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step) if step != 1 else np.arange(start)
+    except (MemoryError, ValueError) as e:  # numpy: "Maximum allowed size exceeded", or the allocation failed
+        raise OutOfMemoryError(f"arange: cannot allocate the range start={start}, stop={stop}, step={step} ({e})") from None
     return Tensor(a, dtype=dtype)
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype="float32") -> Tensor:
-    return Tensor(np.eye(int(N), None if M is None else int(M), int(k), dtype=np.float32), dtype=dtype)
+    """numpy.eye: an N x M matrix with ones on diagonal ``k``."""
+    for name, v in (("N", N), ("M", M), ("k", k)):
+        if v is None and name == "M":
+            continue
+        if (isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not np.isfinite(v)
+                or v != int(v)):
+            raise InvalidArgumentError(f"eye: {name} must be an integer, got {_brief(v)}")
+        if name != "k" and v < 0:
+            raise InvalidArgumentError(f"eye: {name} must be >= 0, got {v}")
+    try:
+        a = np.eye(int(N), None if M is None else int(M), int(k), dtype=np.float32)
+    except (MemoryError, ValueError) as e:  # numpy: "array is too big", or the allocation failed
+        raise OutOfMemoryError(f"eye: cannot allocate a {N} x {N if M is None else M} matrix ({e})") from None
+    return Tensor(a, dtype=dtype)
 
 
 def full_like(x, fill_value, dtype=None) -> Tensor:

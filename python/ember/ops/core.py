@@ -217,7 +217,10 @@ def clip(x, x_min, x_max) -> Tensor:
 def _axes(axis, ndim: int, op: str) -> list[int] | None:
     if axis is None:
         return None
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    try:
+        axes = [axis] if isinstance(axis, (int, np.integer)) else [int(a) for a in axis]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"{op}: axis must be an integer, a tuple of integers or None, got {axis!r}") from None
     out = []
     for a in axes:
         a = int(a)
@@ -295,7 +298,10 @@ def argmin(x, axis=-1, keepdims: bool = False) -> Tensor:
 def reshape(x, shape) -> Tensor:
     """A tensor sharing ``x``'s memory with a new shape (one -1 is inferred)."""
     x = as_tensor(x)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    try:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"reshape: shape must be a tuple of integers, got {shape!r}") from None
     if shape.count(-1) > 1:
         raise ShapeError(f"reshape: can only specify one unknown dimension, got {shape}")
     if -1 in shape:

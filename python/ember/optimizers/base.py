@@ -14,14 +14,16 @@ on the gradients' device and never reads values back to the host.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Iterable
 
 import numpy as np
 
+from .. import _boundary
 from ..autograd import no_grad
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import DTypeError, EmberError, InvalidArgumentError, ShapeError
 from ..ops import core
 from ..tensor import Tensor, Variable
 from ..saving import serialization_lib as _serialization
@@ -53,6 +55,45 @@ def check_bool(name: str, value, owner: str) -> bool:
 _REMOVED = {"lr": "learning_rate", "decay": "a learning-rate schedule (ember.optimizers.schedules)"}
 
 
+def _brief(value) -> str:
+    """``value`` for an error message: its repr, or its type and shape for an array."""
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {value.shape}"
+    r = repr(value)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _checked_update_step(owner: str, f):
+    """``update_step`` of a built-in optimizer, checking its arguments first (for direct
+    calls; `Optimizer.apply` calls the unchecked rule)."""
+
+    @functools.wraps(f)
+    def update_step(self, gradient, variable, learning_rate):
+        if not isinstance(variable, Variable):
+            raise InvalidArgumentError(f"{owner}.update_step: variable must be an ember Variable, got {_brief(variable)}")
+        if not isinstance(gradient, Tensor):
+            raise InvalidArgumentError(f"{owner}.update_step: gradient must be a Tensor, got {_brief(gradient)}")
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not math.isfinite(learning_rate):
+            raise InvalidArgumentError(
+                f"{owner}.update_step: learning_rate must be a finite number, got {_brief(learning_rate)}"
+            )
+        if gradient.dtype != "float32":
+            raise DTypeError(f"{owner}.update_step: gradient must be float32, got {gradient.dtype}")
+        if gradient.shape != variable.shape:
+            raise ShapeError(
+                f"{owner}.update_step: gradient of shape {gradient.shape} for variable {variable.name!r} of shape {variable.shape}"
+            )
+        try:
+            return f(self, gradient, variable, float(learning_rate))
+        except EmberError:
+            raise
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+            raise InvalidArgumentError(f"{owner}.update_step: invalid arguments ({type(e).__name__}: {e})") from e
+
+    update_step._ember_public = True
+    return update_step
+
+
 class Optimizer:
     """Base class of the optimizers (``keras.optimizers.Optimizer``).
 
@@ -74,6 +115,20 @@ class Optimizer:
     # The built-in optimizers fold weight decay into their fused kernel (see `_decay`); a
     # subclass that does not gets it applied through ops before its update_step.
     _fused_weight_decay = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        rule = vars(cls).get("update_step")
+        if rule is not None:
+            # What `apply` runs for every variable each step: the rule itself, without the
+            # argument checks of a direct call (apply has checked them already).
+            cls._update_step_unchecked = rule
+        if _boundary.is_internal(cls):
+            # The built-in optimizers' own methods raise ember errors on bad arguments; a
+            # user's subclass keeps its own exceptions.
+            if rule is not None:
+                cls.update_step = _checked_update_step(cls.__name__, rule)
+            _boundary.wrap_public_methods(cls)
 
     def __init__(
         self,
@@ -174,11 +229,22 @@ class Optimizer:
 
         Named as Keras 3 names it: ``"<optimizer name>/<reference path with / as _>_<name>"``
         (``adam/dense_1_kernel_momentum``), and keyed by the reference's path."""
+        if not isinstance(reference_variable, Variable):
+            raise InvalidArgumentError(
+                f"{self.name}.add_variable_from_reference: reference_variable must be an ember Variable, "
+                f"got {_brief(reference_variable)}"
+            )
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"{self.name}.add_variable_from_reference: name must be a non-empty string, got {_brief(name)}")
         if isinstance(initializer, str):
             fills = {"zeros": 0.0, "ones": 1.0}
             if initializer not in fills:
                 raise InvalidArgumentError(f"{self.name}: unknown slot initializer {initializer!r}; use 'zeros', 'ones' or a number")
             fill = fills[initializer]
+        elif isinstance(initializer, bool) or not isinstance(initializer, numbers.Real):
+            raise InvalidArgumentError(
+                f"{self.name}.add_variable_from_reference: initializer must be 'zeros', 'ones' or a number, got {_brief(initializer)}"
+            )
         else:
             fill = float(initializer)
         ref_path = reference_variable.path
@@ -191,7 +257,9 @@ class Optimizer:
         """The slot ``name`` (``"momentum"``...) of the trained variable ``var``."""
         try:
             return self._slots[var.path][name]
-        except KeyError:
+        except (KeyError, TypeError, AttributeError):
+            if not isinstance(var, Variable):
+                raise InvalidArgumentError(f"{self.name}.slot: var must be an ember Variable, got {_brief(var)}") from None
             raise InvalidArgumentError(f"{self.name}: no slot {name!r} for variable {var.path!r}") from None
 
     def build(self, var_list: list) -> None:
@@ -199,6 +267,9 @@ class Optimizer:
         ``super().build(var_list)`` and then add their slots; variables already built are
         skipped by `apply`, so building is incremental."""
         seen: dict[str, Variable] = {}
+        if isinstance(var_list, (str, bytes, dict)) or not hasattr(var_list, "__iter__"):
+            raise InvalidArgumentError(f"{self.name}.build: var_list must be a list of ember Variables, got {_brief(var_list)}")
+        var_list = list(var_list)
         for v in var_list:
             if not isinstance(v, Variable):
                 raise InvalidArgumentError(f"{self.name}: can only build state for ember Variables, got {type(v).__name__}")
@@ -233,8 +304,13 @@ class Optimizer:
         values = [np.array(self.iterations, np.int64)]
         values += [np.array(v, np.float64) for v in self._scalar_state().values()]
         values += [v.numpy() for v in self.variables]
-        for i, a in enumerate(values):
-            store[str(i)] = a
+        if isinstance(store, (str, bytes, list, tuple, np.ndarray)) or not hasattr(store, "__setitem__"):
+            raise InvalidArgumentError(f"{self.name}.save_own_variables: store must be a dict, got {_brief(store)}")
+        try:
+            for i, a in enumerate(values):
+                store[str(i)] = a
+        except (TypeError, ValueError, IndexError, KeyError) as e:
+            raise InvalidArgumentError(f"{self.name}.save_own_variables: cannot write into store ({type(e).__name__}: {e})") from None
 
     def load_own_variables(self, store: dict) -> None:
         """Restores a state written by `save_own_variables` into an optimizer built for the
@@ -243,16 +319,36 @@ class Optimizer:
         scalars = list(self._scalar_state())
         slots = self.variables
         expected = 1 + len(scalars) + len(slots)
-        if len(store) != expected:
+        if isinstance(store, (str, bytes, list, tuple, np.ndarray)) or not hasattr(store, "__getitem__"):
+            raise InvalidArgumentError(f"{self.name}.load_own_variables: store must be a dict, got {_brief(store)}")
+        try:
+            n = len(store)
+        except TypeError:
+            raise InvalidArgumentError(f"{self.name}.load_own_variables: store must be a dict, got {_brief(store)}") from None
+        if n != expected:
             raise InvalidArgumentError(
-                f"{self.name}: the stored state has {len(store)} entries but this optimizer expects {expected} "
+                f"{self.name}: the stored state has {n} entries but this optimizer expects {expected} "
                 f"(build it with the same variables first: optimizer.build(variables))"
             )
-        arrays = [np.asarray(store[str(i)]) for i in range(expected)]
+        try:
+            arrays = [np.asarray(store[str(i)]) for i in range(expected)]
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise InvalidArgumentError(
+                f"{self.name}.load_own_variables: store must hold the entries '0'..'{expected - 1}' written by "
+                f"save_own_variables ({type(e).__name__}: {e})"
+            ) from None
+        for i, a in enumerate(arrays):
+            if a.dtype.kind not in "biuf" or (i <= len(scalars) and a.size != 1):
+                raise InvalidArgumentError(
+                    f"{self.name}.load_own_variables: entry {str(i)!r} must be a "
+                    f"{'number' if i <= len(scalars) else 'numeric array'}, got {_brief(store[str(i)])}"
+                )
         for v, a in zip(slots, arrays[1 + len(scalars):]):
             if a.shape != v.shape:
                 raise ShapeError(f"{self.name}: stored state of shape {a.shape} for slot {v.name!r} of shape {v.shape}")
-        iterations = int(arrays[0])
+        if not math.isfinite(float(arrays[0].reshape(()))) or float(arrays[0].reshape(())) != int(arrays[0].reshape(())):
+            raise InvalidArgumentError(f"{self.name}.load_own_variables: stored iterations must be an integer, got {arrays[0]!r}")
+        iterations = int(arrays[0].reshape(()))
         if iterations < 0:
             raise InvalidArgumentError(f"{self.name}: stored iterations must be >= 0, got {iterations}")
         self.iterations = iterations
@@ -264,8 +360,26 @@ class Optimizer:
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """Excludes variables (objects, or any whose name contains one of ``var_names``)
         from weight decay."""
-        self._exclude_paths.update(v.path for v in (var_list or []))
-        self._exclude_names.extend(var_names or [])
+        var_list = self._list_arg("exclude_from_weight_decay", "var_list", var_list)
+        var_names = self._list_arg("exclude_from_weight_decay", "var_names", var_names)
+        bad = next((v for v in var_list if not isinstance(v, Variable)), None)
+        if bad is not None:
+            raise InvalidArgumentError(
+                f"{self.name}.exclude_from_weight_decay: var_list must hold ember Variables, got {_brief(bad)}"
+            )
+        bad = next((n for n in var_names if not isinstance(n, str)), None)
+        if bad is not None:
+            raise InvalidArgumentError(f"{self.name}.exclude_from_weight_decay: var_names must hold strings, got {_brief(bad)}")
+        self._exclude_paths.update(v.path for v in var_list)
+        self._exclude_names.extend(var_names)
+
+    def _list_arg(self, method: str, arg: str, value) -> list:
+        """``value`` (None or an iterable such as a list) as a list, else InvalidArgumentError."""
+        if value is None:
+            return []
+        if isinstance(value, (str, bytes, dict, np.ndarray, Tensor)) or not hasattr(value, "__iter__"):
+            raise InvalidArgumentError(f"{self.name}.{method}: {arg} must be a list, got {_brief(value)}")
+        return list(value)
 
     def _use_weight_decay(self, v: Variable) -> bool:
         if v.path in self._exclude_paths:
@@ -315,7 +429,13 @@ class Optimizer:
 
     def apply(self, grads: list, trainable_variables: list) -> int:
         """One step: clip ``grads``, decay the weights, update ``trainable_variables`` in place."""
-        grads, trainable_variables = list(grads), list(trainable_variables)
+        try:
+            grads, trainable_variables = list(grads), list(trainable_variables)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"{self.name}.apply: grads and trainable_variables must be lists, got {_brief(grads)} and "
+                f"{_brief(trainable_variables)}"
+            ) from None
         if len(grads) != len(trainable_variables):
             raise InvalidArgumentError(f"{self.name}: got {len(grads)} gradients for {len(trainable_variables)} variables")
         pairs = []
@@ -353,8 +473,10 @@ class Optimizer:
                         d = v.detach()
                         v.assign(core.subtract(d, core.multiply(d, self.weight_decay * lr)))
             self._prepare_step(self.iterations + 1)
+            # (an update_step set on the instance itself is honoured, as before)
+            rule = self.__dict__.get("update_step") or self._update_step_unchecked
             for g, v in zip(grads, variables):
-                self.update_step(g, v, lr)
+                rule(g, v, lr)
         self.iterations += 1
         return self.iterations
 
@@ -392,6 +514,8 @@ class Optimizer:
 
     def update_step(self, gradient: Tensor, variable: Variable, learning_rate: float) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement update_step")
+
+    _update_step_unchecked = update_step
 
     # -- config ---------------------------------------------------------------------------
     def get_config(self) -> dict:

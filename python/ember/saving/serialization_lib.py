@@ -103,7 +103,10 @@ class SafeModeScope:
     """Sets the safe mode seen by nested `deserialize_keras_object` calls in this thread."""
 
     def __init__(self, safe_mode: bool = True):
-        self.safe_mode = bool(safe_mode)
+        try:
+            self.safe_mode = bool(safe_mode)
+        except (ValueError, TypeError):  # a numpy array of several values
+            raise InvalidArgumentError(f"SafeModeScope: safe_mode must be True or False, got {type(safe_mode).__name__}") from None
 
     def __enter__(self):
         self._saved = getattr(_safe_local, "value", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, OutOfMemoryError
 # Keras exports the registry under keras.utils too.
 from ..saving import (
     CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
@@ -48,7 +48,12 @@ def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
         num_classes = int(y.max()) + 1 if y.size else 0
     elif y.size and y.max() >= num_classes:
         raise InvalidArgumentError(f"to_categorical: label {int(y.max())} is out of range for num_classes={num_classes}")
-    out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
+    try:
+        out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
+    except (MemoryError, ValueError) as e:  # numpy: the allocation failed, or "array is too big"
+        raise OutOfMemoryError(
+            f"to_categorical: cannot allocate a one-hot array of shape {y.shape + (num_classes,)} ({e})"
+        ) from None
     np.put_along_axis(out, y[..., None].astype(np.int64), 1.0, axis=-1)
     return out
 
@@ -76,6 +81,14 @@ def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
         >>> em.utils.normalize([[3.0, 4.0]]).tolist()
         [[0.6000000238418579, 0.800000011920929]]
     """
-    x = np.asarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    try:
+        x = np.asarray(x, dtype=np.float32)
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"normalize: x must be an array of numbers ({e})") from None
+    try:
+        n = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    except (ValueError, TypeError, IndexError) as e:  # numpy's AxisError is a ValueError and an IndexError
+        raise InvalidArgumentError(
+            f"normalize: cannot take the norm of order {order!r} along axis {axis!r} of an array of shape {x.shape} ({e})"
+        ) from None
     return x / np.where(n == 0, 1, n)
