@@ -106,3 +106,14 @@ def test_buffer_pool_reuses_memory():
     b = em.ops.exp(a)
     del b
     assert _core.pooled_bytes() >= (1 << 16) * 4
+
+
+def test_kernels_on_the_calling_thread_leave_its_denormals_alone():
+    """Large kernels run partly on the calling thread (worker 0 of the pool); the FTZ/DAZ
+    mode they need is restored afterwards, so the caller's numpy keeps its denormals."""
+    tiny = np.array([1e-40], np.float32)
+    assert tiny[0] != 0  # a float32 denormal
+    x = em.tensor(np.ones((512, 512), np.float32))
+    (x @ x).numpy()  # a parallel kernel
+    assert (tiny * np.float32(1.0))[0] != 0
+    assert _core.workers_flush_denormals()  # while inside the pool, kernels still flush them

@@ -55,10 +55,24 @@ pub fn denormals_flushed() -> bool {
 }
 
 fn build(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("ember-worker-{i}"))
-        .start_handler(|_| set_flush_denormals())
+    let builder = || {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("ember-worker-{i}"))
+            .start_handler(|_| set_flush_denormals())
+    };
+    // The thread that builds the pool (Python's, normally) joins it as worker 0, as
+    // PyTorch's intra-op pool uses its caller: a kernel it calls then runs on it at once and
+    // shares the work, instead of being handed to a sleeping worker while the caller sleeps
+    // too (two wake-ups, about 40-60 us each on a small VM, on every parallel kernel of a
+    // step). A thread can join one pool only, so a rebuilt pool (set_num_threads, after a
+    // fork) falls back to plain workers; calls from other threads are handed over as before.
+    if threads > 1 {
+        if let Ok(p) = builder().use_current_thread().build() {
+            return Ok(Arc::new(p));
+        }
+    }
+    builder()
         .build()
         .map(Arc::new)
         .map_err(|e| Error::value("set_num_threads", format!("could not start {threads} threads: {e}")))
@@ -85,7 +99,37 @@ fn pool() -> Result<Arc<rayon::ThreadPool>> {
 
 /// Runs `f` on Ember's pool (FTZ/DAZ set on every worker).
 pub fn run<R: Send>(f: impl FnOnce() -> R + Send) -> Result<R> {
-    Ok(pool()?.install(f))
+    // Kernels may run on the calling thread (worker 0, see `build`), whose floating-point
+    // mode belongs to the caller: flush denormals for the kernel and restore it after.
+    let saved = mxcsr();
+    set_flush_denormals();
+    let out = pool().map(|p| p.install(f));
+    restore_mxcsr(saved);
+    out
+}
+
+fn mxcsr() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut csr: u32 = 0;
+        // SAFETY: stmxcsr only stores the SSE control/status register into `csr`.
+        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut csr, options(nostack)) };
+        csr
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
+fn restore_mxcsr(csr: u32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: loads back a value read from the register by `mxcsr`.
+    unsafe {
+        std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack))
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = csr;
 }
 
 pub fn num_threads() -> usize {
