@@ -573,3 +573,25 @@ def test_guide_shared_embedding_between_two_inputs():
     table = shared_embedding.get_weights()[0]
     np.testing.assert_array_equal(ea[0], table[[1, 2, 3]])
     np.testing.assert_array_equal(eb[0], table[[3, 2, 1, 0, 5]])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(GPU_UNAVAILABLE is not None, reason=str(GPU_UNAVAILABLE))
+def test_subclassed_model_made_on_the_gpu_builds_its_weights_there():
+    """Sublayers of a subclassed model create their weights on its first call, outside the
+    device context it was made in: they follow the model's device."""
+    class M(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d1 = layers.Dense(16, activation="relu")
+            self.d2 = layers.Dense(3)
+
+        def call(self, x):
+            return self.d2(self.d1(x))
+
+    with keras.device("gpu"):
+        model = M()
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((32, 5), dtype=np.float32), rng.integers(0, 3, 32), epochs=1, batch_size=16, verbose=0)
+    assert {w.device for w in model.weights} == {"gpu"}

@@ -36,6 +36,7 @@ class _CallContext(threading.local):
 
     depth = 0
     training = None
+    device = None  # the device of the innermost call's layer that has one (a model's)
 
 
 _context = _CallContext()
@@ -429,6 +430,10 @@ class Layer:
 
     def _maybe_build(self, input_shape) -> None:
         if not self.built:
+            if self._device is None and _context.device is not None:
+                # A sublayer built inside a model's call makes its weights on the model's
+                # device (a subclassed model creates them on its first call).
+                self._device = _context.device
             shapes = _as_shape_structure(input_shape)
             if _is_shape(shapes):
                 self.input_shape_ = tuple(shapes)
@@ -731,7 +736,7 @@ class call_context:
     outermost one clears the old losses first. Inner calls not given ``training``
     inherit this one's. A class rather than a generator: it runs on every layer call."""
 
-    __slots__ = ("layer", "training", "prev")
+    __slots__ = ("layer", "training", "prev", "prev_device")
 
     def __init__(self, layer: "Layer", training=None):
         self.layer = layer
@@ -742,8 +747,11 @@ class call_context:
         if state.depth == 0:
             self.layer._clear_losses()
         self.prev = state.training
+        self.prev_device = state.device
         if self.training is not None:
             state.training = self.training
+        if self.layer._device is not None:
+            state.device = self.layer._device
         state.depth += 1
         return self
 
@@ -751,6 +759,7 @@ class call_context:
         state = _context
         state.depth -= 1
         state.training = self.prev
+        state.device = self.prev_device
         return False
 
 
