@@ -26,6 +26,7 @@ class InputLayer(Layer, _AnyRank):
         name: the input's name (model inputs given as a dict are matched by it).
         optional: whether the input may be None.
         sparse: Keras's sparse-input flag; Ember's inputs are dense (ignored).
+        ragged: Keras's ragged-input flag; only False is accepted.
         input_tensor: an existing `KerasTensor` to use as the input instead of a new one.
         input_shape: Keras 2's name of ``shape``.
     """
@@ -43,6 +44,8 @@ class InputLayer(Layer, _AnyRank):
         else:
             bshape = (batch_size,) + _shape_arg(shape, "InputLayer")
         kwargs.pop("trainable", None)
+        if kwargs.pop("ragged", False):  # Keras 3 writes ragged=False; Ember has no ragged tensors
+            raise InvalidArgumentError("InputLayer: ragged inputs are not supported")
         super().__init__(name=name, **kwargs)
         self._batch_input_shape = bshape
         self._input_dtype = _input_dtype(dtype)

@@ -4,5 +4,8 @@ from .functional import Functional
 from .model import Model
 from .perceptron import NotLinearlySeparableWarning, Perceptron
 from .sequential import Sequential
+from ..saving.saving_lib import load_model, save_model
+from ..saving.weights import model_from_json
 
-__all__ = ["Model", "Functional", "Sequential", "Perceptron", "NotLinearlySeparableWarning"]
+__all__ = ["Model", "Functional", "Sequential", "Perceptron", "NotLinearlySeparableWarning", "model_from_json", "load_model",
+           "save_model"]

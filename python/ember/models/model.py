@@ -386,6 +386,10 @@ class Model(Layer):
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = []
         self.compiled = True
+        # The arguments as given, for get_compile_config (Keras's compile_config).
+        self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                                "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+                                "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
 
     @property
     def metrics(self) -> list:
@@ -822,6 +826,27 @@ class Model(Layer):
         self._require_built("set_weights")
         super().set_weights(weights)
 
+    def save_weights(self, filepath, overwrite=True) -> None:
+        """Saves the weights to ``.safetensors`` or Keras 3's ``.weights.h5``
+        (`ember.saving.save_weights`)."""
+        from ..saving.weights import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False) -> None:
+        """Loads weights written by `save_weights` (`ember.saving.load_weights`): all are
+        checked before any is assigned."""
+        from ..saving.weights import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (Keras's ``to_json``); `ember.models.model_from_json`
+        reads it back."""
+        from ..saving.weights import model_to_json
+
+        return model_to_json(self, **kwargs)
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise NotBuiltError(f"{what}: the model has no weights yet; build it (give input_shape / Input, or call it on data)")
@@ -833,6 +858,26 @@ class Model(Layer):
         from .summary import print_summary
 
         print_summary(self, print_fn=print_fn or print, show_trainable=show_trainable)
+
+    # -- whole-model files (ember.saving.saving_lib) ----------------------------------------
+    def save(self, filepath, overwrite=True, **kwargs) -> None:
+        """Saves the model (config, weights, optimizer state) as a Keras 3 ``.keras``
+        file; see `ember.saving.save_model`."""
+        from ..saving.saving_lib import save_model
+
+        save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def get_compile_config(self):
+        """The serialized ``compile`` arguments (Keras's ``compile_config``), or None."""
+        from ..saving.saving_lib import get_compile_config
+
+        return get_compile_config(self)
+
+    def compile_from_config(self, config) -> None:
+        """Compiles the model from a `get_compile_config` dict."""
+        from ..saving.saving_lib import compile_from_config
+
+        compile_from_config(self, config)
 
 
 _FUNCTIONAL_SUBCLASSES: dict = {}

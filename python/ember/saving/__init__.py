@@ -34,7 +34,7 @@ Example:
 
 from __future__ import annotations
 
-from . import object_registration, serialization_lib
+from . import object_registration, saving_lib, serialization_lib
 from .object_registration import (
     CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name, get_registered_object,
     register_keras_serializable, register_serializable,
@@ -43,10 +43,15 @@ from .serialization_lib import (
     SafeModeScope, deserialize, deserialize_keras_object, enable_unsafe_deserialization, in_safe_mode, serialize,
     serialize_keras_object,
 )
+from .saving_lib import load_model, save_model
+from . import weights
+from .weights import load_torch_state_dict, load_weights, save_weights
 
 __all__ = [
     "register_serializable", "register_keras_serializable", "get_registered_name", "get_registered_object",
     "get_custom_objects", "CustomObjectScope", "custom_object_scope", "serialize_keras_object",
     "deserialize_keras_object", "serialize", "deserialize", "SafeModeScope", "in_safe_mode",
-    "enable_unsafe_deserialization", "object_registration", "serialization_lib",
+    "enable_unsafe_deserialization", "object_registration", "serialization_lib", "saving_lib", "save_model",
+    "load_model",
+    "save_weights", "load_weights", "load_torch_state_dict", "weights",
 ]
