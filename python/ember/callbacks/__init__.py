@@ -1,6 +1,7 @@
 """Callbacks with the Keras 3 hook names: History (always attached), ProgbarLogger
 (through ``verbose``), EarlyStopping, LambdaCallback, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN and Ember's GradientHealth."""
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, TensorBoard and Ember's
+GradientHealth."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from ..errors import InvalidArgumentError
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback", "GradientHealth",
-    "GradientHealthWarning", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN",
+    "GradientHealthWarning", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
+    "ModelCheckpoint", "TensorBoard",
 ]
 
 
@@ -106,23 +108,50 @@ class CallbackList(Callback):
 
 
 class History(Callback):
-    """Records the epoch logs: ``history.history["loss"]`` etc."""
+    """Records the epoch logs: ``history.history["loss"]`` etc.; `plot` draws them.
+
+    ``fit`` attaches one to every run and returns it.
+    """
 
     def __init__(self):
         super().__init__()
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
+        self._epochs_of: dict[str, list[int]] = {}
 
     def on_train_begin(self, logs=None):
         self.epoch = []
         self.history = {}
+        self._epochs_of = {}  # the epochs each key was logged at (fewer for val_ keys with validation_freq > 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
+            self._epochs_of.setdefault(k, []).append(epoch)
         if self.model is not None:
             self.model.history = self
+
+    def plot(self, path=None, metrics=None):
+        """Draws the loss and metric curves, training against validation, one panel
+        per metric; needs matplotlib (``pip install matplotlib``).
+
+        Args:
+            path: where to save the figure as PNG (a ``str`` or ``os.PathLike``); None
+                to only return it.
+            metrics: the names to draw (``"loss"``, ``"accuracy"``, ...: a ``val_``
+                curve is drawn with its training curve); None for every logged value.
+
+        Returns:
+            The ``matplotlib.figure.Figure``.
+
+        Raises:
+            BackendUnavailableError: matplotlib is not installed.
+            InvalidArgumentError: nothing was recorded yet, or a name was not logged.
+        """
+        from ._plot import plot_history
+
+        return plot_history(self, path, metrics)
 
 
 def _fmt_value(v) -> str:
@@ -370,3 +399,6 @@ class LambdaCallback(Callback):
 
 from .gradient_health import GradientHealth, GradientHealthWarning  # noqa: E402  (needs Callback above)
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN  # noqa: E402
+from .csv_logger import CSVLogger  # noqa: E402
+from .model_checkpoint import ModelCheckpoint  # noqa: E402
+from .tensorboard import TensorBoard  # noqa: E402
