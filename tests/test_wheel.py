@@ -135,7 +135,8 @@ def test_metadata_license_readme_and_no_build_dependency():
     assert "\n# Ember\n" in meta, "the README is the wheel's description"
     requires = [ln.split(":", 1)[1].strip() for ln in meta.splitlines() if ln.startswith("Requires-Dist:")]
     runtime = [r for r in requires if "extra ==" not in r]
-    assert runtime and all(r.startswith("numpy") for r in runtime), runtime
+    # The runtime needs only numpy and safetensors (weights files); both ship wheels, no toolchain.
+    assert runtime and all(r.startswith(("numpy", "safetensors")) for r in runtime), runtime
     for tool in ("maturin", "setuptools-rust", "cargo", "ziglang"):
         assert not any(r.startswith(tool) for r in requires), requires
     assert "ember/_core.pyi" in names and "ember/py.typed" in names
