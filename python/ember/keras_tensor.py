@@ -108,29 +108,13 @@ class KerasTensor:
         return ops.cast(self, dtype)
 
 
-def _binop(name: str, reflected: bool = False):
-    def method(self, other):
-        from . import ops
+def _install_operators() -> None:
+    from .tensor import install_operators
 
-        f = getattr(ops, name)
-        return f(other, self) if reflected else f(self, other)
-
-    method.__name__ = name
-    return method
+    install_operators(KerasTensor)
 
 
-for _name, _op in [
-    ("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"), ("pow", "power"),
-    ("matmul", "matmul"),
-]:
-    setattr(KerasTensor, f"__{_name}__", _binop(_op))
-    setattr(KerasTensor, f"__r{_name}__", _binop(_op, reflected=True))
-for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
-                   ("eq", "equal"), ("ne", "not_equal")]:
-    setattr(KerasTensor, f"__{_name}__", _binop(_op))
-KerasTensor.__hash__ = object.__hash__  # type: ignore[assignment]
-KerasTensor.__neg__ = lambda self: __import__("ember.ops", fromlist=["negative"]).negative(self)  # type: ignore[attr-defined]
-KerasTensor.__abs__ = lambda self: __import__("ember.ops", fromlist=["abs"]).abs(self)  # type: ignore[attr-defined]
+_install_operators()
 
 
 def is_keras_tensor(x: Any) -> bool:

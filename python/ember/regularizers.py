@@ -198,15 +198,4 @@ def deserialize(config, custom_objects=None):
     Raises:
         InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
     """
-    if isinstance(config, str):
-        obj = _serialization.lookup_name(config, _BY_NAME, custom_objects)
-        if obj is None or obj is Regularizer:
-            raise _unknown(config)
-        return obj() if isinstance(obj, type) else obj
-    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise InvalidConfigError(f"deserialize: expected a regularizer config with 'class_name' and 'config', got {config!r}")
-    if config["class_name"] == "Regularizer":
-        raise _unknown("Regularizer")
-    if "config" not in config:
-        config = {**config, "config": {}}
-    return _serialization.deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_BY_NAME)
+    return _serialization.deserialize_family(config, custom_objects, _BY_NAME, "regularizer", _unknown, excluded=(Regularizer,))

@@ -248,22 +248,25 @@ def _binop(name: str, reflected: bool = False):
     return method
 
 
-for _name, _op in [
-    ("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"), ("pow", "power"),
-    ("matmul", "matmul"),
-]:
-    setattr(Tensor, f"__{_name}__", _binop(_op))
-    setattr(Tensor, f"__r{_name}__", _binop(_op, reflected=True))
-for _name, _op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal")]:
-    setattr(Tensor, f"__{_name}__", _binop(_op))
-Tensor.__neg__ = lambda self: __import__("ember.ops.core", fromlist=["negative"]).negative(self)  # type: ignore[attr-defined]
-Tensor.__abs__ = lambda self: __import__("ember.ops.core", fromlist=["abs"]).abs(self)  # type: ignore[attr-defined]
-# `==` and `!=` are elementwise (ops.equal / ops.not_equal), as in Keras, numpy and
-# PyTorch; hashing stays by identity, as PyTorch's does, so tensors can still key a dict
-# or sit in a set (lookups and `list == list` try identity before `==`).
-Tensor.__eq__ = _binop("equal")  # type: ignore[assignment]
-Tensor.__ne__ = _binop("not_equal")  # type: ignore[assignment]
-Tensor.__hash__ = object.__hash__  # type: ignore[assignment]
+def install_operators(cls) -> None:
+    """Python's arithmetic and comparison operators on ``cls`` through ``ember.ops``
+    (`Tensor` and the symbolic `KerasTensor` share them). ``==`` and ``!=`` are elementwise
+    (ops.equal / ops.not_equal), as in Keras, numpy and PyTorch; hashing stays by
+    identity, as PyTorch's does, so tensors can still key a dict or sit in a set (lookups
+    and ``list == list`` try identity before ``==``)."""
+    for name, op in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"),
+                     ("pow", "power"), ("matmul", "matmul")]:
+        setattr(cls, f"__{name}__", _binop(op))
+        setattr(cls, f"__r{name}__", _binop(op, reflected=True))
+    for name, op in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
+                     ("eq", "equal"), ("ne", "not_equal")]:
+        setattr(cls, f"__{name}__", _binop(op))
+    cls.__neg__ = lambda self: __import__("ember.ops", fromlist=["negative"]).negative(self)
+    cls.__abs__ = lambda self: __import__("ember.ops", fromlist=["abs"]).abs(self)
+    cls.__hash__ = object.__hash__
+
+
+install_operators(Tensor)
 
 _var_ids = itertools.count()
 

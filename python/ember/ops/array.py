@@ -27,6 +27,7 @@ from .core import (
     _float, _pair, _record, _wrap, abs, add, cast, divide, equal, exp, greater, less, log, maximum, minimum, multiply,
     reshape, sqrt, square, stop_gradient, subtract, sum, sum_to, transpose,
 )
+from .core import ceil, erf, expm1, floor, log1p, rsqrt, sign  # noqa: F401 (unary kernels, listed in __all__)
 from .core import max as _max
 from .core import mean as _mean
 from .core import min as _min
@@ -1074,48 +1075,6 @@ def meshgrid(*xs, indexing: str = "xy") -> list:
         view[pos] = t.shape[0]
         out.append(broadcast_to(reshape(t, tuple(view)), tuple(shape_)))
     return out
-
-
-def rsqrt(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("rsqrt", x)
-
-
-def log1p(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("log1p", x)
-
-
-def expm1(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("expm1", x)
-
-
-def erf(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("erf", x)
-
-
-def floor(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("floor", x)
-
-
-def ceil(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("ceil", x)
-
-
-def sign(x) -> Tensor:
-    from .core import _unary
-
-    return _unary("sign", x)
 
 
 def round(x, decimals: int = 0) -> Tensor:  # noqa: A001

@@ -240,6 +240,26 @@ def _function_config(fn) -> dict:
     return {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
 
 
+def deserialize_family(config, custom_objects, module_objects: dict, kind: str, unknown, excluded: tuple = ()):
+    """The ``deserialize`` of one object family (losses, metrics, initializers,
+    regularizers): a name looked up in the custom objects then ``module_objects`` (a class
+    found by name is instantiated with its defaults), or a serialized dict. ``unknown(name)``
+    makes the family's error for a name it does not know; ``excluded`` names abstract bases
+    that are never built."""
+    if isinstance(config, str):
+        obj = lookup_name(config, module_objects, custom_objects)
+        if obj is None or any(obj is e for e in excluded):
+            raise unknown(config)
+        return obj() if isinstance(obj, type) else obj
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise InvalidConfigError(f"deserialize: expected a {kind} config with 'class_name' and 'config', got {config!r}")
+    if any(config["class_name"] == e.__name__ for e in excluded):
+        raise unknown(config["class_name"])
+    if "config" not in config:
+        config = {**config, "config": {}}
+    return deserialize_keras_object(config, custom_objects=custom_objects, module_objects=module_objects)
+
+
 def lookup_name(name, module_objects: dict | None = None, custom_objects: dict | None = None):
     """What a family's ``get`` resolves the bare name ``name`` to: a custom object under
     exactly that key (the argument, the scopes, the registry), else a built-in of
