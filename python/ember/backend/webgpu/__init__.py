@@ -9,6 +9,7 @@ the host reads a value. Kernel families live one per file, mixed into `WebGpuBac
 from __future__ import annotations
 
 from ..base import Backend
+from .conv import ConvKernels
 from .elementwise import ElementwiseKernels
 from .index import IndexKernels
 from .linalg import LinalgKernels
@@ -19,7 +20,7 @@ from .reduce import ReduceKernels
 from .runtime import get_runtime
 
 
-class WebGpuBackend(ElementwiseKernels, IndexKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, Backend):
+class WebGpuBackend(ConvKernels, ElementwiseKernels, IndexKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, Backend):
     name = "gpu"
 
     def __init__(self):
