@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import final
 
-__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "UNARY_OPS", "__version__", "_after_fork", "_force_gemm_kernel", "_max_num_threads", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "all_finite", "argsort", "batch_norm", "batch_norm_backward", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "cpu_features", "cumprod", "cumsum", "dense", "dense_backward", "gather", "gemm_kernel", "get_num_threads", "matmul", "nadam_update", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "rmsprop_update", "scatter_add", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "strided_copy", "strided_write", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "where", "workers_flush_denormals"]
+__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "UNARY_OPS", "__version__", "_after_fork", "_force_gemm_kernel", "_max_num_threads", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "all_finite", "argsort", "average_pool2d", "average_pool2d_backward", "batch_norm", "batch_norm_backward", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "conv2d", "conv2d_backward", "cpu_features", "cumprod", "cumsum", "dense", "dense_backward", "gather", "gemm_kernel", "get_num_threads", "matmul", "max_pool2d", "max_pool2d_backward", "nadam_update", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "rmsprop_update", "scatter_add", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "strided_copy", "strided_write", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "where", "workers_flush_denormals"]
 __version__: str
 UNARY_OPS: list[str]
 BINARY_OPS: list[str]
@@ -78,6 +78,46 @@ def dense(x: CpuBuffer, w: CpuBuffer, b: CpuBuffer | None, rows: int, fin: int, 
 def dense_backward(
     x: CpuBuffer, w: CpuBuffer, y: CpuBuffer, gy: CpuBuffer, rows: int, fin: int, fout: int, activation: str, need_gx: bool
 ) -> tuple[CpuBuffer | None, CpuBuffer, CpuBuffer]: ...
+def conv2d(
+    x: CpuBuffer,
+    x_shape: Sequence[int],
+    w: CpuBuffer,
+    w_shape: Sequence[int],
+    b: CpuBuffer | None,
+    strides: Sequence[int],
+    pads: Sequence[Sequence[int]],
+    dilation: Sequence[int],
+    groups: int,
+    activation: str,
+) -> tuple[CpuBuffer, list[int]]: ...
+def conv2d_backward(
+    x: CpuBuffer,
+    x_shape: Sequence[int],
+    w: CpuBuffer,
+    w_shape: Sequence[int],
+    y: CpuBuffer,
+    gy: CpuBuffer,
+    strides: Sequence[int],
+    pads: Sequence[Sequence[int]],
+    dilation: Sequence[int],
+    groups: int,
+    activation: str,
+    need_gx: bool,
+) -> tuple[CpuBuffer | None, CpuBuffer, CpuBuffer]: ...
+def max_pool2d(
+    x: CpuBuffer, x_shape: Sequence[int], pool_size: Sequence[int], strides: Sequence[int], pads: Sequence[Sequence[int]],
+    need_argmax: bool = False,
+) -> tuple[CpuBuffer, list[int], CpuBuffer | None]: ...
+def max_pool2d_backward(
+    argmax: CpuBuffer, gy: CpuBuffer, x_shape: Sequence[int], pool_size: Sequence[int], strides: Sequence[int],
+    pads: Sequence[Sequence[int]],
+) -> CpuBuffer: ...
+def average_pool2d(
+    x: CpuBuffer, x_shape: Sequence[int], pool_size: Sequence[int], strides: Sequence[int], pads: Sequence[Sequence[int]]
+) -> tuple[CpuBuffer, list[int]]: ...
+def average_pool2d_backward(
+    gy: CpuBuffer, x_shape: Sequence[int], pool_size: Sequence[int], strides: Sequence[int], pads: Sequence[Sequence[int]]
+) -> CpuBuffer: ...
 def random(kind: str, n: int, seed: int, offset: int, a: float, b: float) -> CpuBuffer: ...
 def philox_bits(n: int, seed: int, offset: int) -> list[int]: ...
 def random_blocks(n: int) -> int: ...

@@ -100,6 +100,30 @@ class CpuBackend(Backend):
     adamax_update = staticmethod(_core.adamax_update)  # type: ignore[assignment]
     nadam_update = staticmethod(_core.nadam_update)  # type: ignore[assignment]
 
+    # Convolution and pooling (rust/src/kernels/conv.rs, pool.rs): tiled implicit GEMM or a
+    # direct kernel, bias and activation fused; single-pass pooling with int32 argmax.
+    def conv2d(self, x: Buffer, x_shape: Shape, w: Buffer, w_shape: Shape, b: Buffer | None, strides: Sequence[int],
+               pads: Sequence[tuple[int, int]], dilation: Sequence[int], groups: int,
+               activation: str) -> tuple[Buffer, Shape]:
+        y, s = _core.conv2d(x, x_shape, w, w_shape, b, strides, pads, dilation, groups, activation)
+        return y, tuple(s)
+
+    conv2d_backward = staticmethod(_core.conv2d_backward)  # type: ignore[assignment]
+
+    def max_pool2d(self, x: Buffer, x_shape: Shape, pool_size: Sequence[int], strides: Sequence[int],
+                   pads: Sequence[tuple[int, int]], need_argmax: bool = False) -> tuple[Buffer, Shape, Buffer | None]:
+        y, s, am = _core.max_pool2d(x, x_shape, pool_size, strides, pads, need_argmax)
+        return y, tuple(s), am
+
+    max_pool2d_backward = staticmethod(_core.max_pool2d_backward)  # type: ignore[assignment]
+
+    def average_pool2d(self, x: Buffer, x_shape: Shape, pool_size: Sequence[int], strides: Sequence[int],
+                       pads: Sequence[tuple[int, int]]) -> tuple[Buffer, Shape]:
+        y, s = _core.average_pool2d(x, x_shape, pool_size, strides, pads)
+        return y, tuple(s)
+
+    average_pool2d_backward = staticmethod(_core.average_pool2d_backward)  # type: ignore[assignment]
+
 
 class ReferenceCompositeCpuBackend(CpuBackend):
     """The CPU backend with its fused overrides switched off, so the conformance suite
@@ -115,3 +139,10 @@ class ReferenceCompositeCpuBackend(CpuBackend):
     broadcast_to = Backend.broadcast_to  # type: ignore[assignment]
     take_rows = Backend.take_rows  # type: ignore[assignment]
     scatter_add_rows = Backend.scatter_add_rows  # type: ignore[assignment]
+    # Convolution and pooling: im2col views, the fused dense, col2im by scatter_add.
+    conv2d = Backend.conv2d  # type: ignore[assignment]
+    conv2d_backward = Backend.conv2d_backward  # type: ignore[assignment]
+    max_pool2d = Backend.max_pool2d  # type: ignore[assignment]
+    max_pool2d_backward = Backend.max_pool2d_backward  # type: ignore[assignment]
+    average_pool2d = Backend.average_pool2d  # type: ignore[assignment]
+    average_pool2d_backward = Backend.average_pool2d_backward  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 //! (returning `error::Error`) so that the bindings stay thin.
 
 pub mod binary;
+pub mod conv;
 pub mod cpu_features;
 pub mod index;
 pub mod layout;
@@ -11,6 +12,7 @@ pub mod nn;
 pub mod normalization;
 pub mod optim;
 pub mod parallel;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod scan;

@@ -5,6 +5,7 @@
 //! for the hand-off, inline otherwise), and map errors through `From<Error> for PyErr`.
 
 mod buffer;
+mod conv;
 mod errors;
 
 use pyo3::prelude::*;
@@ -930,6 +931,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sigmoid_bce_backward, m)?)?;
     m.add_function(wrap_pyfunction!(dense, m)?)?;
     m.add_function(wrap_pyfunction!(dense_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::conv2d_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::max_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::max_pool2d_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::average_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::average_pool2d_backward, m)?)?;
     m.add_function(wrap_pyfunction!(random, m)?)?;
     m.add_function(wrap_pyfunction!(philox_bits, m)?)?;
     m.add_function(wrap_pyfunction!(random_blocks, m)?)?;
