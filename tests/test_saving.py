@@ -146,6 +146,12 @@ def test_save_is_atomic_and_respects_overwrite(tmp_path):
     with pytest.raises(InvalidArgumentError):
         m.save(tmp_path / "m.h5")
     assert sorted(os.listdir(tmp_path)) == ["m.keras"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # a plain open's mode, not the temporary's 0600
+    os.chmod(path, 0o640)
+    m.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640  # an overwritten file keeps its mode
 
 
 @pytest.mark.parametrize("bad", [None, 3, "", b"x.keras", ["a"], np.ones(2)])
@@ -274,24 +280,56 @@ def test_h5_without_h5py_says_how_to_install(tmp_path, monkeypatch):
 
 # -- real Keras ----------------------------------------------------------------------------------
 
+# One Keras process does both directions for every kind (a Keras start costs seconds):
+# it reads the files Ember wrote and predicts, then builds, trains and saves its own.
 KERAS_SCRIPT = r"""
 import os, sys
 os.environ.setdefault("KERAS_BACKEND", "jax")
 import numpy as np, keras
-mode, path, xpath, outpath = sys.argv[1:]
-x = np.load(xpath)
-if mode == "read":
-    m = keras.models.load_model(path)
-    np.save(outpath, m.predict(x, verbose=0))
-else:
+L = keras.layers
+folder = sys.argv[1]
+def build(kind):
+    if kind == "dense":
+        return keras.Sequential([keras.Input((4,)), L.Dense(8, activation="relu"), L.BatchNormalization(),
+                                 L.Dropout(0.2), L.Dense(2)])
+    if kind == "conv":
+        return keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+                                 L.Conv2D(3, 2, padding="same"), L.AveragePooling2D(2), L.Flatten(), L.Dense(2)])
+    return keras.Sequential([keras.Input((5, 3)), L.LSTM(4, return_sequences=True),
+                             L.Bidirectional(L.GRU(3, return_sequences=True)), L.SimpleRNN(3), L.Dense(2)])
+for kind in sys.argv[2:]:
+    x = np.load(os.path.join(folder, f"x_{kind}.npy"))
+    m = keras.models.load_model(os.path.join(folder, f"ember_{kind}.keras"))
+    np.save(os.path.join(folder, f"k_reads_{kind}.npy"), m.predict(x, verbose=0))
+    w = build(kind)
+    w.load_weights(os.path.join(folder, f"ember_{kind}.weights.h5"))
+    np.save(os.path.join(folder, f"k_reads_weights_{kind}.npy"), w.predict(x, verbose=0))
     keras.utils.set_random_seed(0)
-    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                          keras.layers.BatchNormalization(), keras.layers.Dropout(0.2), keras.layers.Dense(2)])
+    m = build(kind)
     m.compile("adam", "mse")
-    m.fit(x, np.ones((len(x), 2), "float32"), epochs=2, verbose=0)
-    m.save(path)
-    np.save(outpath, m.predict(x, verbose=0))
+    m.fit(x, np.ones((len(x), 2), "float32"), epochs=2, batch_size=8, verbose=0)
+    m.save(os.path.join(folder, f"keras_{kind}.keras"))
+    m.save_weights(os.path.join(folder, f"keras_{kind}.weights.h5"))
+    np.save(os.path.join(folder, f"k_pred_{kind}.npy"), m.predict(x, verbose=0))
 """
+
+
+def _ember_model(kind):
+    L = em.layers
+    if kind == "dense":
+        return sequential()
+    if kind == "conv":
+        m = em.Sequential([em.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+                           L.Conv2D(3, 2, padding="same"), L.AveragePooling2D(2), L.Flatten(), L.Dense(2)])
+    else:
+        m = em.Sequential([em.Input((5, 3)), L.LSTM(4, return_sequences=True),
+                           L.Bidirectional(L.GRU(3, return_sequences=True)), L.SimpleRNN(3), L.Dense(2)])
+    m.compile("adam", "mse")
+    return m
+
+
+KERAS_INPUTS = {"dense": X, "conv": RNG.normal(size=(16, 8, 8, 3)).astype(np.float32),
+                "rnn": RNG.normal(size=(16, 5, 3)).astype(np.float32)}
 
 
 def _keras_python():
@@ -304,6 +342,16 @@ def _keras_python():
     return None
 
 
+def test_recurrent_weights_sit_on_keras_cell_path(tmp_path):
+    m = _ember_model("rnn")
+    m.save(tmp_path / "m.keras", weights_format="npz")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        names = set(np.load(io.BytesIO(zf.read("model.weights.npz")), allow_pickle=False).files)
+    assert {"layers/lstm/cell/vars/0", "layers/lstm/cell/vars/2", "layers/bidirectional/forward_layer/cell/vars/2",
+            "layers/bidirectional/backward_layer/cell/vars/0", "layers/simple_rnn/cell/vars/1"} <= names
+    assert not any(n.startswith("layers/lstm/vars/") for n in names)
+
+
 @pytest.mark.skipif(_keras_python() is None, reason="keras (with h5py and a backend such as jax) is not installed; "
                     "pip install '.[test]' or set EMBER_KERAS_PYTHON")
 @pytest.mark.timeout(300)
@@ -311,19 +359,31 @@ def test_interop_with_real_keras(tmp_path):
     exe = _keras_python()
     script = tmp_path / "k.py"
     script.write_text(KERAS_SCRIPT)
-    np.save(tmp_path / "x.npy", X)
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
-    # (a) Ember writes, Keras reads
-    m = sequential()
-    train(m, 2)
-    m.save(tmp_path / "ember.keras", weights_format="h5")
-    subprocess.run([exe, str(script), "read", str(tmp_path / "ember.keras"), str(tmp_path / "x.npy"),
-                    str(tmp_path / "k_pred.npy")], check=True, env=env, timeout=240)
-    np.testing.assert_allclose(np.load(tmp_path / "k_pred.npy"), m.predict(X, verbose=0), rtol=1e-5, atol=1e-5)
-    # (b) Keras writes, Ember reads (config, weights, optimizer)
-    subprocess.run([exe, str(script), "write", str(tmp_path / "keras.keras"), str(tmp_path / "x.npy"),
-                    str(tmp_path / "k_pred2.npy")], check=True, env=env, timeout=240)
-    r = em.models.load_model(tmp_path / "keras.keras")
-    np.testing.assert_allclose(r.predict(X, verbose=0), np.load(tmp_path / "k_pred2.npy"), rtol=1e-5, atol=1e-5)
-    assert r.optimizer.iterations == 2
-    train(r)  # resumes
+    ours = {}
+    for kind, x in KERAS_INPUTS.items():
+        np.save(tmp_path / f"x_{kind}.npy", x)
+        m = _ember_model(kind)
+        em.utils.set_random_seed(7)
+        m.fit(x, np.ones((len(x), 2), np.float32), epochs=2, batch_size=8, verbose=0)
+        m.save(tmp_path / f"ember_{kind}.keras", weights_format="h5")
+        m.save_weights(tmp_path / f"ember_{kind}.weights.h5")
+        ours[kind] = m.predict(x, verbose=0)
+    subprocess.run([exe, str(script), str(tmp_path), *KERAS_INPUTS], check=True, env=env, timeout=240)
+    for kind, x in KERAS_INPUTS.items():
+        # (a) Ember wrote, Keras read
+        np.testing.assert_allclose(np.load(tmp_path / f"k_reads_{kind}.npy"), ours[kind], rtol=1e-5, atol=1e-5,
+                                   err_msg=kind)
+        # (b) Keras wrote, Ember reads (config, weights, optimizer state)
+        r = em.models.load_model(tmp_path / f"keras_{kind}.keras")
+        np.testing.assert_allclose(r.predict(x, verbose=0), np.load(tmp_path / f"k_pred_{kind}.npy"), rtol=1e-5,
+                                   atol=1e-5, err_msg=kind)
+        assert r.optimizer.iterations == 4, kind
+        r.fit(x, np.ones((len(x), 2), np.float32), epochs=1, batch_size=8, verbose=0)  # resumes
+        # weights files (Keras's .weights.h5 layout, optimizer group ignored), both ways
+        np.testing.assert_allclose(np.load(tmp_path / f"k_reads_weights_{kind}.npy"), ours[kind], rtol=1e-5,
+                                   atol=1e-5, err_msg=kind)
+        w = _ember_model(kind)
+        w.load_weights(tmp_path / f"keras_{kind}.weights.h5")
+        np.testing.assert_allclose(w.predict(x, verbose=0), np.load(tmp_path / f"k_pred_{kind}.npy"), rtol=1e-5,
+                                   atol=1e-5, err_msg=kind)

@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -439,3 +439,37 @@ def test_model_from_json_bad_input():
         with pytest.raises(EmberError) as e:
             em.models.model_from_json(bad)
         assert isinstance(e.value, (SerializationError, InvalidArgumentError))
+
+
+@needs_h5py
+def test_recurrent_weights_h5_use_keras_cell_paths(tmp_path):
+    """Keras keeps LSTM/GRU variables on the layer's cell: ``layers/lstm/cell/vars/0``."""
+    def make():
+        return em.Sequential([em.Input((5, 3)), em.layers.LSTM(4, return_sequences=True), em.layers.GRU(2)])
+
+    m = make()
+    path = tmp_path / "rnn.weights.h5"
+    m.save_weights(path)
+    names = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    assert sorted(names) == ["layers/gru/cell/vars/0", "layers/gru/cell/vars/1", "layers/gru/cell/vars/2",
+                             "layers/lstm/cell/vars/0", "layers/lstm/cell/vars/1", "layers/lstm/cell/vars/2"]
+    fresh = make()
+    fresh.load_weights(path)
+    for a, b in zip(m.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_safetensors_records_a_digest_of_its_tensor_bytes(tmp_path):
+    m = em.Sequential([em.Input((3,)), em.layers.Dense(2)])
+    path = tmp_path / "w.safetensors"
+    m.save_weights(path)
+    data = bytearray(path.read_bytes())
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    assert header["__metadata__"]["ember.sha256"] == hashlib.sha256(bytes(data[8 + n:])).hexdigest()
+    data[-1] ^= 0x01  # one flipped bit in the last weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(SerializationError, match="sha256"):
+        m.load_weights(path)

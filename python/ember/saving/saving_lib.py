@@ -2,7 +2,8 @@
 
 A ``.keras`` file is a zip of three members:
 
-* ``metadata.json``: ``{"keras_version", "date_saved"}``;
+* ``metadata.json``: ``{"keras_version", "date_saved"}``, plus Ember's
+  ``format_version`` (`FORMAT_VERSION`) and ``ember_version``, which Keras ignores;
 * ``config.json``: `serialize_keras_object` of the model, with its ``build_config`` and
   (for a compiled model) ``compile_config``, exactly as Keras writes them;
 * the weights, one entry per object of the model's object tree, at Keras's paths: a
@@ -11,7 +12,8 @@ A ``.keras`` file is a zip of three members:
   name), sublayers held in attributes under the attribute's name, the optimizer under
   ``optimizer``; each entry holds the object's own variables as ``"0"``, ``"1"``... (a
   layer's trainable variables, then its non-trainable ones; the optimizer's step counter,
-  its learning rate when it is a constant, then its slots, per variable).
+  its learning rate when it is a constant, then its slots, per variable). A recurrent
+  layer's variables sit on its cell's path (``layers/lstm/cell/vars/0``), as in Keras.
 
   The weights are ``model.weights.h5`` (Keras's default, groups ``<path>/vars`` with
   datasets ``0``, ``1``...) when h5py is installed, else ``model.weights.npz`` with one
@@ -19,13 +21,16 @@ A ``.keras`` file is a zip of three members:
   member: its ``NpzIOStore`` stores pickled object arrays (which Ember never writes or
   reads), so give Keras a file written with h5py installed.
 
-Loading never unpickles (``np.load(allow_pickle=False)``), never extracts to disk, refuses
+Loading never unpickles (Ember parses each ``.npy`` header itself and accepts only plain
+number dtypes, with exactly the bytes the header declares), never extracts to disk, refuses
 member names that are absolute or climb out (``..``), caps every member's decompressed
 size (zip bombs), accepts only hard-linked, contiguous numeric HDF5 datasets (no external
 or virtual storage), and checks every count, shape and dtype against the model before
 assigning anything, so a failed load changes nothing. Anything malformed raises
-`ember.errors.SerializationError`. Saving writes a temporary file in the target folder,
-fsyncs it and renames it over the target, so a crash never leaves half a file.
+`ember.errors.SerializationError`. A subclassed model is built by calling it once on
+zeros of its ``build_config`` shape, as Keras does, before its weights are placed. Saving
+goes through `ember.saving.atomic.atomic_write` (a temporary file in the target folder,
+fsynced, renamed over the target), so a crash never leaves half a file.
 
 Example:
     >>> import os, tempfile
@@ -47,7 +52,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 
 import numpy as np
@@ -55,11 +59,17 @@ import numpy as np
 from .._boundary import public
 from ..errors import EmberError, InvalidArgumentError, SerializationError
 from . import serialization_lib
+from .atomic import atomic_write
 
-__all__ = ["save_model", "load_model", "load_weights_only", "KERAS_VERSION"]
+__all__ = ["save_model", "load_model", "load_weights_only", "KERAS_VERSION", "FORMAT_VERSION"]
 
 #: The Keras version recorded in ``metadata.json`` (the Keras 3 format Ember writes).
 KERAS_VERSION = "3.15.1"
+#: The version of Ember's layout inside that format, recorded in ``metadata.json`` as
+#: ``format_version``; raised only by a change that an older Ember could not read, which
+#: then refuses the file clearly instead of misreading it. Files without one (Keras's own)
+#: are version 1. ``tests/data/golden_v0_1.keras`` pins that every later Ember reads 1.
+FORMAT_VERSION = 1
 
 CONFIG_FILENAME = "config.json"
 METADATA_FILENAME = "metadata.json"
@@ -92,8 +102,37 @@ def _join(path: str, name: str) -> str:
     return f"{path}/{name}" if path else name
 
 
+class _Cell:
+    """Where Keras keeps a recurrent layer's variables: ``LSTM``, ``GRU`` and
+    ``SimpleRNN`` wrap a cell sublayer (``layers/lstm/cell/vars/0``) that owns the kernel,
+    the recurrent kernel and the bias, the layer itself owning none. Ember's recurrent
+    layers hold those variables themselves (in the cell's order), so the saving code
+    gives them the cell's path."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.name = layer.name
+
+
+def _is_recurrent(layer) -> bool:
+    from ..layers.rnn import _RNN
+
+    return isinstance(layer, _RNN)
+
+
+def _is_slot(obj) -> bool:
+    """Whether ``obj`` (from `_walk`) holds layer variables (else it is the optimizer)."""
+    from ..layers.layer import Layer
+
+    return isinstance(obj, (Layer, _Cell))
+
+
 def _own_variables(layer) -> list:
     """A layer's own variables in Keras's order: trainable, then non-trainable."""
+    if isinstance(layer, _Cell):
+        layer = layer.layer
+    elif _is_recurrent(layer):
+        return []  # they are its cell's (see `_Cell`)
     own = list(getattr(layer, "_weights", []))
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
@@ -127,6 +166,8 @@ def _walk(model, with_optimizer: bool) -> list:
             return
         visited.add(id(layer))
         out.append((path, layer))
+        if _is_recurrent(layer):
+            out.append((_join(path, "cell"), _Cell(layer)))
         if isinstance(layer, (Sequential, Functional)):
             container(layer.layers, _join(path, "layers"))
         skip = Layer._untracked | {"_layers"}
@@ -167,11 +208,9 @@ def _optimizer_arrays(optimizer) -> list:
 
 def _variable_entries(model, with_optimizer: bool) -> list:
     """``[(path, object, arrays)]``: the values ``model`` saves."""
-    from ..layers.layer import Layer
-
     entries = []
     for path, obj in _walk(model, with_optimizer):
-        if isinstance(obj, Layer):
+        if _is_slot(obj):
             entries.append((path, obj, [np.asarray(w.numpy()) for w in _own_variables(obj)]))
         else:
             entries.append((path, obj, _optimizer_arrays(obj)))
@@ -289,42 +328,28 @@ def save_model(model, filepath, overwrite=True, weights_format=None, **kwargs):
 
     config = _serialize_model(model)
     config_json = json.dumps(config)
+    from .. import __version__
+
     metadata_json = json.dumps({"keras_version": KERAS_VERSION,
-                                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
+                                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                                "format_version": FORMAT_VERSION, "ember_version": __version__})
     entries = _variable_entries(model, with_optimizer=bool(getattr(model, "compiled", False)))
     if weights_format == "h5":
         weights_name, weights = VARS_H5, _weights_h5(entries)
     else:
         weights_name, weights = VARS_NPZ, _weights_npz(entries)
 
-    folder = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=folder)
+    def write(fh):
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr(METADATA_FILENAME, metadata_json)
+            zf.writestr(CONFIG_FILENAME, config_json)
+            zf.writestr(zipfile.ZipInfo(weights_name, date_time=(1980, 1, 1, 0, 0, 0)), weights,
+                        compress_type=zipfile.ZIP_STORED)
+
     try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr(METADATA_FILENAME, metadata_json)
-                zf.writestr(CONFIG_FILENAME, config_json)
-                zf.writestr(zipfile.ZipInfo(weights_name, date_time=(1980, 1, 1, 0, 0, 0)), weights,
-                            compress_type=zipfile.ZIP_STORED)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+        atomic_write(filepath, write)
+    except OSError as e:
+        raise SerializationError(f"save_model: cannot write {filepath!r}: {e}") from e
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -395,53 +420,96 @@ def _read_json(zf, names, member: str, where: str, required: bool = True):
         raise _bad(f"{where}: {member} is not valid JSON: {type(e).__name__}: {e}") from None
 
 
+def _check_metadata(metadata, where: str) -> None:
+    """Refuses a file whose ``format_version`` this Ember does not know (a newer one)."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise _bad(f"{where}: {METADATA_FILENAME} must hold an object, got {type(metadata).__name__}")
+    version = metadata.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _bad(f"{where}: {METADATA_FILENAME} has format_version {version!r:.40}; expected an integer >= 1")
+    if version > FORMAT_VERSION:
+        raise _bad(f"{where}: the file has format_version {version}, newer than the {FORMAT_VERSION} this Ember "
+                   "reads; upgrade ember")
+
+
 def _expected(model, with_optimizer: bool) -> list:
     """``[(path, object, [(shape, kind)])]``: what the model holds, to check a file against."""
-    from ..layers.layer import Layer
-
     out = []
     for path, obj in _walk(model, with_optimizer):
-        if isinstance(obj, Layer):
+        if _is_slot(obj):
             out.append((path, obj, [tuple(w.shape) for w in _own_variables(obj)]))
         else:
             out.append((path, obj, None))  # checked against the optimizer's own rules
     return out
 
 
+def _npy_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, where: str, budget: list):
+    """One ``.npy`` member, parsed here rather than by ``np.load``: its header is checked
+    (numeric dtype, so never a pickle; a shape whose bytes are exactly what the member
+    holds, within what the model can need) before any array is allocated, so a crafted
+    header cannot make Ember allocate more than the file holds."""
+    from numpy.lib import format as npy
+
+    try:
+        with zf.open(info) as fh:
+            version = npy.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(fh, max_header_size=4096)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npy.read_array_header_2_0(fh, max_header_size=4096)
+            else:
+                raise ValueError(f"unknown .npy format version {version}")
+            if dtype.hasobject or dtype.kind not in _NUMERIC or dtype.fields is not None or dtype.subdtype is not None:
+                raise _bad(f"{where}: {VARS_NPZ} entry {key!r} has dtype {dtype}, not a plain number type (Ember "
+                           "never unpickles)")
+            count = 1
+            for d in shape:
+                count *= int(d)
+            nbytes = count * dtype.itemsize
+            if nbytes != info.file_size - fh.tell():
+                raise _bad(f"{where}: {VARS_NPZ} entry {key!r} declares shape {shape} ({nbytes} bytes) but holds "
+                           f"{info.file_size - fh.tell()} bytes of data; the file is corrupt")
+            budget[0] -= nbytes
+            if budget[0] < 0:
+                raise _bad(f"{where}: {VARS_NPZ} holds more data than the model can need; refused")
+            raw = fh.read(nbytes + 1)
+    except SerializationError:
+        raise
+    except Exception as e:  # ValueError (bad header), BadZipFile (CRC), EOFError, zlib.error...
+        raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is truncated or corrupt: {type(e).__name__}: {e}") from None
+    if len(raw) != nbytes:
+        raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is truncated: {len(raw)} of {nbytes} bytes")
+    flat = np.frombuffer(raw, dtype=dtype, count=count)
+    if fortran:
+        return flat.reshape(shape[::-1]).T.copy()
+    return flat.reshape(shape).copy()
+
+
 def _npz_arrays(data: bytes, where: str, limit: int) -> dict:
     """``{path: {index: array}}`` from a pickle-free npz of ``<path>/vars/<i>`` arrays."""
     try:
         inner = zipfile.ZipFile(io.BytesIO(data), "r")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         raise _bad(f"{where}: {VARS_NPZ} is not a valid npz archive: {type(e).__name__}: {e}") from None
     inner_names = _check_member_names(inner, f"{where} ({VARS_NPZ})")
     if sum(i.file_size for i in inner_names.values()) > limit:
         raise _bad(f"{where}: {VARS_NPZ} declares more data than the model can hold ({limit} bytes); refusing a "
                    "possible zip bomb")
-    try:
-        npz = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise _bad(f"{where}: {VARS_NPZ} cannot be read: {type(e).__name__}: {e}") from None
     out: dict = {}
-    with npz:
-        for key in npz.files:
+    budget = [limit]
+    with inner:
+        for name, info in inner_names.items():
+            key = name[:-4] if name.endswith(".npy") else name
             m = re.fullmatch(r"(?:(.*)/)?vars/(0|[1-9][0-9]{0,5})", key)
-            if m is None:
+            if m is None or not name.endswith(".npy"):
                 if key == "__root__" or "/vars/" not in key:
                     raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is not a '<path>/vars/<i>' array: this looks like "
                                "Keras's own NpzIOStore layout, which stores pickled Python objects; Ember never "
                                "unpickles. Re-save the model in Keras with the default (h5) weights format")
                 raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is not a '<path>/vars/<i>' array")
-            try:
-                a = npz[key]
-            except ValueError as e:
-                raise _bad(f"{where}: {VARS_NPZ} entry {key!r} cannot be loaded without pickle ({e}); Ember never "
-                           "unpickles") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
-                raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is truncated or corrupt: {type(e).__name__}: {e}") from None
-            except Exception as e:  # zlib.error
-                raise _bad(f"{where}: {VARS_NPZ} entry {key!r} is corrupt: {type(e).__name__}: {e}") from None
-            out.setdefault(m.group(1) or "", {})[m.group(2)] = a
+            out.setdefault(m.group(1) or "", {})[m.group(2)] = _npy_array(inner, info, key, where, budget)
     return out
 
 
@@ -509,8 +577,6 @@ def _indexed(entry: dict, path: str, where: str) -> list:
 def _plan(model, stored: dict, where: str, with_optimizer: bool, skip_optimizer_mismatch: bool) -> list:
     """Checks ``stored`` against ``model`` and returns ``[(callable, )]`` assignments to
     run; raises (having changed nothing) on any mismatch."""
-    from ..layers.layer import Layer
-
     assignments = []
     seen_paths = set()
     for path, obj, shapes in _expected(model, with_optimizer):
@@ -518,7 +584,7 @@ def _plan(model, stored: dict, where: str, with_optimizer: bool, skip_optimizer_
         entry = stored.get(path, {})
         arrays = _indexed(entry, path, where)
         label = path or "<root>"
-        if isinstance(obj, Layer):
+        if _is_slot(obj):
             if len(arrays) != len(shapes):
                 raise _bad(f"{where}: layer {obj.name!r} (at {label!r}) has {len(shapes)} variables but the file holds "
                            f"{len(arrays)}")
@@ -526,6 +592,10 @@ def _plan(model, stored: dict, where: str, with_optimizer: bool, skip_optimizer_
             for i, (v, a, shape) in enumerate(zip(variables, arrays, shapes)):
                 if a.dtype.kind not in _NUMERIC:
                     raise _bad(f"{where}: variable {i} of {label!r} ({v.name}) has dtype {a.dtype}, not a number type")
+                want = np.dtype(v.dtype if isinstance(v.dtype, str) else "float32")
+                if (want.kind == "f") != (a.dtype.kind == "f"):
+                    raise _bad(f"{where}: variable {i} of {label!r} ({v.name}) is {want} in the model but {a.dtype} in "
+                               "the file")
                 if tuple(a.shape) != shape:
                     raise _bad(f"{where}: variable {i} of {label!r} ({v.name}) has shape {shape} in the model but "
                                f"{tuple(a.shape)} in the file")
@@ -628,7 +698,7 @@ _INERT_KERAS_KEYS = {
     "bias_constraint": None, "beta_constraint": None, "gamma_constraint": None, "embeddings_constraint": None,
     "recurrent_constraint": None, "depthwise_constraint": None, "pointwise_constraint": None,
     "synchronized": False, "renorm": False, "renorm_clipping": None, "ragged": False, "input_axes": None,
-    "output_axes": None,
+    "output_axes": None, "zero_output_for_mask": False,
 }
 
 
@@ -669,6 +739,33 @@ def _strip_inert_keras_keys(config):
     return out
 
 
+def _zeros_for(shape):
+    """Zeros of ``shape`` (None -> 1), or a list of them for a list of shapes."""
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
+        return [_zeros_for(s) for s in shape]
+    if not isinstance(shape, (list, tuple)) or not all(d is None or (isinstance(d, int) and 0 <= d <= 4096)
+                                                       for d in shape):
+        raise _bad(f"load_model: build_config input_shape {shape!r:.80} is not a shape")
+    return np.zeros(tuple(1 if d is None else d for d in shape), np.float32)
+
+
+def _build_subclassed(model, build_config) -> None:
+    """Builds a subclassed model's sublayers as Keras does, by calling it once on zeros
+    of its build shape: its own ``build`` (the base one does nothing) creates none of
+    the variables that its layers create on their first call."""
+    from ..autograd import no_grad
+    from ..models.functional import Functional
+    from ..models.sequential import Sequential
+
+    if isinstance(model, (Functional, Sequential)) or not isinstance(build_config, dict):
+        return
+    shape = build_config.get("input_shape")
+    if shape is None or all(layer.built for layer in model._flat_layers() if layer is not model):
+        return
+    with no_grad():
+        model(_zeros_for(shape))
+
+
 @public("load_model")
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Loads a ``.keras`` file written by Ember or by Keras 3.
@@ -699,7 +796,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with _open_zip(filepath, where) as zf:
         names = _check_member_names(zf, where)
         config = _read_json(zf, names, CONFIG_FILENAME, where)
-        _read_json(zf, names, METADATA_FILENAME, where, required=False)
+        _check_metadata(_read_json(zf, names, METADATA_FILENAME, where, required=False), where)
         if not isinstance(config, dict):
             raise _bad(f"{where}: {CONFIG_FILENAME} must hold an object, got {type(config).__name__}")
         config = _strip_inert_keras_keys(config)
@@ -710,6 +807,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                                                                    safe_mode=safe_mode)
             if not isinstance(model, Model):
                 raise _bad(f"{where}: {CONFIG_FILENAME} describes a {type(model).__name__}, not a model")
+            _build_subclassed(model, config.get("build_config"))
             if compile and compile_config:
                 from . import object_registration
 
@@ -751,6 +849,7 @@ def load_weights_only(model, filepath, skip_mismatch=False):
         raise NotBuiltError(f"{where}: the model has no weights yet; build it before loading weights")
     with _open_zip(filepath, where) as zf:
         names = _check_member_names(zf, where)
+        _check_metadata(_read_json(zf, names, METADATA_FILENAME, where, required=False), where)
         _load_into(model, zf, names, where, with_optimizer=False, skip_optimizer_mismatch=True)
 
 

@@ -10,11 +10,13 @@ Two weights formats, chosen by the file name:
   lets a file load into a fresh model of the same architecture whose layers got other
   automatic names (``dense_2`` for ``dense``): when the names do not all match, the
   weights are paired in order, each pair agreeing in the variable's own name
-  (``kernel``), shape and dtype.
+  (``kernel``), shape and dtype. The metadata also holds the sha256 of the tensor bytes
+  (``ember.sha256``), checked on load, so a damaged file is an error, not wrong weights.
 * ``.weights.h5``: Keras 3's layout (``keras.src.saving.saving_lib``'s ``H5IOStore``):
   a group per saveable, addressed by structure rather than by layer name
   (``layers/dense/vars/0``, ``layers/dense_1/vars/1``, counting each class in the
-  model's layer list, input layers left out), so it loads into a fresh model and to and
+  model's layer list, input layers left out; a recurrent layer's variables on its
+  ``cell``, as Keras keeps them), so it loads into a fresh model and to and
   from Keras for layers that own their variables (Dense, convolutions,
   BatchNormalization, Embedding, normalization layers) and nested Sequential or
   functional models. Needs ``h5py`` (``pip install h5py``, or ``pip install
@@ -45,11 +47,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
-import tempfile
 import warnings
 from typing import Any
 
@@ -57,10 +59,12 @@ import numpy as np
 
 from .._boundary import public
 from ..errors import InvalidArgumentError, InvalidConfigError, NotBuiltError, SerializationError
+from .atomic import atomic_write
 
 __all__ = ["save_weights", "load_weights", "load_torch_state_dict", "model_to_json", "model_from_json"]
 
 _ORDER_KEY = "ember.weights"  # safetensors metadata: JSON list of the weight paths, in model order
+_DIGEST_KEY = "ember.sha256"  # safetensors metadata: sha256 of the tensor bytes (everything after the header)
 _H5_HINT = "reading and writing .weights.h5 files needs h5py: pip install h5py (or pip install 'ember[keras]')"
 
 
@@ -98,9 +102,23 @@ def _check_flag(value, name: str, what: str) -> bool:
     return bool(value)
 
 
-def _read_bytes(path: str, what: str) -> bytes:
+# A safetensors header longer than this is refused (Ember's take ~100 bytes a weight;
+# the safetensors package itself caps them at 100 MB).
+_MAX_HEADER_BYTES = 16 * 2**20
+_SLACK_BYTES = 16 * 2**20  # h5 metadata, padding, Keras's optimizer group...
+
+
+def _read_bytes(path: str, what: str, limit: int | None = None) -> bytes:
+    """The file's bytes; with ``limit``, refuses (before reading) a file larger than that,
+    so a crafted file cannot make Ember read more than the model can need."""
     try:
         with open(path, "rb") as f:
+            if limit is not None:
+                size = os.fstat(f.fileno()).st_size
+                if size > limit:
+                    raise SerializationError(f"{what}: {path!r} holds {size} bytes, more than the {limit} this model's "
+                                             "weights can need; refused")
+                return f.read(size)  # not read(limit): that would allocate the whole limit
             return f.read()
     except FileNotFoundError as e:
         raise SerializationError(f"{what}: no such file: {path!r}") from e
@@ -113,34 +131,10 @@ def _atomic_write(path: str, data: bytes, overwrite: bool, what: str) -> None:
     renames it over ``path``: a reader sees the old file or the new one, never half."""
     if not overwrite and os.path.exists(path):
         raise SerializationError(f"{what}: {path!r} exists and overwrite=False")
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        try:  # make the rename itself durable (not possible on every platform)
-            dfd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
+        atomic_write(path, lambda f: f.write(data))
     except OSError as e:
         raise SerializationError(f"{what}: cannot write {path!r}: {e}") from e
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def _h5py(what: str):
@@ -177,6 +171,9 @@ def _assign_checked(pairs, unexpected, what: str, skip_mismatch: bool, source: s
         if np.dtype(arr.dtype) != np.dtype(var.dtype):
             problems.append(f"{var.path}: the model has dtype {var.dtype}, {source} {where!r} has {np.dtype(arr.dtype)}")
             continue
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):  # as load_model: a NaN is damage, not a weight
+            problems.append(f"{var.path}: {source} {where!r} holds non-finite values")
+            continue
         good.append((var, arr))
     problems += [f"{name}: in the {source} but not in the model" for name in unexpected]
     if problems:
@@ -192,6 +189,15 @@ def _assign_checked(pairs, unexpected, what: str, skip_mismatch: bool, source: s
 # .safetensors
 # ---------------------------------------------------------------------------------------------
 
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the header names {key!r} twice")
+        out[key] = value
+    return out
+
+
 def _read_safetensors(data: bytes, what: str, path: str) -> tuple[dict, dict]:
     """``(tensors, metadata)`` from a safetensors file's bytes."""
     from safetensors.numpy import load as st_load
@@ -199,18 +205,26 @@ def _read_safetensors(data: bytes, what: str, path: str) -> tuple[dict, dict]:
     if len(data) < 8:
         raise SerializationError(f"{what}: {path!r} is not a safetensors file (only {len(data)} bytes)")
     n = int.from_bytes(data[:8], "little")
+    if n > _MAX_HEADER_BYTES:
+        raise SerializationError(f"{what}: {path!r} declares a header of {n} bytes, more than the "
+                                 f"{_MAX_HEADER_BYTES} accepted; refused")
     if n > len(data) - 8:
         raise SerializationError(f"{what}: {path!r} is truncated or not a safetensors file (header of {n} bytes, "
                                  f"file of {len(data)})")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
+        header = json.loads(data[8:8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         tensors = st_load(data)
     except Exception as e:  # noqa: BLE001 - safetensors raises its own SafetensorError for a bad file
         raise SerializationError(f"{what}: {path!r} is corrupt or not a safetensors file: {e}") from None
     meta = header.get("__metadata__") or {}
-    return tensors, meta if isinstance(meta, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    digest = meta.get(_DIGEST_KEY)
+    if digest is not None and digest != hashlib.sha256(data[8 + n:]).hexdigest():
+        raise SerializationError(f"{what}: {path!r} is corrupt: its tensor bytes do not match the sha256 recorded "
+                                 "when it was saved")
+    return tensors, meta
 
 
 def _save_safetensors(model, path: str, overwrite: bool, what: str) -> None:
@@ -222,7 +236,12 @@ def _save_safetensors(model, path: str, overwrite: bool, what: str) -> None:
             raise SerializationError(f"{what}: two weights share the path {w.path!r}; give the layers distinct names")
         tensors[w.path] = np.ascontiguousarray(w.numpy())
         order.append(w.path)
-    data = st_save(tensors, metadata={"format": "np", _ORDER_KEY: json.dumps(order)})
+    meta = {"format": "np", _ORDER_KEY: json.dumps(order)}
+    # The tensor bytes do not depend on the metadata, so a first pass gives the digest
+    # that the second records: a flipped bit anywhere in the data is then caught on load.
+    first = st_save(tensors, metadata=meta)
+    digest = hashlib.sha256(first[8 + int.from_bytes(first[:8], "little"):]).hexdigest()
+    data = st_save(tensors, metadata={**meta, _DIGEST_KEY: digest})
     _atomic_write(path, data, overwrite, what)
 
 
@@ -257,6 +276,7 @@ def _h5_groups(model) -> list[tuple[str, list]]:
     3's saving order and naming (``saving_lib._save_state``)."""
     from ..layers.core import InputLayer
     from ..layers.layer import Layer, _snake
+    from ..layers.rnn import _RNN
     from ..models.functional import Functional
     from ..models.sequential import Sequential
 
@@ -284,7 +304,12 @@ def _h5_groups(model) -> list[tuple[str, list]]:
             return
         visited.add(id(layer))
         own = list(layer._weights)
-        out.append((path, [w for w in own if w.trainable] + [w for w in own if not w.trainable]))
+        own = [w for w in own if w.trainable] + [w for w in own if not w.trainable]
+        if isinstance(layer, _RNN):  # Keras keeps them on the layer's cell (saving_lib._Cell)
+            out.append((path, []))
+            out.append((join(path, "cell"), own))
+        else:
+            out.append((path, own))
         if isinstance(layer, (Sequential, Functional)):
             container([l for l in layer.layers if not isinstance(l, InputLayer)], join(path, "layers"))
         skip = getattr(layer, "_untracked", frozenset()) | {"_layers"}
@@ -321,6 +346,14 @@ def _save_h5(model, path: str, overwrite: bool, what: str) -> None:
     _atomic_write(path, buf.getvalue(), overwrite, what)
 
 
+class _Declared:
+    """A dataset's declared shape and dtype, standing in for one not read because they
+    do not match the model."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
 def _h5_pairs(model, data: bytes, what: str, path: str):
     h5py = _h5py(what)
     groups = _h5_groups(model)
@@ -341,7 +374,16 @@ def _h5_pairs(model, data: bytes, what: str, path: str):
                 arr = None
                 if g is not None and str(i) in g:
                     try:
-                        arr = np.asarray(g[str(i)][()])
+                        ds = g[str(i)]
+                        if not isinstance(ds, h5py.Dataset) or ds.is_virtual or ds.external:
+                            raise SerializationError(f"{what}: {path!r}: {key!r} is not a plain dataset; refused")
+                        if tuple(ds.shape) != tuple(w.shape) or ds.dtype != np.dtype(w.dtype):
+                            # reported by _assign_checked; never read, so a crafted shape allocates nothing
+                            arr = _Declared(tuple(ds.shape), ds.dtype)
+                        else:
+                            arr = np.asarray(ds[()])
+                    except SerializationError:
+                        raise
                     except Exception as e:  # noqa: BLE001 - a damaged dataset
                         raise SerializationError(f"{what}: {path!r} is corrupt: cannot read {key!r}: {e}") from None
                     consumed.add(key)
@@ -420,7 +462,10 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
     path, fmt = _filepath(filepath, what)
     skip_mismatch = _check_flag(skip_mismatch, "skip_mismatch", what)
     _check_model(model, what)
-    data = _read_bytes(path, what)
+    limit = sum(int(w.size) * np.dtype(w.dtype).itemsize for w in model.weights) + _MAX_HEADER_BYTES + _SLACK_BYTES
+    if fmt == "h5":
+        limit += 3 * sum(int(w.size) * 8 for w in model.trainable_weights)  # a Keras file's optimizer slots
+    data = _read_bytes(path, what, limit)
     if fmt == "safetensors":
         tensors, meta = _read_safetensors(data, what, path)
         pairs, unexpected = _safetensors_pairs(model, tensors, meta)
