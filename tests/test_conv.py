@@ -361,9 +361,9 @@ def test_bad_inputs_raise_clear_errors():
     expect_error(InvalidArgumentError, layers.Conv2D, 5, 3, groups=2, words=("groups",))
     expect_error(ShapeError, layers.Conv2D(4, 3, groups=2), x4, words=("groups", "(None, 5, 5, 3)"))
     for cls in (layers.Conv2D, layers.Conv1D):
-        expect_error(InvalidArgumentError, cls, 4, 3, data_format="channels_first", words=("channels_first", "not supported"))
+        expect_error(InvalidArgumentError, cls, 4, 3, data_format="NCHW", words=("data_format", "NCHW"))
     for cls in (layers.MaxPooling2D, layers.AveragePooling1D, layers.GlobalAveragePooling2D):
-        expect_error(InvalidArgumentError, cls, data_format="channels_first", words=("channels_first",))
+        expect_error(InvalidArgumentError, cls, data_format="NCHW", words=("data_format",))
     t = em.tensor(x4)
     expect_error(ShapeError, em.ops.conv, t, em.ones((7, 7, 3, 2)), words=("conv2d", "(2, 5, 5, 3)", "(7, 7)"))
     expect_error(ShapeError, em.ops.conv, t, em.ones((3, 3, 2, 2)), words=("conv", "(2, 5, 5, 3)", "(3, 3, 2, 2)"))

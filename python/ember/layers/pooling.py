@@ -1,14 +1,19 @@
-"""Pooling layers (Keras 3's ``keras.layers.MaxPooling2D`` and friends), channels_last.
+"""Pooling layers (Keras 3's ``keras.layers.MaxPooling2D`` and friends), 1-, 2- and 3-D,
+channels_last or channels_first.
 
 The 2-D layers are `ember.ops.conv.max_pool2d` / ``average_pool2d``; the 1-D ones the
-same over a unit height axis; the global ones a mean / max over the spatial axes.
+same over a unit height axis; the 3-D ones a 2-D pool of every depth slice then a pool
+over the depth (max and mean over input elements are separable over the axes); the
+global ones a mean / max over the spatial axes. channels_first inputs are transposed to
+channels_last around the kernels.
 """
 
 from __future__ import annotations
 
 from ..errors import ShapeError
 from ..ops.conv import (
-    average_pool2d, conv_output_length, max_pool2d, normalize_data_format, normalize_padding, normalize_tuple,
+    conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, pool_nd, to_channels_first,
+    to_channels_last,
 )
 from ..ops import core
 from .input_spec import InputSpec
@@ -16,7 +21,8 @@ from .layer import Layer
 
 __all__ = [
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling3D", "AveragePooling3D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling3D",
 ]
 
 
@@ -42,8 +48,9 @@ class _Pooling(Layer):
         if len(input_shape) != self.rank + 2:
             raise ShapeError(f"{type(self).__name__} {self.name!r}: expected an input of rank {self.rank + 2}, got "
                              f"input shape {input_shape}")
+        first = self.data_format == "channels_first"
         out = []
-        for i, size in enumerate(input_shape[1:-1]):
+        for i, size in enumerate(input_shape[2:] if first else input_shape[1:-1]):
             n = conv_output_length(size, self.pool_size[i], self.strides[i], 1, self.padding)
             if n is not None and n <= 0:
                 raise ShapeError(
@@ -51,15 +58,14 @@ class _Pooling(Layer):
                     f"{self.pool_size} is larger than the input of shape {input_shape} with padding={self.padding!r}"
                 )
             out.append(n)
+        if first:
+            return (input_shape[0], input_shape[1]) + tuple(out)
         return (input_shape[0],) + tuple(out) + (input_shape[-1],)
 
     def call(self, inputs):
-        fn = max_pool2d if self.mode == "max" else average_pool2d
-        if self.rank == 2:
-            return fn(inputs, self.pool_size, self.strides, self.padding)
-        y = fn(core.reshape(inputs, (inputs.shape[0], 1) + inputs.shape[1:]), (1,) + self.pool_size,
-               (1,) + self.strides, self.padding)
-        return core.reshape(y, (y.shape[0],) + y.shape[2:])
+        x = to_channels_last(inputs, self.data_format)
+        y = pool_nd(self.mode, x, self.pool_size, self.strides, self.padding)
+        return to_channels_first(y, self.data_format)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "padding": self.padding,
@@ -75,8 +81,7 @@ class MaxPooling2D(_Pooling):
         strides: an int or a pair; None (the default) means pool_size.
         padding: "valid" (windows inside the input) or "same" (output size ceil(input /
             stride), the odd extra padding at the end; padding never wins a window).
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
 
     Example:
         >>> import ember as em
@@ -99,8 +104,7 @@ class AveragePooling2D(_Pooling):
         pool_size: an int or a pair, the window size.
         strides: an int or a pair; None (the default) means pool_size.
         padding: "valid" or "same".
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
 
     Example:
         >>> import ember as em
@@ -122,8 +126,7 @@ class MaxPooling1D(_Pooling):
         pool_size: an int, the window size.
         strides: an int; None (the default) means pool_size.
         padding: "valid" or "same".
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
 
     Example:
         >>> import ember as em
@@ -145,8 +148,7 @@ class AveragePooling1D(_Pooling):
         pool_size: an int, the window size.
         strides: an int; None (the default) means pool_size.
         padding: "valid" or "same" (a window averages only its input elements).
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
 
     Example:
         >>> import ember as em
@@ -157,6 +159,51 @@ class AveragePooling1D(_Pooling):
     rank, mode = 1, "average"
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class MaxPooling3D(_Pooling):
+    """The maximum over windows of (batch, depth, height, width, channels) inputs (Keras
+    3's ``keras.layers.MaxPooling3D``).
+
+    Args:
+        pool_size: an int or a triple, the window size.
+        strides: an int or a triple; None (the default) means pool_size.
+        padding: "valid" or "same" (padding never wins a window).
+        data_format: "channels_last" (or None, the default) or "channels_first".
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.MaxPooling3D()(em.ones((1, 4, 5, 6, 2))).shape
+        (1, 2, 2, 3, 2)
+    """
+
+    rank, mode = 3, "max"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(_Pooling):
+    """The mean over windows of (batch, depth, height, width, channels) inputs (Keras 3's
+    ``keras.layers.AveragePooling3D``); with "same" padding a window averages only its
+    input elements.
+
+    Args:
+        pool_size: an int or a triple, the window size.
+        strides: an int or a triple; None (the default) means pool_size.
+        padding: "valid" or "same".
+        data_format: "channels_last" (or None, the default) or "channels_first".
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.AveragePooling3D(2, padding="same")(em.ones((1, 3, 3, 3, 2))).shape
+        (1, 2, 2, 2, 2)
+    """
+
+    rank, mode = 3, "average"
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
@@ -176,12 +223,16 @@ class _GlobalPooling(Layer):
         if len(input_shape) != self.rank + 2:
             raise ShapeError(f"{type(self).__name__} {self.name!r}: expected an input of rank {self.rank + 2}, got "
                              f"input shape {input_shape}")
+        first = self.data_format == "channels_first"
+        channels = input_shape[1] if first else input_shape[-1]
         if self.keepdims:
-            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-        return (input_shape[0], input_shape[-1])
+            ones = (1,) * self.rank
+            return (input_shape[0], channels) + ones if first else (input_shape[0],) + ones + (channels,)
+        return (input_shape[0], channels)
 
     def call(self, inputs):
-        axes = tuple(range(1, self.rank + 1))
+        start = 2 if self.data_format == "channels_first" else 1
+        axes = tuple(range(start, start + self.rank))
         fn = core.mean if self.mode == "average" else core.max
         return fn(inputs, axis=axes, keepdims=self.keepdims)
 
@@ -194,8 +245,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     3's ``keras.layers.GlobalAveragePooling2D``).
 
     Args:
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
         keepdims: keep the spatial axes with size 1: (batch, 1, 1, channels).
 
     Example:
@@ -212,8 +262,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
     (Keras 3's ``keras.layers.GlobalMaxPooling2D``).
 
     Args:
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
         keepdims: keep the spatial axes with size 1: (batch, 1, 1, channels).
 
     Example:
@@ -230,8 +279,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
     ``keras.layers.GlobalAveragePooling1D``; masks are not supported yet).
 
     Args:
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
         keepdims: keep the steps axis with size 1: (batch, 1, channels).
 
     Example:
@@ -248,8 +296,7 @@ class GlobalMaxPooling1D(_GlobalPooling):
     ``keras.layers.GlobalMaxPooling1D``).
 
     Args:
-        data_format: "channels_last" (or None, the default); "channels_first" raises
-            InvalidArgumentError for now.
+        data_format: "channels_last" (or None, the default) or "channels_first".
         keepdims: keep the steps axis with size 1: (batch, 1, channels).
 
     Example:
@@ -259,3 +306,37 @@ class GlobalMaxPooling1D(_GlobalPooling):
     """
 
     rank, mode = 1, "max"
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """The mean over the spatial axes of (batch, depth, height, width, channels) inputs
+    (Keras 3's ``keras.layers.GlobalAveragePooling3D``).
+
+    Args:
+        data_format: "channels_last" (or None, the default) or "channels_first".
+        keepdims: keep the spatial axes with size 1.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalAveragePooling3D()(em.ones((2, 3, 4, 5, 6))).shape
+        (2, 6)
+    """
+
+    rank, mode = 3, "average"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """The maximum over the spatial axes of (batch, depth, height, width, channels)
+    inputs (Keras 3's ``keras.layers.GlobalMaxPooling3D``).
+
+    Args:
+        data_format: "channels_last" (or None, the default) or "channels_first".
+        keepdims: keep the spatial axes with size 1.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.GlobalMaxPooling3D(keepdims=True)(em.ones((2, 3, 4, 5, 6))).shape
+        (2, 1, 1, 1, 6)
+    """
+
+    rank, mode = 3, "max"
