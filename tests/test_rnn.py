@@ -306,8 +306,10 @@ def test_rnn_argument_validation():
         em.layers.LSTM(0)
     with pytest.raises(InvalidArgumentError):
         em.layers.GRU(4, dropout=1.5)
-    with pytest.raises(InvalidArgumentError, match="stateful"):
-        em.layers.SimpleRNN(4, stateful=True)
+    stateful = em.layers.SimpleRNN(4, stateful=True)  # the first batch fixes the batch size
+    stateful(np.ones((2, 3, 5), np.float32))
+    with pytest.raises(ShapeError, match="stateful"):
+        stateful(np.ones((3, 3, 5), np.float32))
     with pytest.raises(InvalidArgumentError, match="constraint"):
         em.layers.LSTM(4, kernel_constraint="non_neg")
     with pytest.raises(ShapeError):

@@ -76,7 +76,8 @@ class Embedding(Layer):
     """Turns non-negative integers (indices) into dense vectors of fixed size:
     ``output[..., :] = embeddings[input[...]]``, for inputs of any rank (Keras 3's
     ``keras.layers.Embedding``). Float inputs (such as ``keras.Input``'s default float32)
-    are cast to integers, as Keras does; an index outside ``[0, input_dim)`` is an
+    are cast to integers, as Keras does (NaN or infinite values are an
+    `ember.errors.InvalidArgumentError`); an index outside ``[0, input_dim)`` is an
     `ember.errors.InvalidArgumentError` (on the gpu raised at the next sync).
 
     Args:
@@ -145,6 +146,8 @@ class Embedding(Layer):
         """``inputs != 0`` (float32 ones and zeros) when ``mask_zero``, else None."""
         if not self.mask_zero:
             return None
+        if isinstance(inputs, KerasTensor):
+            return KerasTensor(inputs.shape, dtype="float32")
         return not_equal(inputs, 0.0)
 
     def compute_output_shape(self, input_shape):
