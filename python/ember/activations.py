@@ -348,3 +348,69 @@ def deserialize(config, custom_objects=None) -> Callable:
     if not callable(obj):
         raise InvalidConfigError(f"deserialize: {config!r} does not describe an activation (got {obj!r})")
     return obj
+
+
+# Keras 3's further activations; the math is in ops/numpy_ops.py (defined here so that they
+# serialize as keras.activations functions).
+from .ops import numpy_ops as _numpy_ops  # noqa: E402
+
+
+def celu(x, alpha=1.0):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return _numpy_ops.celu(x, alpha)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: ``a * sigmoid(b)`` of the halves of ``axis``."""
+    return _numpy_ops.glu(x, axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    return _numpy_ops.hard_shrink(x, threshold)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return _numpy_ops.hard_tanh(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    """``sign(x) * max(|x| - threshold, 0)``."""
+    return _numpy_ops.soft_shrink(x, threshold)
+
+
+def sparse_plus(x):
+    """0 below -1, ``x`` above 1, ``(x + 1)^2 / 4`` between."""
+    return _numpy_ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    """0 below -1, 1 above 1, ``(x + 1) / 2`` between."""
+    return _numpy_ops.sparse_sigmoid(x)
+
+
+def sparsemax(x, axis=-1):
+    """The projection of ``x`` onto the probability simplex along ``axis``."""
+    return _numpy_ops.sparsemax(x, axis)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+    return _numpy_ops.squareplus(x, b)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    return _numpy_ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return _numpy_ops.threshold(x, threshold, default_value)
+
+
+_MORE = {f.__name__: f for f in (celu, glu, hard_shrink, hard_tanh, soft_shrink, sparse_plus, sparse_sigmoid, sparsemax,
+                                 squareplus, tanh_shrink, threshold)}
+ALL.update(_MORE)
+__all__ += list(_MORE)

@@ -182,9 +182,21 @@ class TruncatedNormal(RandomNormal):
         return _exact(_random.truncated_normal, shape, self.mean, self.stddev, seed=self._g())
 
 
+def _axes(value, name: str):
+    if value is None:
+        return None
+    try:
+        return [int(a) for a in value]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"VarianceScaling: {name} must be a list of integers or None, got {value!r}") from None
+
+
 class VarianceScaling(_Seeded):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        # Keras 3.12+: the axes whose sizes are the fans (einsum-style kernels); both or neither.
+        self.input_axes, self.output_axes = _axes(input_axes, "input_axes"), _axes(output_axes, "output_axes")
         scale = _finite(scale, "scale", "VarianceScaling", positive=True)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise InvalidArgumentError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
@@ -195,7 +207,11 @@ class VarianceScaling(_Seeded):
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        if self.input_axes is not None and self.output_axes is not None:
+            fan_in = float(math.prod(shape[a] for a in self.input_axes))
+            fan_out = float(math.prod(shape[a] for a in self.output_axes))
+        else:
+            fan_in, fan_out = compute_fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         s = self.scale / max(1.0, n)
         if self.distribution == "uniform":
@@ -205,16 +221,23 @@ class VarianceScaling(_Seeded):
             return _exact(_random.normal, shape, 0.0, math.sqrt(s), seed=self._g())
         return _exact(_random.truncated_normal, shape, 0.0, math.sqrt(s) / TRUNCATED_STD_FACTOR, seed=self._g())
 
+    def _axes_config(self) -> dict:
+        # Written only when set, so the configs stay readable by Keras versions before 3.12.
+        if self.input_axes is None and self.output_axes is None:
+            return {}
+        return {"input_axes": self.input_axes, "output_axes": self.output_axes}
+
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self._seed_config()}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self._seed_config(),
+                **self._axes_config()}
 
 
 def _vs(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self._seed_config()}
+        return {"seed": self._seed_config(), **self._axes_config()}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": f"Keras {name}."})
 
@@ -367,3 +390,14 @@ def deserialize(config, custom_objects=None):
         InvalidConfigError: (an InvalidArgumentError) for an unknown or malformed config.
     """
     return _serialization.deserialize_family(config, custom_objects, _BY_NAME, "initializer", _unknown)
+
+
+# Keras's lower-case aliases (keras.initializers.glorot_uniform ...) are the classes themselves.
+constant, zeros, ones = Constant, Zeros, Ones
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling, orthogonal, identity = VarianceScaling, Orthogonal, Identity
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal, lecun_uniform, lecun_normal = HeUniform, HeNormal, LecunUniform, LecunNormal
+__all__ += ["constant", "zeros", "ones", "random_uniform", "random_normal", "truncated_normal", "variance_scaling",
+            "orthogonal", "identity", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+            "lecun_normal"]

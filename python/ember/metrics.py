@@ -64,7 +64,12 @@ class Metric:
     """Base class of the metrics (``keras.metrics.Metric``): ``update_state``, ``result``,
     ``reset_state``; ``get_config``/``from_config`` round-trip through JSON."""
 
-    def __init__(self, name: str | None = None, dtype=None):
+    def __init__(self, dtype=None, name: str | None = None):
+        from .backend.keras_api import ALLOWED_DTYPES
+
+        if isinstance(dtype, str) and dtype not in ALLOWED_DTYPES + ("float", "int") and name is None:
+            # Ember's earlier order was (name, dtype): a positional name still works.
+            dtype, name = None, dtype
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentError(f"{type(self).__name__}: name must be a string, got {type(name).__name__}")
         self.name = name or type(self).__name__.lower()
@@ -147,6 +152,9 @@ class Mean(Metric):
         name: the metric's name.
         dtype: the result's dtype (float32).
     """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(dtype=dtype, name=name)
 
     def update_state(self, values, sample_weight=None) -> None:
         if isinstance(values, Tensor) and values.device != "cpu":
@@ -313,18 +321,21 @@ class BinaryCrossentropy(_CrossentropyMetric):
 class CategoricalCrossentropy(_CrossentropyMetric):
     """Mean categorical crossentropy of one-hot labels (``from_logits``, ``label_smoothing``)."""
 
-    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+    _config_args = ("from_logits", "label_smoothing", "axis")
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0, axis=-1):
         super().__init__(_losses.categorical_crossentropy, name, dtype, from_logits=from_logits,
-                         label_smoothing=label_smoothing)
+                         label_smoothing=label_smoothing, axis=axis)
 
 
 class SparseCategoricalCrossentropy(_FixedFunction):
     """Mean crossentropy of integer labels (``from_logits``)."""
 
-    _config_args = ("from_logits",)
+    _config_args = ("from_logits", "ignore_class", "axis")
 
-    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False):
-        super().__init__(_losses.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits)
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, ignore_class=None, axis=-1):
+        super().__init__(_losses.sparse_categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
 
 
 def _in_top_k(y_pred: Tensor, true_index: Tensor, k: int) -> Tensor:
@@ -336,13 +347,20 @@ def _in_top_k(y_pred: Tensor, true_index: Tensor, k: int) -> Tensor:
     return core.cast(core.less(above, float(k)), "float32")
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> Tensor:
-    """Whether the integer label is among the ``k`` top-scored classes, per sample."""
-    y_pred = core._float(as_tensor(y_pred))
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_ids=False) -> Tensor:
+    """Whether the integer label is among the ``k`` top-scored classes, per sample. With
+    ``from_sorted_ids``, ``y_pred`` holds class ids sorted by score (best first)."""
+    y_pred = as_tensor(y_pred)
     y_true = as_tensor(y_true, device=y_pred.device)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = core.reshape(y_true, y_true.shape[:-1])
-    return _in_top_k(y_pred, y_true, k)
+    if from_sorted_ids:
+        from .ops.array import take
+
+        ids = core._float(take(y_pred, list(range(min(k, y_pred.shape[-1]))), axis=-1))
+        hit = core.equal(ids, core.reshape(core._float(y_true), y_true.shape + (1,)))
+        return core.max(hit, axis=-1)
+    return _in_top_k(core._float(y_pred), y_true, k)
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> Tensor:
@@ -372,10 +390,11 @@ class TopKCategoricalAccuracy(_FixedFunction):
 class SparseTopKCategoricalAccuracy(_FixedFunction):
     """How often the integer target is in the top ``k`` predictions (``k=5``)."""
 
-    _config_args = ("k",)
+    _config_args = ("k", "from_sorted_ids")
 
-    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
-        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=_check_k(k, "SparseTopKCategoricalAccuracy"))
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=_check_k(k, "SparseTopKCategoricalAccuracy"),
+                         from_sorted_ids=bool(from_sorted_ids))
 
 
 class Sum(Mean):
@@ -385,6 +404,9 @@ class Sum(Mean):
         name: the metric's name.
         dtype: the result's dtype (float32).
     """
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name, dtype)
 
     def result(self) -> Tensor:
         if self._total_dev is not None:
@@ -421,6 +443,45 @@ _MODULE_OBJECTS: dict = {
     **{f.__name__: f for f in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, accuracy,
                                top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)},
 }
+
+
+# The confusion-matrix family, IoU, R2 and the per-sample function metrics live in their
+# own files; they subclass Metric from here.
+from . import _metrics_confusion, _metrics_more  # noqa: E402
+from ._metrics_confusion import (  # noqa: E402
+    AUC, F1Score, FalseNegatives, FalsePositives, FBetaScore, Precision, PrecisionAtRecall, Recall, RecallAtPrecision,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives, TruePositives,
+)
+from ._metrics_more import (  # noqa: E402
+    BinaryIoU, CategoricalHinge, ConcordanceCorrelation, CosineSimilarity, Hinge, IoU, KLDivergence, LogCoshError,
+    MeanIoU, OneHotIoU, OneHotMeanIoU, PearsonCorrelation, Poisson, R2Score, SquaredHinge, concordance_correlation,
+    pearson_correlation,
+)
+# Keras's keras.metrics re-exports these loss functions under the same names.
+from .losses import (  # noqa: E402
+    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, poisson,
+    sparse_categorical_crossentropy, squared_hinge,
+)
+
+_LOSS_FUNCTIONS = (binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence,
+                   log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                   mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
+_NEW_CLASSES = tuple(getattr(_metrics_confusion, n) for n in _metrics_confusion.__all__) + tuple(
+    getattr(_metrics_more, n) for n in _metrics_more.__all__ if isinstance(getattr(_metrics_more, n), type))
+_BY_NAME.update({c.__name__: c for c in _NEW_CLASSES})
+_BY_NAME.update({"auc": AUC, "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
+                 "r2_score": R2Score, "iou": IoU, "mean_iou": MeanIoU, "binary_iou": BinaryIoU,
+                 "cosine_similarity": CosineSimilarity, "logcosh": LogCoshError, "log_cosh": LogCoshError,
+                 "poisson": Poisson, "kl_divergence": KLDivergence, "kld": KLDivergence, "hinge": Hinge,
+                 "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge,
+                 "pearson_correlation": PearsonCorrelation, "concordance_correlation": ConcordanceCorrelation,
+                 "true_positives": TruePositives, "false_positives": FalsePositives,
+                 "true_negatives": TrueNegatives, "false_negatives": FalseNegatives})
+_MODULE_OBJECTS.update({c.__name__: c for c in _NEW_CLASSES})
+_MODULE_OBJECTS.update({f.__name__: f for f in _LOSS_FUNCTIONS + (pearson_correlation, concordance_correlation)})
+__all__ += [c.__name__ for c in _NEW_CLASSES] + [f.__name__ for f in _LOSS_FUNCTIONS] + [
+    "pearson_correlation", "concordance_correlation"]
 
 
 def resolve_accuracy(name: str, y_true_shape: tuple, y_pred_shape: tuple, loss) -> Metric:

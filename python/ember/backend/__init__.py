@@ -5,8 +5,15 @@ from __future__ import annotations
 from ..errors import InvalidArgumentError
 from .base import Backend
 from .cpu import CpuBackend
+# keras.backend's public functions (clear_session, floatx, ...), so that `import ember as
+# keras; keras.backend.clear_session()` works.
+from .keras_api import (
+    backend, clear_session, epsilon, floatx, get_uid, image_data_format, is_float_dtype, is_int_dtype, is_keras_tensor,
+    result_type, set_epsilon, set_floatx, set_image_data_format, standardize_dtype,
+)
+from . import keras_api as _keras_api
 
-__all__ = ["Backend", "CpuBackend", "get_backend", "DEVICES"]
+__all__ = ["Backend", "CpuBackend", "get_backend", "DEVICES"] + _keras_api.__all__
 
 DEVICES = ("cpu", "gpu")
 _backends: dict[str, Backend] = {"cpu": CpuBackend()}

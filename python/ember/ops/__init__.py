@@ -18,7 +18,7 @@ from .nn import (
 )
 from .normalization import batch_norm, batch_normalization, layer_norm, moments
 from . import rnn  # noqa: F401  (ops.rnn.simple_rnn / lstm / gru: whole-sequence recurrent ops)
-from .conv import average_pool, conv, max_pool
+from .conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
@@ -44,6 +44,9 @@ moments = _public("moments")(moments)
 conv = _public("conv")(conv)
 max_pool = _public("max_pool")(max_pool)
 average_pool = _public("average_pool")(average_pool)
+conv_transpose = _public("conv_transpose")(conv_transpose)
+depthwise_conv = _public("depthwise_conv")(depthwise_conv)
+separable_conv = _public("separable_conv")(separable_conv)
 transpose = _public("transpose")(transpose)
 for _op_name in ("all", "any", "argsort", "cumprod", "cumsum", "dot", "einsum", "expand_dims", "flip", "logsumexp",
                  "moveaxis", "norm", "pad", "prod", "repeat", "roll", "sort", "split", "stack", "swapaxes", "take_along_axis",
@@ -71,7 +74,7 @@ __all__ = [
     "square", "squeeze", "stop_gradient", "subtract", "sum", "take", "tanh", "transpose", "dense",
     "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
     "batch_norm", "batch_normalization", "layer_norm", "moments",
-    "conv", "max_pool", "average_pool",
+    "conv", "max_pool", "average_pool", "conv_transpose", "depthwise_conv", "separable_conv",
     "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
     "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
@@ -82,6 +85,18 @@ __all__ = [
     "tensordot", "tile", "top_k", "tril", "triu", "var", "where",
 ]
 
+
+# Keras 3's argument names and defaults for the public functions (ops/keras_signatures.py),
+# and the further keras.ops names built from the primitives (ops/numpy_ops.py).
+from . import keras_signatures as _keras_signatures, numpy_ops as _numpy_ops  # noqa: E402
+
+for _op_name in _keras_signatures.__all__:
+    globals()[_op_name] = _public(_op_name)(getattr(_keras_signatures, _op_name))
+for _op_name in _numpy_ops.__all__:
+    globals()[_op_name] = _public(_op_name)(getattr(_numpy_ops, _op_name))
+    if _op_name not in __all__:
+        __all__.append(_op_name)
+del _op_name
 
 # Every op accepts KerasTensors too: called on symbolic tensors (inside a functional
 # model's definition) it becomes a node of the layer graph instead of computing.
