@@ -86,14 +86,18 @@ def _topo_order(root) -> list:
     return order
 
 
-def _run(root, seed, retain_graph: bool = True) -> dict:
+def _run(root, seed, retain_graph: bool = True, leaf_ready: Callable | None = None) -> dict:
     """Gradients of every tensor reachable from ``root``, keyed by id.
 
     With ``retain_graph=False`` each node is dropped once used (PyTorch's default). Besides
     freeing the graph early, this breaks the reference cycles of ops whose backward reads
     their own output (exp, softmax, ...: output -> node -> closure -> output), so the
     step's intermediate buffers are freed by reference counting when the step ends, in
-    the same order every step, instead of whenever the garbage collector runs."""
+    the same order every step, instead of whenever the garbage collector runs.
+
+    ``leaf_ready(t, g)``, when given, is called as soon as the gradient ``g`` of a leaf
+    ``t`` is final: in reverse topological order every consumer of ``t`` has run by the
+    time the walk reaches it (a distributed step starts reducing it then)."""
     from .ops import core
 
     grads = {id(root): seed}
@@ -103,6 +107,8 @@ def _run(root, seed, retain_graph: bool = True) -> dict:
             node = t._node
             if node is not None and not retain_graph:
                 t._node = None
+            if node is None and g is not None and leaf_ready is not None:
+                leaf_ready(t, g)
             if g is None or node is None:
                 continue
             for p, gp in zip(node.inputs, node.backward(g)):
@@ -140,10 +146,12 @@ def backward(root, grad_output=None) -> None:
                 t.grad = g if t.grad is None else core.add(t.grad, g)
 
 
-def grad(target, sources: Sequence, grad_output=None, retain_graph: bool = True) -> list:
+def grad(target, sources: Sequence, grad_output=None, retain_graph: bool = True,
+         leaf_ready: Callable | None = None) -> list:
     """d target / d source for each source (None where it does not depend on it).
-    ``retain_graph=False`` releases the graph as it goes (it cannot be differentiated again)."""
-    grads = _run(target, _seed(target, grad_output), retain_graph)
+    ``retain_graph=False`` releases the graph as it goes (it cannot be differentiated again);
+    ``leaf_ready(leaf, gradient)`` is called as each leaf's gradient becomes final."""
+    grads = _run(target, _seed(target, grad_output), retain_graph, leaf_ready)
     return [grads.get(id(s)) for s in sources]
 
 

@@ -5,6 +5,8 @@
 - ``EMBER_DEVICE``: the default device, ``cpu`` (default) or ``gpu``.
 - ``EMBER_DATA``: a folder holding dataset files (e.g. MNIST's idx files), searched
   before the installed data packages.
+- ``EMBER_MPI_TIMEOUT``: seconds a distributed run's collective may wait for the other
+  ranks before the job is aborted (default 300; see `ember.distribute`).
 - ``EMBER_GEMM_KERNEL``: ``auto`` (default), ``avx512``, ``avx2`` or ``scalar``: forces the
   CPU matrix product onto the kernels of an older CPU (for testing; see
   docs/performance.md). A kernel this CPU cannot run is an error.
@@ -83,7 +85,44 @@ def _check_num_threads_env() -> None:
         )
 
 
+def local_ranks_from_env() -> int | None:
+    """How many ranks of this job run on this machine, from the launcher's environment
+    (MPICH/hydra ``MPI_LOCALNRANKS``, Open MPI ``OMPI_COMM_WORLD_LOCAL_SIZE``, Slurm
+    ``SLURM_NTASKS_PER_NODE``), or None outside a launcher."""
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                n = int(raw.split("(")[0].split(",")[0])
+            except ValueError:
+                continue
+            if n >= 1:
+                return n
+    return None
+
+
+def local_rank_from_env() -> int:
+    for name in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"):
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit():
+            return int(raw)
+    return 0
+
+
+def _threads_for_local_ranks() -> None:
+    """Under an MPI launcher with several ranks on this machine, each rank's CPU pool
+    defaults to ``cores / local ranks`` threads (EMBER_NUM_THREADS still wins), so the
+    ranks do not oversubscribe the cores."""
+    if os.environ.get("EMBER_NUM_THREADS", "").strip():
+        return
+    local = local_ranks_from_env()
+    if local and local > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _core.set_num_threads(max(1, cores // local))
+
+
 _check_num_threads_env()
+_threads_for_local_ranks()
 
 _gemm_kernel = gemm_kernel_from_env()
 if _gemm_kernel not in (None, "auto"):
@@ -93,3 +132,10 @@ if _gemm_kernel not in (None, "auto"):
 # thread pool: its worker threads do not exist in the child.
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork)
+
+
+# keras.config's functions (floatx, epsilon, image_data_format, ...), defined in _settings.py.
+from ._settings import *  # noqa: E402,F401,F403
+from . import _settings as _keras_settings  # noqa: E402
+
+__all__ += _keras_settings.__all__
