@@ -520,7 +520,15 @@ def test_every_builtin_layer_config_round_trips():
              "GaussianDropout": (0.1,), "Reshape": ((2, 2),), "Lambda": (None,), "Dot": (1,),
              "InputLayer": ((3,),), "Conv2D": (2, 3), "Conv1D": (2, 3), "Embedding": (10, 3),
              "SimpleRNN": (3,), "LSTM": (3,), "GRU": (3,), "MaxPooling2D": (), "AveragePooling2D": (),
-             "Bidirectional": lambda: (keras.layers.LSTM(2),)}
+             "Bidirectional": lambda: (keras.layers.LSTM(2),), "RNN": lambda: (keras.layers.LSTMCell(2),),
+             "SimpleRNNCell": (2,), "LSTMCell": (2,), "GRUCell": (2,), "RepeatVector": (3,),
+             "StackedRNNCells": lambda: ([keras.layers.LSTMCell(2), keras.layers.GRUCell(3)],),
+             "TimeDistributed": lambda: (keras.layers.Dense(2),)}
+    # the convolutional family and the image preprocessing layers (tests/test_conv_layers.py)
+    needs.update({"Conv3D": (2, 3), "Conv1DTranspose": (2, 3), "Conv2DTranspose": (2, 3), "DepthwiseConv1D": (3,),
+                  "DepthwiseConv2D": (3,), "SeparableConv1D": (2, 3), "SeparableConv2D": (2, 3), "Rescaling": (0.5,),
+                  "Resizing": (4, 5), "CenterCrop": (4, 5), "RandomCrop": (4, 5), "RandomTranslation": (0.1, 0.2),
+                  "RandomRotation": (0.1,), "RandomZoom": (0.1,), "RandomContrast": (0.2,)})
     skip = {"Layer", "Lambda", "InputSpec", "KerasTensor"}
     checked = 0
     for name in keras.layers.__all__:

@@ -17,9 +17,10 @@ import contextlib as _contextlib
 from . import _core
 from . import config as _config
 from . import (
-    activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
+    activations, autograd, callbacks, datasets, distribute, errors, initializers, layers, losses, metrics, models, ops,
     optimizers, random, regularizers, saving, utils,
 )
+from . import distribute as distribution  # Keras 3's name for the namespace (keras.distribution)
 from .autograd import GradientTape, no_grad
 from .backend import get_backend as _get_backend
 from .config import get_num_threads, set_num_threads
@@ -37,9 +38,15 @@ __all__ = [
     "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "zeros", "ones", "full", "device",
     "set_default_device",
     "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
-    "metrics", "optimizers", "activations", "initializers", "regularizers", "callbacks", "ops", "utils", "datasets", "random", "saving",
-    "autograd", "devices", "doctor", "__version__",
+    "metrics", "optimizers", "activations", "initializers", "regularizers", "constraints", "callbacks", "ops", "utils", "datasets", "random", "saving",
+    "distribute", "distribution",
+    "autograd", "devices", "doctor", "__version__", "constraints", "version",
 ]
+
+
+def version() -> str:
+    """Ember's version (``keras.version()``)."""
+    return __version__
 
 
 def set_default_device(device: str) -> None:
@@ -73,7 +80,7 @@ def _api_only_dir(module) -> None:
     module.__dir__ = lambda: list(names)
 
 
-for _module in (activations, autograd, callbacks, datasets, errors, initializers, layers, losses, metrics, models, ops,
+for _module in (activations, autograd, callbacks, constraints, datasets, errors, initializers, layers, losses, metrics, models, ops,
                 optimizers, optimizers.schedules, random, regularizers, saving, utils):
     if hasattr(_module, "__all__"):
         _api_only_dir(_module)

@@ -61,6 +61,7 @@ class KerasTensor:
         self.dtype = dtype
         self.name = name
         self._keras_history: KerasHistory | None = None
+        self._keras_mask = None  # the symbolic mask a masking layer attaches (Keras's _keras_mask)
 
     @property
     def ndim(self) -> int:

@@ -580,6 +580,12 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         values, mask = self._call_masked(y_true, y_pred)
         values = core._float(as_tensor(values))
+        # Keras: the mask a layer attached to the predictions (padded time steps) joins
+        # the loss's own mask, so masked entries neither count nor dilute the mean.
+        in_mask = getattr(y_pred, "_keras_mask", None)
+        if in_mask is not None:
+            in_mask = core._float(in_mask)
+            mask = in_mask if mask is None else core.multiply(mask, in_mask)
         return _reduce_weighted(values, sample_weight, mask, self.reduction)
 
     def get_config(self) -> dict:

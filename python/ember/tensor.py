@@ -69,7 +69,7 @@ def _infer_dtype(a: np.ndarray) -> str:
 class Tensor:
     """An n-dimensional array on a device, differentiable through `ember.ops`."""
 
-    __slots__ = ("_buf", "shape", "dtype", "device", "_backend", "requires_grad", "grad", "_node", "_keras_logits", "__weakref__")
+    __slots__ = ("_buf", "shape", "dtype", "device", "_backend", "requires_grad", "grad", "_node", "_keras_logits", "_keras_mask", "__weakref__")
     __array_priority__ = 100  # numpy defers `ndarray op Tensor` to our reflected operators
 
     def __init__(self, data: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False):
@@ -99,6 +99,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._keras_logits = None
+        self._keras_mask = None  # Keras's mask metadata, set by layers that produce masks
 
     @classmethod
     def _wrap(cls, buf, shape: tuple, dtype: str, backend) -> "Tensor":
@@ -113,6 +114,7 @@ class Tensor:
         t.grad = None
         t._node = None
         t._keras_logits = None
+        t._keras_mask = None
         return t
 
     # -- basic properties ---------------------------------------------------------------
@@ -206,35 +208,157 @@ class Tensor:
 
         return core.transpose(self)
 
-    def sum(self, axis=None, keepdims=False):
-        from .ops import core
+    # numpy's method names and keywords (``t.mean(axis=0, keepdims=True, dtype="float32")``),
+    # through ember.ops; an argument Ember cannot honour raises instead of being ignored.
+    def _reduce_method(self, op: str, axis, keepdims, dtype=None, out=None, **more):
+        from . import ops
 
-        return core.sum(self, axis, keepdims)
+        _no_out(op, out)
+        for name, value in more.items():
+            if value is not None and value is not False:
+                raise NotImplementedError(f"Tensor.{op}: argument {name}={value!r} is not supported")
+        result = getattr(ops, op)(self, axis=axis, keepdims=keepdims)
+        return _as_dtype(result, dtype, op)
 
-    def mean(self, axis=None, keepdims=False):
-        from .ops import core
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        r = self._reduce_method("sum", axis, keepdims, dtype, out, where=where)
+        return r if initial is None else r + initial
 
-        return core.mean(self, axis, keepdims)
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, where=None):
+        return self._reduce_method("mean", axis, keepdims, dtype, out, where=where)
 
-    def max(self, axis=None, keepdims=False):
-        from .ops import core
+    def max(self, axis=None, out=None, keepdims=False, initial=None, where=None):
+        from . import ops
 
-        return core.max(self, axis, keepdims)
+        r = self._reduce_method("max", axis, keepdims, None, out, where=where)
+        return r if initial is None else ops.maximum(r, initial)
 
-    def min(self, axis=None, keepdims=False):
-        from .ops import core
+    def min(self, axis=None, out=None, keepdims=False, initial=None, where=None):
+        from . import ops
 
-        return core.min(self, axis, keepdims)
+        r = self._reduce_method("min", axis, keepdims, None, out, where=where)
+        return r if initial is None else ops.minimum(r, initial)
 
-    def argmax(self, axis=-1):
-        from .ops import core
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        r = self._reduce_method("prod", axis, keepdims, dtype, out, where=where)
+        return r if initial is None else r * initial
 
-        return core.argmax(self, axis)
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+        r = self._reduce_method("var", axis, keepdims, dtype, out, where=where)
+        return r if not ddof else r * (_count(self, axis) / (_count(self, axis) - ddof))
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, where=None):
+        from . import ops
+
+        return ops.sqrt(self.var(axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where))
+
+    def any(self, axis=None, out=None, keepdims=False, where=None):
+        return self._reduce_method("any", axis, keepdims, None, out, where=where)
+
+    def all(self, axis=None, out=None, keepdims=False, where=None):
+        return self._reduce_method("all", axis, keepdims, None, out, where=where)
+
+    def argmax(self, axis=-1, out=None, keepdims=False):
+        """The index of the maximum along ``axis`` (Ember's default: the last axis; None
+        flattens, as numpy's default does)."""
+        from . import ops
+
+        _no_out("argmax", out)
+        return ops.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=-1, out=None, keepdims=False):
+        from . import ops
+
+        _no_out("argmin", out)
+        return ops.argmin(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        from . import ops
+
+        _no_out("cumsum", out)
+        return _as_dtype(ops.cumsum(self, axis=axis), dtype, "cumsum")
+
+    def cumprod(self, axis=None, dtype=None, out=None):
+        from . import ops
+
+        _no_out("cumprod", out)
+        return _as_dtype(ops.cumprod(self, axis=axis), dtype, "cumprod")
+
+    def clip(self, min=None, max=None, out=None):  # noqa: A002 - numpy's names
+        from . import ops
+
+        _no_out("clip", out)
+        r = self
+        if min is not None:
+            r = ops.maximum(r, min)
+        if max is not None:
+            r = ops.minimum(r, max)
+        return r
+
+    def round(self, decimals=0, out=None):
+        from . import ops
+
+        _no_out("round", out)
+        return ops.round(self, decimals)
+
+    def flatten(self) -> "Tensor":
+        return self.reshape(-1)
+
+    def ravel(self) -> "Tensor":
+        return self.reshape(-1)
+
+    def squeeze(self, axis=None) -> "Tensor":
+        from . import ops
+
+        return ops.squeeze(self, axis)
+
+    def transpose(self, *axes) -> "Tensor":
+        from . import ops
+
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return ops.transpose(self, tuple(axes) if axes else None)
+
+    def swapaxes(self, axis1, axis2) -> "Tensor":
+        from . import ops
+
+        return ops.swapaxes(self, axis1, axis2)
+
+    def copy(self) -> "Tensor":
+        from . import ops
+
+        return ops.copy(self)
 
     def __getitem__(self, key):
         from . import ops
 
         return ops.getitem(self, key)
+
+
+def _no_out(op: str, out) -> None:
+    if out is not None:
+        raise NotImplementedError(f"Tensor.{op}: out= is not supported (Ember's ops return new tensors)")
+
+
+def _as_dtype(result, dtype, op: str):
+    """numpy's ``dtype=`` of a reduction: float32 and int32 results; other dtypes raise."""
+    if dtype is None:
+        return result
+    name = normalize_dtype(dtype) if dtype not in ("float64", "float16", "bfloat16", np.float64, np.float16) else None
+    if name is None:
+        raise NotImplementedError(f"Tensor.{op}: dtype={dtype!r} is not supported; Ember computes in float32 "
+                                  "(dtype='float32' or 'int32')")
+    return result if result.dtype == name else result.astype(name)
+
+
+def _count(t, axis) -> float:
+    if axis is None:
+        return float(t.size)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    n = 1
+    for a in axes:
+        n *= t.shape[a]
+    return float(n)
 
 
 def _binop(name: str, reflected: bool = False):
@@ -281,7 +405,7 @@ class Variable(Tensor):
         [3.0, 4.0]
     """
 
-    __slots__ = ("name", "trainable", "_id")
+    __slots__ = ("name", "trainable", "_id", "constraint")
 
     def __init__(self, initializer: Any, shape=None, dtype=None, trainable: bool = True, name: str | None = None, device: str | None = None):
         from ._boundary import public
@@ -300,6 +424,7 @@ class Variable(Tensor):
         self.name = name or f"variable_{self._id}"
         self.trainable = trainable
         self.requires_grad = trainable and self.dtype == "float32"
+        self.constraint = None  # applied by the optimizer after each update (set by Layer.add_weight)
 
     @property
     def path(self) -> str:

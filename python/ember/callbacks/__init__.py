@@ -1,6 +1,6 @@
 """Callbacks with the Keras 3 hook names: History (always attached), ProgbarLogger
 (through ``verbose``), EarlyStopping, LambdaCallback, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, TensorBoard and Ember's
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, TensorBoard, BackupAndRestore and Ember's
 GradientHealth."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..errors import InvalidArgumentError
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback", "GradientHealth",
     "GradientHealthWarning", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
-    "ModelCheckpoint", "TensorBoard",
+    "ModelCheckpoint", "TensorBoard", "BackupAndRestore",
 ]
 
 
@@ -71,14 +71,23 @@ class Callback:
 class CallbackList(Callback):
     """Calls each hook on every callback of a list, in order (what ``fit`` uses).
 
+    Every hook receives a ``logs`` dict, never None (an empty one where there is nothing
+    to report), as in Keras.
+
     Args:
-        callbacks: a list of `Callback` instances.
+        callbacks: a list of `Callback` instances (None: none).
+        add_history: append a `History` if the list has none.
+        add_progbar: append a `ProgbarLogger` if the list has none.
         model: the model, given to every callback's ``set_model``.
-        params: the training parameters, given to every callback's ``set_params``.
+        **params: the training parameters (``epochs=``, ``steps=``, ``verbose=``; or one dict
+            as ``params=``), given to every callback's ``set_params``.
     """
 
-    def __init__(self, callbacks, model=None, params=None):
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
         super().__init__()
+        # Keras passes the params as keywords (epochs=, steps=, verbose=); Ember's callers
+        # pass them as one dict, params=.
+        params = params.pop("params") if set(params) == {"params"} else (params or None)
         if callbacks is None:
             callbacks = []
         elif isinstance(callbacks, Callback):
@@ -87,6 +96,10 @@ class CallbackList(Callback):
         elif isinstance(callbacks, (str, bytes, dict)) or not hasattr(callbacks, "__iter__"):
             raise InvalidArgumentError(f"callbacks: expected a list of ember.callbacks.Callback, got {type(callbacks).__name__}")
         self.callbacks = list(callbacks)
+        if add_history and not any(isinstance(c, History) for c in self.callbacks):
+            self.callbacks.append(History())
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
+            self.callbacks.append(ProgbarLogger((params or {}).get("verbose", 1) or 1))
         for c in self.callbacks:
             if not isinstance(c, Callback):
                 raise InvalidArgumentError(f"callbacks: {c!r} is not an ember.callbacks.Callback")
@@ -99,7 +112,15 @@ class CallbackList(Callback):
         if name.startswith("on_"):
             cbs = object.__getattribute__(self, "callbacks")
 
+            # Keras hands every hook a logs dict, never None (custom callbacks index it).
+            at = 0 if name.endswith(("_begin", "_end")) and not name.startswith(("on_epoch", "on_train_batch", "on_test_batch", "on_predict_batch")) else 1
+
             def fan_out(*args, **kwargs):
+                if len(args) > at:
+                    if args[at] is None:
+                        args = args[:at] + ({},) + args[at + 1:]
+                elif kwargs.get("logs") is None:
+                    kwargs["logs"] = {}
                 for c in cbs:
                     getattr(c, name)(*args, **kwargs)
 
@@ -244,6 +265,17 @@ class ProgbarLogger(Callback):
             self._write(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}\n")
 
     def _write(self, text: str) -> None:
+        from .._settings import is_interactive_logging_enabled
+
+        if not is_interactive_logging_enabled():
+            # keras.config.disable_interactive_logging: whole lines to the "ember" logger
+            # (Keras uses absl logging), no in-place redraws.
+            line = text.strip("\r\n")
+            if line and text.endswith("\n"):
+                import logging
+
+                logging.getLogger("ember").info(line)
+            return
         sys.stdout.write(text)
         sys.stdout.flush()
 
@@ -375,8 +407,14 @@ class LambdaCallback(Callback):
     """A callback made of functions given by hook name (``keras.callbacks.LambdaCallback``).
 
     Args:
-        **hooks: functions named by the hooks they implement, e.g.
-            ``on_epoch_end=lambda epoch, logs: ...``; any other name is an error.
+        on_epoch_begin: ``f(epoch, logs)``, called at the start of each epoch.
+        on_epoch_end: ``f(epoch, logs)``, called at the end of each epoch.
+        on_train_begin: ``f(logs)``, called when training starts.
+        on_train_end: ``f(logs)``, called when training ends.
+        on_train_batch_begin: ``f(batch, logs)``, called before each training batch.
+        on_train_batch_end: ``f(batch, logs)``, called after each training batch.
+        **kwargs: other hooks by name (``on_test_begin``, ..., and Keras 2's
+            ``on_batch_begin``/``on_batch_end``); any other name is an error.
 
     Example:
         >>> import ember as em
@@ -389,12 +427,23 @@ class LambdaCallback(Callback):
         [0, 1]
     """
 
-    def __init__(self, **hooks):
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
         super().__init__()
-        for name, fn in hooks.items():
-            if not name.startswith("on_"):
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin,
+                 "on_train_end": on_train_end, "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end}
+        # Keras 2's on_batch_begin/on_batch_end name the train-batch hooks.
+        for old, new in (("on_batch_begin", "on_train_batch_begin"), ("on_batch_end", "on_train_batch_end")):
+            if old in kwargs:
+                hooks[new] = kwargs.pop(old)
+        for name, fn in {**hooks, **kwargs}.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
                 raise InvalidArgumentError(f"LambdaCallback: unknown hook {name!r}")
-            setattr(self, name, fn)
+            if fn is not None:
+                if not callable(fn):
+                    raise InvalidArgumentError(f"LambdaCallback: {name} must be callable, got {fn!r}")
+                setattr(self, name, fn)
 
 
 from .gradient_health import GradientHealth, GradientHealthWarning  # noqa: E402  (needs Callback above)
@@ -402,3 +451,4 @@ from .learning_rate import LearningRateScheduler, ReduceLROnPlateau, TerminateOn
 from .csv_logger import CSVLogger  # noqa: E402
 from .model_checkpoint import ModelCheckpoint  # noqa: E402
 from .tensorboard import TensorBoard  # noqa: E402
+from .backup_and_restore import BackupAndRestore  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from ..errors import DTypeError, InvalidArgumentError, ShapeError
 from ..keras_tensor import KerasTensor
 from ..ops import nn
@@ -31,8 +31,10 @@ class InputLayer(Layer, _AnyRank):
         input_shape: Keras 2's name of ``shape``.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
-                 optional=False, name=None, input_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, input_shape=None, **kwargs):
+        if ragged:
+            raise NotImplementedError("InputLayer: ragged=True is not supported (Ember's tensors are dense)")
         if shape is None and input_shape is not None:
             shape = input_shape
         if shape is None and batch_shape is None:
@@ -89,7 +91,7 @@ def _input_dtype(dtype) -> str:
     raise DTypeError(f"Input: unsupported dtype {dtype!r}; inputs are float32 or int32")
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None, tensor=None,
           optional=False) -> KerasTensor:
     """A symbolic model input of per-sample ``shape`` (Keras ``keras.Input``).
 
@@ -98,6 +100,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
         batch_size: a fixed batch size, or None.
         dtype: float32 (default) or an integer type for integer inputs.
         sparse: must be None or False.
+        ragged: must be None or False (NotImplementedError otherwise).
         batch_shape: the full shape with the batch axis, instead of shape/batch_size.
         name: the input's name.
         tensor: an existing KerasTensor to wrap.
@@ -110,6 +113,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     """
     if sparse:
         raise InvalidArgumentError("Input: sparse inputs are not supported")
+    if ragged:
+        raise NotImplementedError("Input: ragged=True is not supported (Ember's tensors are dense)")
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name,
                        input_tensor=tensor, optional=optional)
     return layer.output
@@ -133,6 +138,7 @@ class Dense(Layer):
         kernel_constraint: an optional constraint applied to the kernel after each update.
         bias_constraint: an optional constraint applied to the bias after each update.
         lora_rank: Keras's LoRA rank; must be None (not implemented).
+        lora_alpha, quantization_config: must be None (NotImplementedError otherwise).
         **kwargs: the base `Layer` arguments (name, trainable, input_shape, ...).
 
     Example:
@@ -142,11 +148,17 @@ class Dense(Layer):
         (2, 3)
     """
 
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
+
     integer_inputs = "cast"
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
+        for arg, value in (("lora_alpha", lora_alpha), ("quantization_config", quantization_config)):
+            if value is not None:
+                raise NotImplementedError(f"Dense: argument {arg} is not supported (no LoRA or quantization)")
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise InvalidArgumentError(f"Dense: units must be a positive integer, got {units!r}")
@@ -158,6 +170,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = None
         self.bias = None
         self.input_spec = InputSpec(min_ndim=2)
@@ -170,10 +184,10 @@ class Dense(Layer):
             )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_shape[-1]})
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -200,6 +214,8 @@ class Dense(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -209,6 +225,8 @@ class Activation(Layer, _AnyRank):
     Args:
         activation: an activation name (``"relu"``) or callable.
     """
+
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
 
     integer_inputs = "cast"
 
@@ -230,6 +248,8 @@ class Activation(Layer, _AnyRank):
 class Identity(Layer, _AnyRank):
     """Returns its input unchanged (Keras ``keras.layers.Identity``); integer inputs stay
     integers."""
+
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
 
     def call(self, inputs):
         return inputs

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import initializers, tree
+from .. import constraints as _constraints
 from .. import regularizers as _regularizers
 from ..errors import DTypeError, EmberError, InvalidArgumentError, NotBuiltError, ShapeError
 from ..keras_tensor import KerasTensor, any_symbolic
@@ -148,11 +149,16 @@ class Layer:
             cls._call_has_training = "training" in params
             cls._call_has_mask = "mask" in params
             cls._call_has_var_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        # Whether the layer makes its own masks (Embedding(mask_zero), Masking, RNNs):
+        # read once per class so the fast eager path pays one attribute lookup.
+        cls._overrides_compute_mask = cls.compute_mask is not Layer.compute_mask
         _guard_public_methods(cls)
 
     _call_has_training = True
     _call_has_mask = False
     _call_has_var_kwargs = False
+    _overrides_compute_mask = False
+    _supports_masking = None  # None: True exactly when the class overrides compute_mask (Keras)
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, input_shape=None,
                  input_dim=None, batch_input_shape=None, batch_size=None, activity_regularizer=None, autocast=True,
@@ -266,6 +272,8 @@ class Layer:
         init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
         v = Variable(value, dtype=dtype or "float32", trainable=trainable, name=f"{self.name}/{name or 'weight'}", device=self._device)
+        # The optimizer projects the variable with it after each update (Keras's Variable.constraint).
+        v.constraint = _constraints.get(constraint)
         self._weights.append(v)
         reg = _regularizers.get(regularizer)
         if reg is not None:
@@ -484,10 +492,14 @@ class Layer:
             args = (kwargs.pop("inputs"),)
         if any_symbolic(args, kwargs):
             return self._symbolic_call(args, kwargs)
-        if len(args) == 1 and not kwargs and self.built and type(args[0]) is Tensor:
+        if len(args) == 1 and not kwargs and self.built and type(args[0]) is Tensor and args[0]._keras_mask is None:
             return self._eager_call_one(args[0])
         training = kwargs.pop("training", None)
         mask = kwargs.pop("mask", None)
+        explicit_mask = mask is not None
+        previous_mask = mask if explicit_mask else _keras_masks(args[0])
+        if mask is None and self._call_has_mask and previous_mask is not None and not tree.is_nested(args[0]):
+            mask = previous_mask
         state = _context
         if training is None:
             training = state.training
@@ -514,7 +526,52 @@ class Layer:
             out = self.call(*args, **call_kwargs)
             if self.activity_regularizer is not None and isinstance(out, Tensor):
                 self.add_loss(_activity_loss(self.activity_regularizer, out))
+        if self.supports_masking and (previous_mask is not None or self._overrides_compute_mask):
+            self._set_mask_metadata(inputs, out, previous_mask)
         return out
+
+    # -- masking (Keras 3's compute_mask / supports_masking / _keras_mask) ---------------------
+    @property
+    def supports_masking(self) -> bool:
+        """Whether the layer passes on (or computes) masks: True where the class overrides
+        `compute_mask`, or where set (``self.supports_masking = True``), as in Keras."""
+        value = self._supports_masking
+        return self._overrides_compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value) -> None:
+        self._supports_masking = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the outputs, from the inputs and their mask (Keras's default: the
+        previous mask, unchanged)."""
+        return previous_mask
+
+    def _set_mask_metadata(self, inputs, outputs, previous_mask) -> None:
+        """Attaches ``compute_mask``'s masks to the outputs as ``_keras_mask`` (outputs
+        that carry a mask already keep it, as in Keras)."""
+        flat_out = tree.flatten(outputs)
+        if all(getattr(t, "_keras_mask", None) is not None for t in flat_out):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        flat_masks = tree.flatten(masks) if tree.is_nested(masks) else [masks]
+        for t, m in zip(flat_out, flat_masks):
+            if m is not None and isinstance(t, (Tensor, KerasTensor)) and t._keras_mask is None:
+                t._keras_mask = m
+
+    def _symbolic_mask(self, inputs, outputs, previous_mask) -> None:
+        """The symbolic twin of `_set_mask_metadata`: masks of KerasTensors are KerasTensors
+        (for inspection, ``layer.output._keras_mask``); a functional model computes the real
+        masks again as it runs. A custom ``compute_mask`` that cannot take KerasTensors
+        leaves the symbolic mask unknown (None); the eager run still computes it."""
+        if not self.supports_masking or (previous_mask is None and not self._overrides_compute_mask):
+            return
+        try:
+            self._set_mask_metadata(inputs, outputs, previous_mask)
+        except (EmberError, TypeError, AttributeError):
+            pass
 
     def _eager_call_one(self, x: Tensor):
         """``__call__`` for the common case: one tensor, a built layer, no keywords."""
@@ -531,6 +588,8 @@ class Layer:
             out = self.call(x, training=bool(training)) if self._call_has_training and training is not None else self.call(x)
             if self.activity_regularizer is not None and isinstance(out, Tensor):
                 self.add_loss(_activity_loss(self.activity_regularizer, out))
+        if self._overrides_compute_mask and self.supports_masking:
+            self._set_mask_metadata(x, out, None)
         return out
 
     def _symbolic_call(self, args: tuple, kwargs: dict):
@@ -554,6 +613,8 @@ class Layer:
         spec_kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "mask")}
         outputs = self.compute_output_spec(*args, **spec_kwargs)
         Node(self, args, kwargs, outputs)
+        given = kwargs.get("mask")
+        self._symbolic_mask(inputs, outputs, given if given is not None else _keras_masks(inputs))
         if isinstance(outputs, KerasTensor) and len(self._inbound_nodes) == 1:
             if isinstance(inputs, KerasTensor):
                 self.input_shape_ = inputs.shape
@@ -780,3 +841,15 @@ class _AnyRank:
 
 
 _guard_public_methods(Layer)
+
+
+def _keras_masks(inputs):
+    """The ``_keras_mask`` of a tensor, or the structure of masks of a structure (None
+    where no input carries one)."""
+    if isinstance(inputs, (Tensor, KerasTensor)):
+        return inputs._keras_mask
+    if tree.is_nested(inputs):
+        masks = [getattr(t, "_keras_mask", None) for t in tree.flatten(inputs)]
+        if any(m is not None for m in masks):
+            return tree.pack_sequence_as(inputs, masks)
+    return None

@@ -7,11 +7,12 @@ import numbers
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from ..autograd import no_grad
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
 from ..ops import normalization as norm_ops
+from ..tensor import Tensor
 from .layer import Layer
 
 
@@ -40,12 +41,6 @@ def _regularizer(owner: str, name: str, value):
         return regularizers.get(value)
     except InvalidArgumentError as e:
         raise InvalidArgumentError(f"{owner}: argument {name}: {e}") from None
-
-
-def _unsupported(owner: str, **kwargs) -> None:
-    for name, value in kwargs.items():
-        if value is not None:
-            raise InvalidArgumentError(f"{owner}: argument {name} is not supported yet (got {value!r})")
 
 
 class BatchNormalization(Layer):
@@ -83,8 +78,12 @@ class BatchNormalization(Layer):
         moving_variance_initializer: initializer names or objects.
         beta_regularizer, gamma_regularizer: optional regularizers of beta and gamma
             (their penalties join the training loss).
-        beta_constraint, gamma_constraint: not supported yet (must be None).
-        synchronized: must be False (Keras supports True on TensorFlow only).
+        beta_constraint, gamma_constraint: optional constraints of beta and gamma, applied after each update.
+        renorm, renorm_clipping, renorm_momentum: Keras's batch renormalization; not
+            supported (``renorm=True`` raises NotImplementedError).
+        synchronized: in a distributed ``fit`` (`ember.distribute`), normalise with the
+            statistics of the global batch (summed over the ranks) instead of the rank's
+            shard; no effect in a single process.
 
     Example:
         >>> import ember as em
@@ -94,14 +93,18 @@ class BatchNormalization(Layer):
         [0.02, 0.04]
     """
 
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
+
     integer_inputs = "cast"
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 synchronized=False, **kwargs):
+                 renorm=False, renorm_clipping=None, renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
         owner = "BatchNormalization"
+        if renorm or renorm_clipping is not None:
+            raise NotImplementedError(f"{owner}: batch renormalization (renorm, renorm_clipping) is not supported")
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise InvalidArgumentError(f"{owner}: argument axis must be an int, got {axis!r}")
         self.axis = int(axis)
@@ -109,16 +112,17 @@ class BatchNormalization(Layer):
         self.epsilon = _check_float(owner, "epsilon", epsilon, 0.0)
         self.center = _check_bool(owner, "center", center)
         self.scale = _check_bool(owner, "scale", scale)
-        if _check_bool(owner, "synchronized", synchronized):
-            raise InvalidArgumentError(f"{owner}: argument synchronized=True is only supported with the TensorFlow backend")
-        self.synchronized = False
+        # In a distributed fit (ember.distribute), the batch statistics are those of the
+        # global batch, all-reduced over the ranks; elsewhere it changes nothing (Keras).
+        self.synchronized = _check_bool(owner, "synchronized", synchronized)
         self.beta_initializer = _initializer(owner, "beta_initializer", beta_initializer)
         self.gamma_initializer = _initializer(owner, "gamma_initializer", gamma_initializer)
         self.moving_mean_initializer = _initializer(owner, "moving_mean_initializer", moving_mean_initializer)
         self.moving_variance_initializer = _initializer(owner, "moving_variance_initializer", moving_variance_initializer)
         self.beta_regularizer = _regularizer(owner, "beta_regularizer", beta_regularizer)
         self.gamma_regularizer = _regularizer(owner, "gamma_regularizer", gamma_regularizer)
-        _unsupported(owner, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def build(self, input_shape):
@@ -130,9 +134,11 @@ class BatchNormalization(Layer):
             raise ShapeError(f"BatchNormalization: the size of axis {self.axis} must be known, got input shape {tuple(input_shape)}")
         shape = (int(dim),)
         if self.scale:
-            self.gamma = self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma")
+            self.gamma = self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
         if self.center:
-            self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer, name="beta")
+            self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape, self.moving_variance_initializer, trainable=False,
                                                name="moving_variance")
@@ -142,7 +148,11 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=False):
         if training and self.trainable:
-            y, mean, var = norm_ops.batch_norm(inputs, self.gamma, self.beta, self.axis, self.epsilon)
+            dist = _fitting_distribution() if self.synchronized else None
+            if dist is not None:
+                y, mean, var = self._synchronized_batch_norm(inputs, dist)
+            else:
+                y, mean, var = norm_ops.batch_norm(inputs, self.gamma, self.beta, self.axis, self.epsilon)
             m = self.momentum
             with no_grad():
                 self.moving_mean.assign(core.add(core.multiply(self.moving_mean, m), core.multiply(mean, 1.0 - m)))
@@ -165,10 +175,41 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
         }
+
+
+def _fitting_distribution():
+    from ..distribute.data_parallel import fitting
+
+    return fitting()
+
+
+def _synchronized_batch_norm(self, x, dist):
+    """Training-mode batch norm with the global batch's mean and biased variance:
+    the per-channel sums of x and x**2 and the row count, all-reduced over the ranks."""
+    from ..distribute.sync_ops import all_sum
+    from ..ops import array
+
+    x = core._float(x)
+    axis = self.axis % x.ndim
+    axes = [i for i in range(x.ndim) if i != axis]
+    rows = float(np.prod([x.shape[i] for i in axes]))
+    c = x.shape[axis]
+    local = array.concatenate([core.sum(x, axes), core.sum(core.square(x), axes)], 0)
+    total = all_sum(local, dist)
+    count = all_sum(Tensor(np.array([rows], np.float32), device=x.device), dist)  # rows of the global batch
+    n = float(count.numpy()[0])
+    mean = core.multiply(array.take(total, np.arange(c), 0), 1.0 / n)
+    var = core.subtract(core.multiply(array.take(total, np.arange(c, 2 * c), 0), 1.0 / n), core.square(mean))
+    var = core.maximum(var, 0.0)
+    y = norm_ops.batch_normalization(x, mean, var, axis, offset=self.beta, scale=self.gamma, epsilon=self.epsilon)
+    return y, mean.detach(), var.detach()
+
+
+BatchNormalization._synchronized_batch_norm = _synchronized_batch_norm
 
 
 class LayerNormalization(Layer):
@@ -185,7 +226,7 @@ class LayerNormalization(Layer):
         rms_scaling: must be False (RMS normalization is not supported yet).
         beta_initializer, gamma_initializer: initializer names or objects.
         beta_regularizer, gamma_regularizer: optional regularizers of beta and gamma.
-        beta_constraint, gamma_constraint: not supported yet (must be None).
+        beta_constraint, gamma_constraint: optional constraints of beta and gamma, applied after each update.
 
     Example:
         >>> import ember as em
@@ -194,11 +235,15 @@ class LayerNormalization(Layer):
         [[-1.0, 1.0]]
     """
 
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
+
     integer_inputs = "cast"
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False, beta_initializer="zeros",
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
+        # Keras 3.15 takes rms_scaling through **kwargs (it was a named argument before).
+        rms_scaling = kwargs.pop("rms_scaling", False)
         super().__init__(**kwargs)
         owner = "LayerNormalization"
         if isinstance(axis, (list, tuple)):
@@ -219,7 +264,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = _initializer(owner, "gamma_initializer", gamma_initializer)
         self.beta_regularizer = _regularizer(owner, "beta_regularizer", beta_regularizer)
         self.gamma_regularizer = _regularizer(owner, "gamma_regularizer", gamma_regularizer)
-        _unsupported(owner, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -238,9 +284,11 @@ class LayerNormalization(Layer):
         self._norm_axes = norm
         shape = tuple(int(input_shape[a]) for a in norm)
         if self.scale:
-            self.gamma = self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer, name="gamma")
+            self.gamma = self.add_weight(shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, name="gamma")
         if self.center:
-            self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer, name="beta")
+            self.beta = self.add_weight(shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, name="beta")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -260,6 +308,6 @@ class LayerNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }

@@ -38,6 +38,8 @@ def _seed(seed, owner: str):
 class _Noise(Layer, _AnyRank):
     """Shared seed handling of the noise layers."""
 
+    _supports_masking = True  # passes a mask on unchanged, as in Keras
+
     integer_inputs = "cast"
 
     def _init_seed(self, seed) -> None:

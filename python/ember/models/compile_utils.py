@@ -179,10 +179,11 @@ class CompileMetrics:
         for i, (yt, yp) in enumerate(zip(y_true, y_pred)):
             if yt is None:
                 continue
+            mask = getattr(yp, "_keras_mask", None)
             for m in self.per_output[i]:
-                m.update_state(yt, yp)
+                m.update_state(yt, yp, sample_weight=_masked_weight(None, mask))
             for m in self.weighted_per_output[i]:
-                m.update_state(yt, yp, sample_weight=sample_weight)
+                m.update_state(yt, yp, sample_weight=_masked_weight(sample_weight, mask))
 
     def reset_state(self) -> None:
         for m in self.metrics:
@@ -190,6 +191,22 @@ class CompileMetrics:
 
     def result(self) -> dict:
         return {m.name: m.result() for m in self.metrics}
+
+
+def _masked_weight(sample_weight, mask):
+    """Keras's ``apply_mask(..., reduction="sum")``: the mask a layer attached to the
+    predictions (padded steps) becomes the metric's sample weight, times any given one."""
+    if mask is None:
+        return sample_weight
+    mask = core._float(mask)
+    if sample_weight is None:
+        return mask
+    from ..tensor import as_tensor
+
+    sw = core._float(as_tensor(sample_weight, device=mask.device))
+    if sw.ndim < mask.ndim:
+        sw = core.reshape(sw, tuple(sw.shape) + (1,) * (mask.ndim - sw.ndim))
+    return core.multiply(mask, sw)
 
 
 def _as_flat_specs(group) -> list:

@@ -27,6 +27,7 @@ from ..layers.layer import Layer, _collect_losses
 from ..ops import core
 from ..ops.array import take
 from ..tensor import Tensor
+from . import data_adapters
 from .compile_utils import CompileLoss, CompileMetrics, match_targets
 
 __all__ = ["Model"]
@@ -386,6 +387,10 @@ class Model(Layer):
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = []
         self.compiled = True
+        # The distribution active at compile (a DataParallel scope or set_distribution).
+        from ..distribute import distribution as _distribution
+
+        self._distribution = _distribution()
         # The arguments as given, for get_compile_config (Keras's compile_config).
         self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                                 "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
@@ -559,7 +564,11 @@ class Model(Layer):
         with enable_grad():
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sw, training=True)
-        grads = grad(loss, variables, retain_graph=False)
+        dist = self.optimizer.__dict__.get("_distribution")
+        # A distributed step starts all-reducing each gradient bucket as soon as the
+        # backward walk has finished its gradients (ember.distribute, overlap=True).
+        ready = dist.begin_backward(variables) if dist is not None else None
+        grads = grad(loss, variables, retain_graph=False, leaf_ready=ready)
         for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
             observe(variables, grads)
         self.optimizer.apply(grads, variables)
@@ -626,10 +635,16 @@ class Model(Layer):
                 raise InvalidArgumentError("fit: you cannot use class_weight and sample_weight at the same time")
             if not isinstance(class_weight, dict):
                 raise InvalidArgumentError(f"fit: class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+        epochs, steps_per_epoch = data_adapters.apply_config_caps(epochs, steps_per_epoch)
+        if data_adapters.is_iterable_data(x):  # generators, iterators, PyDataset: models/data_adapters.py
+            data_adapters.check_iterable_args("fit", y=y, sample_weight=sample_weight, validation_split=validation_split)
+            return data_adapters.fit_iterable(self, x, epochs, verbose, callbacks, validation_data, initial_epoch,
+                                              steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                                              class_weight)
         if x is None:
-            raise InvalidArgumentError("fit: x is required (generators are not supported yet)")
+            raise InvalidArgumentError("fit: x is required")
         if y is None and type(self).train_step is Model.train_step:
-            raise InvalidArgumentError("fit: x and y are required (generators are not supported yet)")
+            raise InvalidArgumentError("fit: x and y are required (or x a generator or PyDataset yielding (x, y) batches)")
         verbose = _verbosity(verbose)
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise InvalidArgumentError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
@@ -674,24 +689,46 @@ class Model(Layer):
         cbs = list(callbacks or [])
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
-        cbl = callbacks_module.CallbackList(cbs + [history], model=self, params={"epochs": epochs, "steps": steps, "verbose": verbose})
         # Batch logs are read back from the device only when a callback reads them.
         batch_logs = any(_implements(cb, "on_train_batch_end") for cb in cbs)
+        dist = self._fit_distribution()
+        if dist is not None and not dist.is_chief:
+            # Only rank 0 shows the bar and runs the callbacks that write files. The batch
+            # logs are still made on every rank (they are an all-reduce of the metrics).
+            verbose = 0
+            cbs = [c for c in cbs if not dist.chief_only(c)]
+        cbl = callbacks_module.CallbackList(cbs + [history], model=self, params={"epochs": epochs, "steps": steps, "verbose": verbose})
         custom_step = type(self).train_step is not Model.train_step
         self.stop_training = False
         self._begin_steps()
+        self._active_distribution = dist
         try:
+            if dist is not None:
+                dist.begin_fit(self)  # rank 0's weights, optimizer state and random streams
+            logs: dict = {}
             cbl.on_train_begin()
+            # callbacks.BackupAndRestore sets where a resumed fit starts: an epoch, and
+            # the batches of it already done (skipped after the epoch's permutation is drawn)
+            initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+            first_step = getattr(self, "_initial_step", None) or 0
+            self._initial_epoch = self._initial_step = None
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbl.on_epoch_begin(epoch)
                 order = np.random.permutation(data.n) if shuffle else np.arange(data.n)
-                logs: dict = {}
-                for step in range(steps):
+                logs = {}
+                for step in range(first_step if epoch == initial_epoch else 0, steps):
                     idx = order[step * batch_size:(step + 1) * batch_size]
                     if idx.size == 0:
                         break
                     cbl.on_train_batch_begin(step)
+                    if dist is not None:
+                        idx = dist.shard(idx)  # this rank's share of the global batch
+                        if idx.size == 0:
+                            dist.null_step(self)
+                            if batch_logs:  # the logs are an all-reduce every rank joins
+                                cbl.on_train_batch_end(step, self._logs())
+                            continue
                     xb, yb, sw = data.batch(idx)
                     if custom_step:
                         logs = self.train_step(_pack(xb, yb, sw))
@@ -711,15 +748,34 @@ class Model(Layer):
                 cbl.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-            cbl.on_train_end()
+            cbl.on_train_end(logs)  # Keras: the last epoch's logs
+        except BaseException as e:
+            if dist is not None:
+                dist.world.fail(e)  # every other rank stops with this error instead of waiting
+            raise
         finally:
             self._end_steps()
+            self._active_distribution = None
+            if dist is not None:
+                dist.end_fit(self)
         self.history = history
         return history
 
     def _logs(self) -> dict:
-        """The metric results as Python floats (one readback each)."""
+        """The metric results as Python floats (one readback each); in a distributed fit,
+        of the metric states summed over the ranks."""
+        dist = getattr(self, "_active_distribution", None)
+        if dist is not None:
+            return dist.reduce_logs(self, lambda: _pythonify(self.get_metrics_result()))
         return _pythonify(self.get_metrics_result())
+
+    def _fit_distribution(self):
+        """The DataParallel a fit runs under (the one active at compile, else the one
+        active now), or None when there is none or it has a single rank."""
+        from ..distribute import distribution
+
+        dist = getattr(self, "_distribution", None) or distribution()
+        return dist if dist is not None and dist.size > 1 else None
 
     # -- evaluate / predict ----------------------------------------------------------------------
     def _evaluate_data(self, data: _Data, batch_size: int) -> dict:
@@ -729,7 +785,11 @@ class Model(Layer):
         flat = self._flat_cache
         self._flat_cache = flat or self._flat_layers()
         try:
-            for start in range(0, data.n, batch_size):
+            starts = range(0, data.n, batch_size)
+            dist = getattr(self, "_active_distribution", None)
+            if dist is not None:
+                starts = dist.shard_batches(starts)  # each rank evaluates every size-th batch
+            for start in starts:
                 idx = np.arange(start, min(start + batch_size, data.n))
                 xb, yb, sw = data.batch(idx)
                 if custom_step:
@@ -746,6 +806,9 @@ class Model(Layer):
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size, "evaluate")
         steps = _check_steps(steps, "steps", "evaluate")
+        if data_adapters.is_iterable_data(x):
+            data_adapters.check_iterable_args("evaluate", y=y, sample_weight=sample_weight)
+            return data_adapters.evaluate_iterable(self, x, steps, callbacks, return_dict)
         if x is None or (y is None and type(self).test_step is Model.test_step):
             raise InvalidArgumentError("evaluate: x and y are required")
         data = _Data(self, x, y, sample_weight, "evaluate")
@@ -758,6 +821,8 @@ class Model(Layer):
         """Model outputs for ``x`` as numpy arrays (the model's output structure),
         computed in batches without gradients."""
         batch_size = _check_batch_size(batch_size, "predict")
+        if data_adapters.is_iterable_data(x):
+            return data_adapters.predict_iterable(self, x, _check_steps(steps, "steps", "predict"))
         data = _Data(self, x, None, None, "predict")
         self._ensure_built(data, "predict")
         outs = []

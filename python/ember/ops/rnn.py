@@ -14,6 +14,10 @@ differentiable ops, so autograd differentiates it and every device gets gradient
 The time length comes from the data at call time, so the layers work on inputs whose
 time axis is unknown (None) when the model is built.
 
+A ``mask`` (batch, time) of booleans or 0/1 follows Keras 3 (``backend.rnn``): at a
+masked step every state keeps its previous value and the output is the previous output,
+or zeros with ``zero_output_for_mask``.
+
 Shapes: ``inputs`` (batch, time, features); ``kernel`` (features, gates * units);
 ``recurrent_kernel`` (units, gates * units); ``bias`` (gates * units,), or (2, 3 * units)
 for a GRU with ``reset_after=True`` (row 0 the input bias, row 1 the recurrent bias).
@@ -22,6 +26,8 @@ for a GRU with ``reset_after=True`` (row 0 the input bias, row 1 the recurrent b
 from __future__ import annotations
 
 from typing import Callable
+
+import numpy as np
 
 from ..autograd import _state
 from ..backend.base import contiguous_strides
@@ -124,6 +130,26 @@ def _input_steps(x: Tensor, kernel: Tensor, bias, dropout_mask, go_backwards: bo
     return steps[::-1] if go_backwards else steps
 
 
+def _mask_steps(op: str, mask, b: int, t: int, device: str, go_backwards: bool) -> list | None:
+    """The (batch, time) mask as one float32 (batch, 1) column per step, in processing
+    order (Keras: at a masked step the states keep their previous values)."""
+    if mask is None:
+        return None
+    m = mask if isinstance(mask, Tensor) else as_tensor(np.asarray(mask, dtype=np.float32), device=device)
+    if m.shape != (b, t):
+        raise ShapeError(f"{op}: mask has shape {m.shape}, expected (batch, time) = {(b, t)}")
+    m = _float(m) if m.dtype != "float32" else m
+    if m.device != device:
+        m = m.to(device)
+    cols = [reshape(c, (b, 1)) for c in _unstack(m, 1)]
+    return cols[::-1] if go_backwards else cols
+
+
+def _masked(m, new: Tensor, old: Tensor) -> Tensor:
+    """``new`` where the step's mask is 1, ``old`` where it is 0: old + m * (new - old)."""
+    return new if m is None else add(old, multiply(m, subtract(new, old)))
+
+
 def _finish(op: str, outputs: list[Tensor], states: list[Tensor], return_sequences: bool, b: int, units: int,
             device: str):
     if return_sequences:
@@ -141,7 +167,7 @@ def _gates(z: Tensor, n: int) -> list[Tensor]:
 
 def simple_rnn(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh",
                go_backwards: bool = False, return_sequences: bool = False, dropout_mask=None,
-               recurrent_dropout_mask=None):
+               recurrent_dropout_mask=None, mask=None, zero_output_for_mask: bool = False):
     """Keras's SimpleRNN over a whole sequence: ``h_t = activation(x_t @ kernel + bias +
     h_{t-1} @ recurrent_kernel)``.
 
@@ -156,6 +182,9 @@ def simple_rnn(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, 
         return_sequences: return every step's output (batch, time, units), else the last.
         dropout_mask: (batch, features), multiplied into every step's input.
         recurrent_dropout_mask: (batch, units), multiplied into h_{t-1} before the matmul.
+        mask: (batch, time) booleans or 0/1, or None: at a masked (0) step the state
+            keeps its value and the output repeats the previous one.
+        zero_output_for_mask: output zeros at masked steps instead.
 
     Returns:
         ``(outputs, [h])``.
@@ -167,20 +196,23 @@ def simple_rnn(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, 
         >>> y.shape, h.shape
         ((2, 4), (2, 4))
     """
-    x, b, _, units = _check("simple_rnn", inputs, kernel, recurrent_kernel, 1)
+    x, b, t, units = _check("simple_rnn", inputs, kernel, recurrent_kernel, 1)
     act = _activation(activation)
     (h,) = _states("simple_rnn", initial_state, 1, b, units, x.device)
+    ms = _mask_steps("simple_rnn", mask, b, t, x.device, go_backwards)
     outputs = []
-    for xw in _input_steps(x, kernel, bias, dropout_mask, go_backwards):
+    for i, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
-        h = act(add(xw, matmul(h_in, recurrent_kernel)))
-        outputs.append(h)
+        h_new = act(add(xw, matmul(h_in, recurrent_kernel)))
+        m = None if ms is None else ms[i]
+        h = _masked(m, h_new, h)
+        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
     return _finish("simple_rnn", outputs, [h], return_sequences, b, units, x.device)
 
 
 def lstm(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh",
          recurrent_activation="sigmoid", go_backwards: bool = False, return_sequences: bool = False,
-         dropout_mask=None, recurrent_dropout_mask=None):
+         dropout_mask=None, recurrent_dropout_mask=None, mask=None, zero_output_for_mask: bool = False):
     """Keras's LSTM over a whole sequence. With ``z = x_t @ kernel + h_{t-1} @
     recurrent_kernel + bias`` split into (i, f, c, o) blocks of ``units`` columns:
     ``i = ra(z_i)``, ``f = ra(z_f)``, ``c_t = f * c_{t-1} + i * a(z_c)``, ``o = ra(z_o)``,
@@ -192,8 +224,8 @@ def lstm(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activa
             bias: (4 * units,) or None.
         initial_state: ``[h, c]``, each (batch, units), or None for zeros.
         activation, recurrent_activation: names or callables of tensors.
-        go_backwards, return_sequences, dropout_mask, recurrent_dropout_mask: as in
-            `simple_rnn`.
+        go_backwards, return_sequences, dropout_mask, recurrent_dropout_mask, mask,
+            zero_output_for_mask: as in `simple_rnn` (a masked step keeps h and c).
 
     Returns:
         ``(outputs, [h, c])``.
@@ -206,23 +238,27 @@ def lstm(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activa
         >>> y.shape, c.shape
         ((2, 5, 4), (2, 4))
     """
-    x, b, _, units = _check("lstm", inputs, kernel, recurrent_kernel, 4)
+    x, b, t, units = _check("lstm", inputs, kernel, recurrent_kernel, 4)
     act = _activation(activation)
     ract = _activation(recurrent_activation)
     h, c = _states("lstm", initial_state, 2, b, units, x.device)
+    ms = _mask_steps("lstm", mask, b, t, x.device, go_backwards)
     outputs = []
-    for xw in _input_steps(x, kernel, bias, dropout_mask, go_backwards):
+    for i, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
         zi, zf, zc, zo = _gates(add(xw, matmul(h_in, recurrent_kernel)), 4)
-        c = add(multiply(ract(zf), c), multiply(ract(zi), act(zc)))
-        h = multiply(ract(zo), act(c))
-        outputs.append(h)
+        c_new = add(multiply(ract(zf), c), multiply(ract(zi), act(zc)))
+        h_new = multiply(ract(zo), act(c_new))
+        m = None if ms is None else ms[i]
+        h, c = _masked(m, h_new, h), _masked(m, c_new, c)
+        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
     return _finish("lstm", outputs, [h, c], return_sequences, b, units, x.device)
 
 
 def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activation="tanh",
         recurrent_activation="sigmoid", go_backwards: bool = False, return_sequences: bool = False,
-        reset_after: bool = True, dropout_mask=None, recurrent_dropout_mask=None):
+        reset_after: bool = True, dropout_mask=None, recurrent_dropout_mask=None, mask=None,
+        zero_output_for_mask: bool = False):
     """Keras's GRU over a whole sequence, gates (z, r, h) in that column order:
     ``z = ra(x_z + r_z)``, ``r = ra(x_r + r_r)``, ``h_t = z * h_{t-1} + (1 - z) * hh``.
 
@@ -238,7 +274,7 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
         initial_state: the initial h (batch, units), or None for zeros.
         reset_after: where the reset gate applies (see above).
         activation, recurrent_activation, go_backwards, return_sequences, dropout_mask,
-            recurrent_dropout_mask: as in `lstm`.
+            recurrent_dropout_mask, mask, zero_output_for_mask: as in `lstm`.
 
     Returns:
         ``(outputs, [h])``.
@@ -251,7 +287,7 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
         >>> y.shape
         (2, 4)
     """
-    x, b, _, units = _check("gru", inputs, kernel, recurrent_kernel, 3)
+    x, b, t, units = _check("gru", inputs, kernel, recurrent_kernel, 3)
     act = _activation(activation)
     ract = _activation(recurrent_activation)
     (h,) = _states("gru", initial_state, 1, b, units, x.device)
@@ -267,8 +303,9 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
             input_bias = bias
     if not reset_after:
         rk_zr, rk_h = _split_columns(recurrent_kernel, units)
+    ms = _mask_steps("gru", mask, b, t, x.device, go_backwards)
     outputs = []
-    for xw in _input_steps(x, kernel, input_bias, dropout_mask, go_backwards):
+    for i, xw in enumerate(_input_steps(x, kernel, input_bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
         x_z, x_r, x_h = _gates(xw, 3)
         if reset_after:
@@ -285,8 +322,10 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
             r = ract(add(x_r, r_r))
             hh = act(add(x_h, matmul(multiply(r, h_in), rk_h)))
         # z * h + (1 - z) * hh, as hh + z * (h - hh): one op fewer.
-        h = add(hh, multiply(z, subtract(h, hh)))
-        outputs.append(h)
+        h_new = add(hh, multiply(z, subtract(h, hh)))
+        m = None if ms is None else ms[i]
+        h = _masked(m, h_new, h)
+        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
     return _finish("gru", outputs, [h], return_sequences, b, units, x.device)
 
 

@@ -460,6 +460,12 @@ class Optimizer:
         for g, v in pairs:
             if g.shape != v.shape:
                 raise ShapeError(f"{self.name}: gradient of shape {g.shape} for variable {v.name!r} of shape {v.shape}")
+        dist = self.__dict__.get("_distribution")
+        if dist is not None:
+            # A distributed fit (ember.distribute): the global batch's gradient, summed over
+            # the ranks, before clipping and the update, so every rank applies the same step.
+            variables = [v for _, v in pairs]
+            pairs = list(zip(dist.reduce_gradients([g for g, _ in pairs], variables), variables))
         new = self._untracked([v for _, v in pairs])
         if new:
             self.build(new)
@@ -477,6 +483,11 @@ class Optimizer:
             rule = self.__dict__.get("update_step") or self._update_step_unchecked
             for g, v in zip(grads, variables):
                 rule(g, v, lr)
+            # Keras's BaseOptimizer.apply: each variable's constraint projects it after the update.
+            for v in variables:
+                constraint = getattr(v, "constraint", None)
+                if constraint is not None:
+                    v.assign(constraint(v.detach()))
         self.iterations += 1
         return self.iterations
 

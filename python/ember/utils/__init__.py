@@ -1,4 +1,5 @@
-"""Utilities with Keras names: to_categorical, set_random_seed, normalize, and the
+"""Utilities with Keras names: to_categorical, set_random_seed, normalize, split_dataset,
+PyDataset (Keras's Sequence), the batch packing helpers, clear_session, and the
 serialization registry (re-exported from `ember.saving`). ``dir(ember.utils)`` lists
 only this API."""
 
@@ -12,10 +13,22 @@ from ..saving import (
     CustomObjectScope, custom_object_scope, deserialize_keras_object, get_custom_objects, get_registered_name,
     get_registered_object, register_keras_serializable, serialize_keras_object,
 )
+from .sequence_utils import pad_sequences
+from .timeseries import timeseries_dataset_from_array
+from .dataset_utils import get_source_inputs, pack_x_y_sample_weight, split_dataset, unpack_x_y_sample_weight
+from .py_dataset import PyDataset, Sequence
+from .config_container import Config
+from .._settings import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
+from ..backend.keras_api import clear_session, is_keras_tensor, standardize_dtype
+from .model_visualization import model_to_dot, plot_model
 
 __all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable", "get_custom_objects",
            "CustomObjectScope", "custom_object_scope", "get_registered_name", "get_registered_object",
-           "serialize_keras_object", "deserialize_keras_object"]
+           "serialize_keras_object", "deserialize_keras_object", "pad_sequences", "timeseries_dataset_from_array",
+           "plot_model", "model_to_dot"]
+__all__ += ["split_dataset", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs", "PyDataset",
+            "Sequence", "Config", "enable_interactive_logging", "disable_interactive_logging",
+            "is_interactive_logging_enabled", "clear_session", "is_keras_tensor", "standardize_dtype"]
 
 
 def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
