@@ -99,6 +99,9 @@ class CpuBackend(Backend):
     adadelta_update = staticmethod(_core.adadelta_update)  # type: ignore[assignment]
     adamax_update = staticmethod(_core.adamax_update)  # type: ignore[assignment]
     nadam_update = staticmethod(_core.nadam_update)  # type: ignore[assignment]
+    # Fused whole-sequence recurrences (rust/src/kernels/rnn.rs).
+    rnn_sequence = staticmethod(_core.rnn_sequence)  # type: ignore[assignment]
+    rnn_sequence_backward = staticmethod(_core.rnn_sequence_backward)  # type: ignore[assignment]
 
 
 class ReferenceCompositeCpuBackend(CpuBackend):
@@ -115,3 +118,6 @@ class ReferenceCompositeCpuBackend(CpuBackend):
     broadcast_to = Backend.broadcast_to  # type: ignore[assignment]
     take_rows = Backend.take_rows  # type: ignore[assignment]
     scatter_add_rows = Backend.scatter_add_rows  # type: ignore[assignment]
+    # The recurrences' composites over matmul / binary / unary / strided_copy.
+    rnn_sequence = Backend.rnn_sequence  # type: ignore[assignment]
+    rnn_sequence_backward = Backend.rnn_sequence_backward  # type: ignore[assignment]

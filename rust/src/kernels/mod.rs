@@ -13,6 +13,7 @@ pub mod optim;
 pub mod parallel;
 pub mod random;
 pub mod reduce;
+pub mod rnn;
 pub mod scan;
 pub mod shape;
 pub mod strided;
