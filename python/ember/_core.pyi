@@ -3,11 +3,12 @@
 from collections.abc import Sequence
 from typing import final
 
-__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "UNARY_OPS", "__version__", "_after_fork", "_force_gemm_kernel", "_max_num_threads", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "all_finite", "argsort", "average_pool2d", "average_pool2d_backward", "batch_norm", "batch_norm_backward", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "conv2d", "conv2d_backward", "cpu_features", "cumprod", "cumsum", "dense", "dense_backward", "gather", "gemm_kernel", "get_num_threads", "matmul", "max_pool2d", "max_pool2d_backward", "nadam_update", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "rmsprop_update", "scatter_add", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "strided_copy", "strided_write", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "where", "workers_flush_denormals"]
+__all__ = ["BINARY_OPS", "CpuBuffer", "REDUCE_OPS", "RNN_ACTIVATIONS", "UNARY_OPS", "__version__", "_after_fork", "_force_gemm_kernel", "_max_num_threads", "adadelta_update", "adagrad_update", "adam_update", "adamax_update", "all_finite", "argsort", "average_pool2d", "average_pool2d_backward", "batch_norm", "batch_norm_backward", "binary_backward", "binary_op", "broadcast_to", "cast", "clear_pool", "conv2d", "conv2d_backward", "cpu_features", "cumprod", "cumsum", "dense", "dense_backward", "gather", "gemm_kernel", "get_num_threads", "matmul", "max_pool2d", "max_pool2d_backward", "nadam_update", "one_hot", "philox_bits", "pooled_bytes", "random", "random_blocks", "reduce_op", "rmsprop_update", "rnn_sequence", "rnn_sequence_backward", "scatter_add", "scatter_add_rows", "set_num_threads", "sgd_update", "shader_names", "shader_source", "sigmoid_bce", "sigmoid_bce_backward", "softmax", "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward", "strided_copy", "strided_write", "sum_to_shape", "take_rows", "transpose", "unary_backward", "unary_op", "where", "workers_flush_denormals"]
 __version__: str
 UNARY_OPS: list[str]
 BINARY_OPS: list[str]
 REDUCE_OPS: list[str]
+RNN_ACTIVATIONS: list[str]
 
 @final
 class CpuBuffer:
@@ -197,3 +198,46 @@ def clear_pool() -> None: ...
 def pooled_bytes() -> int: ...
 def shader_source(name: str) -> str: ...
 def shader_names() -> list[str]: ...
+
+# Fused whole-sequence recurrences (rust/src/kernels/rnn.rs, rust/src/py/rnn.rs).
+def rnn_sequence(
+    cell: str,
+    xw: CpuBuffer,
+    recurrent_kernel: CpuBuffer,
+    recurrent_bias: CpuBuffer | None,
+    h0: CpuBuffer,
+    c0: CpuBuffer | None,
+    mask: CpuBuffer | None,
+    recurrent_dropout_mask: CpuBuffer | None,
+    batch: int,
+    time: int,
+    units: int,
+    go_backwards: bool,
+    activation: str,
+    recurrent_activation: str,
+    reset_after: bool,
+    zero_output_for_mask: bool,
+    return_sequences: bool,
+) -> tuple[CpuBuffer, CpuBuffer, CpuBuffer | None, CpuBuffer, CpuBuffer, CpuBuffer | None]: ...
+def rnn_sequence_backward(
+    cell: str,
+    recurrent_kernel: CpuBuffer,
+    need_bias: bool,
+    mask: CpuBuffer | None,
+    recurrent_dropout_mask: CpuBuffer | None,
+    gates: CpuBuffer,
+    hs: CpuBuffer,
+    cs: CpuBuffer | None,
+    gy: CpuBuffer | None,
+    gh: CpuBuffer | None,
+    gc: CpuBuffer | None,
+    batch: int,
+    time: int,
+    units: int,
+    go_backwards: bool,
+    activation: str,
+    recurrent_activation: str,
+    reset_after: bool,
+    zero_output_for_mask: bool,
+    return_sequences: bool,
+) -> tuple[CpuBuffer, CpuBuffer, CpuBuffer | None, CpuBuffer, CpuBuffer | None]: ...

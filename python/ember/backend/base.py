@@ -497,6 +497,266 @@ class Backend(ABC):
         """Keras 3 Nadam step ``step`` in place; ``u_product`` is the momentum-cache product
         u_1 * ... * u_step (including this step's u_t = beta_1 (1 - 0.5 * 0.96^t))."""
 
+    # -- recurrences (composites) -------------------------------------------------------
+    # One call runs a whole sequence: the input projection xw = x @ kernel + bias of every
+    # step is the caller's one GEMM (`dense`); these run the recurrence after it. Layouts
+    # (row-major): xw (batch, time, k * units) with k = 1 (simple_rnn), 4 (lstm: gates i,
+    # f, c, o) or 3 (gru: z, r, h); recurrent_kernel (units, k * units); h0, c0 and
+    # recurrent_dropout_mask (batch, units); mask (batch, time) float32, nonzero = keep.
+    # Saved for the backward, in processing order s (time index t(s) = T - 1 - s with
+    # go_backwards, else s): gates (time, batch, g * units) with g = 1 (simple_rnn: the new
+    # state's activation), 5 (lstm: i, f, c~, o after their activations and act(c_t)), 4
+    # (gru: z, r, hh, and with reset_after h_in @ R_h + b_h, without it r * h_in); hs
+    # (time + 1, batch, units) with hs[0] = h0 and hs[s + 1] the state after step s; cs
+    # likewise for the lstm's carry (None otherwise).
+    def rnn_sequence(self, cell: str, xw: Buffer, recurrent_kernel: Buffer, recurrent_bias: Buffer | None, h0: Buffer,
+                     c0: Buffer | None, mask: Buffer | None, recurrent_dropout_mask: Buffer | None, batch: int,
+                     time: int, units: int, go_backwards: bool, activation: str, recurrent_activation: str,
+                     reset_after: bool, zero_output_for_mask: bool, return_sequences: bool
+                     ) -> tuple[Buffer, Buffer, Buffer | None, Buffer, Buffer, Buffer | None]:
+        """Composite: Keras 3's recurrence over a whole sequence, ``cell`` one of
+        simple_rnn, lstm, gru. Per step s, with ``h_in = h_{s-1} * recurrent_dropout_mask``
+        and ``x = xw[:, t(s)]``:
+
+        * simple_rnn: ``h = act(x + h_in @ R + b)``;
+        * lstm: ``z = x + h_in @ R + b`` split (i, f, c, o); ``i, f, o = ract(.)``,
+          ``c_t = f * c_{t-1} + i * act(z_c)``, ``h = o * act(c_t)``;
+        * gru, reset_after: ``z, r = ract(x_zr + (h_in @ R + b)_zr)``, ``hh = act(x_h +
+          r * (h_in @ R + b)_h)``; without reset_after (``b`` must be None): ``hh =
+          act(x_h + (r * h_in) @ R_h)``; then ``h = z * h_{t-1} + (1 - z) * hh``.
+
+        ``b`` is ``recurrent_bias`` (k * units,) or None. act, ract in tanh, sigmoid,
+        relu, hard_sigmoid, linear. Where ``mask[b, t(s)]`` is 0 every state keeps its
+        previous value and the step's output is the previous state, or zeros with
+        ``zero_output_for_mask`` (Keras 3). Returns ``(outputs, h, c, gates, hs, cs)``:
+        outputs (batch, time, units) in processing order when ``return_sequences``, else
+        the last step's output (batch, units) (h0 when time is 0); h, c the final states
+        (c None unless lstm); gates, hs, cs the saved tensors above."""
+        from ..errors import InvalidArgumentError
+
+        k = self._rnn_check(cell, recurrent_bias, c0, reset_after, activation, recurrent_activation)
+        b, t, u = int(batch), int(time), int(units)
+        n, ku, gu = b * u, k * u, {"simple_rnn": 1, "lstm": 5, "gru": 4}[cell] * u
+        f32 = "float32"
+        bin_ = self._rnn_bin
+        act = lambda name, x: x if name == "linear" else self.unary(name, x)  # noqa: E731
+        hs = self.full((t + 1) * n, 0.0, f32)
+        self.strided_write(hs, h0, (n,), (1,), 0)
+        cs = None
+        if cell == "lstm":
+            cs = self.full((t + 1) * n, 0.0, f32)
+            self.strided_write(cs, c0, (n,), (1,), 0)
+        gates = self.full(t * b * gu, 0.0, f32)
+        seq = self.full(b * t * u, 0.0, f32) if return_sequences else None
+        split = cell == "gru" and not reset_after
+        if split:
+            r_zr = self.strided_copy(recurrent_kernel, (u, 2 * u), (3 * u, 1), 0)
+            r_h = self.strided_copy(recurrent_kernel, (u, u), (3 * u, 1), 2 * u)
+        h, c, out = h0, c0, h0
+        if cell not in ("simple_rnn", "lstm", "gru"):
+            raise InvalidArgumentError(f"rnn_sequence: unknown cell {cell!r}")
+        for s in range(t):
+            tt = t - 1 - s if go_backwards else s
+            x = self.strided_copy(xw, (b, ku), (t * ku, 1), tt * ku)
+            blk = lambda buf, j, w=ku: self.strided_copy(buf, (b, u), (w, 1), j * u)  # noqa: E731
+            h_in = h if recurrent_dropout_mask is None else bin_("mul", h, (b, u), recurrent_dropout_mask, (b, u))
+            if split:
+                rec, _ = self.matmul(h_in, (b, u), r_zr, (u, 2 * u), False, False)
+                z = act(recurrent_activation, bin_("add", blk(x, 0), (b, u), blk(rec, 0, 2 * u), (b, u)))
+                r = act(recurrent_activation, bin_("add", blk(x, 1), (b, u), blk(rec, 1, 2 * u), (b, u)))
+                rh = bin_("mul", r, (b, u), h_in, (b, u))
+                zh, _ = self.matmul(rh, (b, u), r_h, (u, u), False, False)
+                hh = act(activation, bin_("add", blk(x, 2), (b, u), zh, (b, u)))
+                new = [bin_("add", hh, (b, u), bin_("mul", z, (b, u), bin_("sub", h, (b, u), hh, (b, u)), (b, u)), (b, u))]
+                saved = [z, r, hh, rh]
+            else:
+                rec, _ = self.matmul(h_in, (b, u), recurrent_kernel, (u, ku), False, False)
+                if recurrent_bias is not None:
+                    rec = bin_("add", rec, (b, ku), recurrent_bias, (ku,))
+                if cell == "gru":
+                    z = act(recurrent_activation, bin_("add", blk(x, 0), (b, u), blk(rec, 0), (b, u)))
+                    r = act(recurrent_activation, bin_("add", blk(x, 1), (b, u), blk(rec, 1), (b, u)))
+                    rh = blk(rec, 2)
+                    hh = act(activation, bin_("add", blk(x, 2), (b, u), bin_("mul", r, (b, u), rh, (b, u)), (b, u)))
+                    new = [bin_("add", hh, (b, u), bin_("mul", z, (b, u), bin_("sub", h, (b, u), hh, (b, u)), (b, u)), (b, u))]
+                    saved = [z, r, hh, rh]
+                else:
+                    zz = bin_("add", x, (b, ku), rec, (b, ku))
+                    if cell == "simple_rnn":
+                        new = [act(activation, zz)]
+                        saved = new
+                    else:
+                        i, f, o = (act(recurrent_activation, blk(zz, j)) for j in (0, 1, 3))
+                        g = act(activation, blk(zz, 2))
+                        c_new = bin_("add", bin_("mul", f, (b, u), c, (b, u)), (b, u), bin_("mul", i, (b, u), g, (b, u)), (b, u))
+                        ac = act(activation, c_new)
+                        new = [bin_("mul", o, (b, u), ac, (b, u)), c_new]
+                        saved = [i, f, g, o, ac]
+            for j, v in enumerate(saved):
+                self.strided_write(gates, v, (b, u), (gu, 1), s * b * gu + j * u)
+            old = [h] if cell != "lstm" else [h, c]
+            if mask is None:
+                states, out = new, new[0]
+            else:
+                keep = self.strided_copy(mask, (b, 1), (t, 1), tt)
+                states = [self.where(keep, (b, 1), nv, (b, u), ov, (b, u))[0] for nv, ov in zip(new, old)]
+                out = (self.where(keep, (b, 1), new[0], (b, u), self.full(1, 0.0, f32), ())[0]
+                       if zero_output_for_mask else states[0])
+            h = states[0]
+            self.strided_write(hs, h, (n,), (1,), (s + 1) * n)
+            if cs is not None:
+                c = states[1]
+                self.strided_write(cs, c, (n,), (1,), (s + 1) * n)
+            if seq is not None:
+                self.strided_write(seq, out, (b, u), (t * u, 1), s * u)
+        outputs = seq if seq is not None else self.copy(out)
+        return outputs, self.copy(h), (None if c is None else self.copy(c)), gates, hs, cs
+
+    def rnn_sequence_backward(self, cell: str, recurrent_kernel: Buffer, need_bias: bool, mask: Buffer | None,
+                              recurrent_dropout_mask: Buffer | None, gates: Buffer, hs: Buffer, cs: Buffer | None,
+                              gy: Buffer | None, gh: Buffer | None, gc: Buffer | None, batch: int, time: int,
+                              units: int, go_backwards: bool, activation: str, recurrent_activation: str,
+                              reset_after: bool, zero_output_for_mask: bool, return_sequences: bool
+                              ) -> tuple[Buffer, Buffer, Buffer | None, Buffer, Buffer | None]:
+        """Composite: the backward through time of `rnn_sequence` from its saved
+        ``gates, hs, cs`` and the upstream gradients of its outputs (``gy``, shaped like
+        them), final h (``gh``) and final c (``gc``), each None for zeros. Returns
+        ``(d xw (batch, time, k units), d recurrent_kernel, d recurrent_bias (k units,) when
+        need_bias else None, d h0, d c0 (lstm) else None)``. Derivatives of the activations
+        come from their outputs (relu'(0) = 0; hard_sigmoid's is 0 where it saturates)."""
+        k = self._rnn_check(cell, None, cs, reset_after, activation, recurrent_activation)
+        b, t, u = int(batch), int(time), int(units)
+        n, ku, gu = b * u, k * u, {"simple_rnn": 1, "lstm": 5, "gru": 4}[cell] * u
+        f32 = "float32"
+        bin_ = self._rnn_bin
+        bu = (b, u)
+        dact = self._rnn_dact
+        one = self.full(1, 1.0, f32)
+        dh = self.copy(gh) if gh is not None else self.full(n, 0.0, f32)
+        dc = (self.copy(gc) if gc is not None else self.full(n, 0.0, f32)) if cell == "lstm" else None
+        gxw = self.full(b * t * ku, 0.0, f32)
+        grk = self.full(u * ku, 0.0, f32)
+        grb = self.full(ku, 0.0, f32) if need_bias else None
+        split = cell == "gru" and not reset_after
+        if split:
+            r_zr = self.strided_copy(recurrent_kernel, (u, 2 * u), (3 * u, 1), 0)
+            r_h = self.strided_copy(recurrent_kernel, (u, u), (3 * u, 1), 2 * u)
+            g_zr, g_h = self.full(2 * u * u, 0.0, f32), self.full(u * u, 0.0, f32)
+        for s in range(t - 1, -1, -1):
+            tt = t - 1 - s if go_backwards else s
+            gate = [self.strided_copy(gates, bu, (gu, 1), s * b * gu + j * u) for j in range(gu // u)]
+            hp = self.strided_copy(hs, (n,), (1,), s * n)
+            h_in = hp if recurrent_dropout_mask is None else bin_("mul", hp, bu, recurrent_dropout_mask, bu)
+            go = None
+            if gy is not None and (return_sequences or s == t - 1):
+                go = self.strided_copy(gy, bu, (t * u, 1), s * u) if return_sequences else gy
+            dht = dh if go is None else bin_("add", dh, bu, go, bu)
+            keep = None if mask is None else self.strided_copy(mask, (b, 1), (t, 1), tt)
+            kept = (lambda v: v) if keep is None else (lambda v: bin_("mul", v, bu, keep, (b, 1)))
+            direct = None
+            dc_new = None
+            if cell == "simple_rnn":
+                gx = drec = [kept(bin_("mul", dht, bu, dact(activation, gate[0], n), bu))]
+            elif cell == "lstm":
+                i, f, g, o, ac = gate
+                cp = self.strided_copy(cs, (n,), (1,), s * n)
+                dct = bin_("add", dc, bu, bin_("mul", bin_("mul", dht, bu, o, bu), bu, dact(activation, ac, n), bu), bu)
+                di = bin_("mul", bin_("mul", dct, bu, g, bu), bu, dact(recurrent_activation, i, n), bu)
+                df = bin_("mul", bin_("mul", dct, bu, cp, bu), bu, dact(recurrent_activation, f, n), bu)
+                dg = bin_("mul", bin_("mul", dct, bu, i, bu), bu, dact(activation, g, n), bu)
+                do = bin_("mul", bin_("mul", dht, bu, ac, bu), bu, dact(recurrent_activation, o, n), bu)
+                gx = drec = [kept(v) for v in (di, df, dg, do)]
+                dc_new = bin_("mul", dct, bu, f, bu)
+            else:
+                z, r, hh, rh = gate
+                one_minus_z = bin_("sub", one, (), z, bu)
+                dhh = kept(bin_("mul", bin_("mul", dht, bu, one_minus_z, bu), bu, dact(activation, hh, n), bu))
+                dz = kept(bin_("mul", bin_("mul", dht, bu, bin_("sub", hp, bu, hh, bu), bu), bu,
+                               dact(recurrent_activation, z, n), bu))
+                direct = bin_("mul", dht, bu, z, bu)
+                if split:
+                    drh, _ = self.matmul(dhh, bu, r_h, (u, u), False, True)
+                    dr = bin_("mul", bin_("mul", drh, bu, h_in, bu), bu, dact(recurrent_activation, r, n), bu)
+                    gx, drec = [dz, dr, dhh], [dz, dr]
+                    gh_part, _ = self.matmul(rh, bu, dhh, bu, True, False)
+                    g_h = bin_("add", g_h, (u, u), gh_part, (u, u))
+                    rpath = bin_("mul", drh, bu, r, bu)
+                    if recurrent_dropout_mask is not None:
+                        rpath = bin_("mul", rpath, bu, recurrent_dropout_mask, bu)
+                    direct = bin_("add", direct, bu, rpath, bu)
+                else:
+                    dr = bin_("mul", bin_("mul", dhh, bu, rh, bu), bu, dact(recurrent_activation, r, n), bu)
+                    gx, drec = [dz, dr, dhh], [dz, dr, bin_("mul", dhh, bu, r, bu)]
+            for j, v in enumerate(gx):
+                self.strided_write(gxw, v, bu, (t * ku, 1), tt * ku + j * u)
+            w = len(drec) * u
+            dz_all = self.full(b * w, 0.0, f32)
+            for j, v in enumerate(drec):
+                self.strided_write(dz_all, v, bu, (w, 1), j * u)
+            rk = r_zr if split else recurrent_kernel
+            dh_in, _ = self.matmul(dz_all, (b, w), rk, (u, w), False, True)
+            if recurrent_dropout_mask is not None:
+                dh_in = bin_("mul", dh_in, bu, recurrent_dropout_mask, bu)
+            part, _ = self.matmul(h_in, bu, dz_all, (b, w), True, False)
+            if split:
+                g_zr = bin_("add", g_zr, (u, w), part, (u, w))
+            else:
+                grk = bin_("add", grk, (u, w), part, (u, w))
+            if grb is not None:
+                grb = bin_("add", grb, (w,), self.sum_to_shape(dz_all, (b, w), (w,)), (w,))
+            if direct is None:
+                direct = self.full(n, 0.0, f32)
+            if keep is not None:
+                carry = dh if (go is None or zero_output_for_mask) else dht
+                direct = self.where(keep, (b, 1), direct, bu, carry, bu)[0]
+                if dc_new is not None:
+                    dc_new = self.where(keep, (b, 1), dc_new, bu, dc, bu)[0]
+            dh = bin_("add", direct, bu, dh_in, bu)
+            if dc_new is not None:
+                dc = dc_new
+        if split:
+            grk = self.full(u * ku, 0.0, f32)
+            self.strided_write(grk, g_zr, (u, 2 * u), (3 * u, 1), 0)
+            self.strided_write(grk, g_h, (u, u), (3 * u, 1), 2 * u)
+        return gxw, grk, grb, dh, dc
+
+    def _rnn_bin(self, op: str, a: Buffer, a_shape: Shape, b: Buffer, b_shape: Shape) -> Buffer:
+        return self.binary(op, a, a_shape, b, b_shape)[0]
+
+    def _rnn_dact(self, name: str, y: Buffer, n: int) -> Buffer:
+        """The derivative of activation ``name`` at the input whose output is ``y``."""
+        one = self.full(1, 1.0, "float32")
+        zero = self.full(1, 0.0, "float32")
+        if name == "tanh":
+            return self._rnn_bin("sub", one, (), self._rnn_bin("mul", y, (n,), y, (n,)), (n,))
+        if name == "sigmoid":
+            return self._rnn_bin("mul", y, (n,), self._rnn_bin("sub", one, (), y, (n,)), (n,))
+        if name == "relu":
+            return self._rnn_bin("greater", y, (n,), zero, ())
+        if name == "hard_sigmoid":
+            inside = self._rnn_bin("mul", self._rnn_bin("greater", y, (n,), zero, ()), (n,),
+                                   self._rnn_bin("less", y, (n,), one, ()), (n,))
+            return self._rnn_bin("mul", inside, (n,), self.full(1, 1.0 / 6.0, "float32"), ())
+        return self.full(n, 1.0, "float32")
+
+    def _rnn_check(self, cell: str, recurrent_bias, carry, reset_after: bool, activation: str,
+                   recurrent_activation: str) -> int:
+        """The gate count of ``cell``, or InvalidArgumentError for a bad combination."""
+        from ..errors import InvalidArgumentError
+
+        gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}.get(cell)
+        if gates is None:
+            raise InvalidArgumentError(f"rnn_sequence: unknown cell {cell!r}; valid: simple_rnn, lstm, gru")
+        for a in (activation, recurrent_activation):
+            if a not in ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear"):
+                raise InvalidArgumentError(f"rnn_sequence: activation {a!r} is not fused; valid: tanh, sigmoid, relu, "
+                                           "hard_sigmoid, linear")
+        if (carry is None) == (cell == "lstm"):
+            raise InvalidArgumentError(f"rnn_sequence: {cell} {'needs' if cell == 'lstm' else 'has no'} carry state c")
+        if recurrent_bias is not None and cell == "gru" and not reset_after:
+            raise InvalidArgumentError("rnn_sequence: a GRU with reset_after=False has no recurrent bias")
+        return gates
+
     # -- convolution and pooling (composites) -------------------------------------------
     # Inputs are NHWC (channels_last); kernels are (kh, kw, in // groups, out) as Keras
     # lays them out; ``pads`` are explicit zero paddings ((top, bottom), (left, right)),

@@ -99,6 +99,9 @@ class CpuBackend(Backend):
     adadelta_update = staticmethod(_core.adadelta_update)  # type: ignore[assignment]
     adamax_update = staticmethod(_core.adamax_update)  # type: ignore[assignment]
     nadam_update = staticmethod(_core.nadam_update)  # type: ignore[assignment]
+    # Fused whole-sequence recurrences (rust/src/kernels/rnn.rs).
+    rnn_sequence = staticmethod(_core.rnn_sequence)  # type: ignore[assignment]
+    rnn_sequence_backward = staticmethod(_core.rnn_sequence_backward)  # type: ignore[assignment]
 
     # Convolution and pooling (rust/src/kernels/conv.rs, pool.rs): tiled implicit GEMM or a
     # direct kernel, bias and activation fused; single-pass pooling with int32 argmax.
@@ -146,3 +149,6 @@ class ReferenceCompositeCpuBackend(CpuBackend):
     max_pool2d_backward = Backend.max_pool2d_backward  # type: ignore[assignment]
     average_pool2d = Backend.average_pool2d  # type: ignore[assignment]
     average_pool2d_backward = Backend.average_pool2d_backward  # type: ignore[assignment]
+    # The recurrences' composites over matmul / binary / unary / strided_copy.
+    rnn_sequence = Backend.rnn_sequence  # type: ignore[assignment]
+    rnn_sequence_backward = Backend.rnn_sequence_backward  # type: ignore[assignment]

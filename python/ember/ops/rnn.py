@@ -11,12 +11,19 @@ differentiable ops, so autograd differentiates it and every device gets gradient
   gate order i, f, c, o for the LSTM and z, r, h for the GRU),
 * the step outputs joined with ``ops.stack`` when the whole sequence is returned.
 
+When the activations are ones the backends fuse (`FUSED_ACTIVATIONS`: tanh, sigmoid,
+relu, hard_sigmoid, linear, by name or as the `ember.activations` functions), the
+recurrence after the input projection is ONE autograd node instead: the backend's
+`rnn_sequence` runs every step in one call (one fused kernel per step on the GPU, one
+Rust call on the CPU) and saves the gate activations, and `rnn_sequence_backward` runs
+the whole backward through time. Callables fall back to the composite.
+
+``mask`` (batch, time), nonzero = keep, follows Keras 3: at a masked step every state
+keeps its previous value and the step's output is the previous output (the previous
+state), or zeros with ``zero_output_for_mask``.
+
 The time length comes from the data at call time, so the layers work on inputs whose
 time axis is unknown (None) when the model is built.
-
-A ``mask`` (batch, time) of booleans or 0/1 follows Keras 3 (``backend.rnn``): at a
-masked step every state keeps its previous value and the output is the previous output,
-or zeros with ``zero_output_for_mask``.
 
 Shapes: ``inputs`` (batch, time, features); ``kernel`` (features, gates * units);
 ``recurrent_kernel`` (units, gates * units); ``bias`` (gates * units,), or (2, 3 * units)
@@ -27,17 +34,19 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
 from ..autograd import _state
 from ..backend.base import contiguous_strides
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import DeviceError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor, zeros
 from .array import stack as _stack
+from .array import where as _where
 from .core import _float, _record, _scalar, _wrap, add, multiply, reshape, subtract, take
 from .nn import dense, matmul
 
-__all__ = ["simple_rnn", "lstm", "gru"]
+__all__ = ["simple_rnn", "lstm", "gru", "FUSED_ACTIVATIONS"]
+
+#: activations the fused recurrent kernels implement (``Backend.rnn_sequence``).
+FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
 
 
 # -- splitting a tensor along an axis, and joining it back ------------------------------------
@@ -120,6 +129,124 @@ def _states(op: str, initial_state, n: int, b: int, units: int, device: str) -> 
     return out
 
 
+def _fused_name(fn) -> str | None:
+    """The fused kernels' name of activation ``fn`` (a name, None, or one of the
+    `ember.activations` functions), or None where only the composite can run it."""
+    if fn is None:
+        return "linear"
+    if isinstance(fn, str):
+        return fn if fn in FUSED_ACTIVATIONS else None
+    from .. import activations
+
+    for name in FUSED_ACTIVATIONS:
+        if fn is getattr(activations, name):
+            return name
+    return None
+
+
+def _mask(op: str, mask, b: int, t: int, device: str) -> Tensor | None:
+    """The (batch, time) mask as float32 1.0 (keep) / 0.0 (masked), or None."""
+    if mask is None:
+        return None
+    if isinstance(mask, Tensor):
+        if mask.device != device:
+            raise DeviceError(f"{op}: the inputs are on {device!r} but the mask is on {mask.device!r}; move one with .to()")
+        m = _float(mask)
+    else:
+        import numpy as np
+
+        arr = np.asarray(mask)
+        m = as_tensor((arr != 0).astype(np.float32) if arr.dtype == bool else arr.astype(np.float32), device=device)
+    if m.shape != (b, t):
+        raise ShapeError(f"{op}: mask has shape {m.shape}, expected (batch, time) = {(b, t)}")
+    return m
+
+
+def _dropout(op: str, m, b: int, width: int, what: str, device: str) -> Tensor | None:
+    if m is None:
+        return None
+    m = _float(as_tensor(m, device=device))
+    if m.shape != (b, width):
+        raise ShapeError(f"{op}: {what} has shape {m.shape}, expected {(b, width)}")
+    return m
+
+
+def _mask_steps(m: Tensor | None, go_backwards: bool) -> list:
+    """Per processing step the (batch, 1) keep mask, or Nones."""
+    if m is None:
+        return []
+    b, t = m.shape
+    steps = _unstack(reshape(m, (b, t, 1)), 1)
+    return steps[::-1] if go_backwards else steps
+
+
+def _masked(keep, new: list[Tensor], old: list[Tensor], zero_output: bool) -> tuple[Tensor, list[Tensor]]:
+    """Keras 3's masked step: (output, states) from the new and the previous states."""
+    if keep is None:
+        return new[0], new
+    states = [_where(keep, n, o) for n, o in zip(new, old)]
+    out = _where(keep, new[0], 0.0) if zero_output else states[0]
+    return out, states
+
+
+def _fused(cell: str, x: Tensor, kernel, recurrent_kernel, input_bias, recurrent_bias, states: list[Tensor],
+           activation: str, recurrent_activation: str, go_backwards: bool, return_sequences: bool, reset_after: bool,
+           dropout_mask, recurrent_dropout_mask, mask: Tensor | None, zero_output_for_mask: bool):
+    """The recurrence as one autograd node over ``Backend.rnn_sequence``.
+
+    The outputs (sequence or last output) and the final states are each a small node
+    whose backward parks its gradient; they all lead to one hub node (autograd reaches it
+    after all of them), whose backward runs `rnn_sequence_backward` once with every
+    gradient that arrived (None for an output the loss does not use)."""
+    b, t, f = x.shape
+    units = recurrent_kernel.shape[0]
+    rk = _float(as_tensor(recurrent_kernel))
+    if rk.device != x.device:
+        raise DeviceError(f"{cell}: the inputs are on {x.device!r} but the recurrent_kernel is on {rk.device!r}; "
+                          "move one with .to()")
+    if dropout_mask is not None:
+        x = multiply(x, reshape(_dropout(cell, dropout_mask, b, f, "dropout_mask", x.device), (b, 1, f)))
+    rdm = _dropout(cell, recurrent_dropout_mask, b, units, "recurrent_dropout_mask", x.device)
+    xw = dense(x, kernel, input_bias, "linear")
+    rb = None if recurrent_bias is None else _float(as_tensor(recurrent_bias, device=x.device))
+    h0 = states[0]
+    c0 = states[1] if cell == "lstm" else None
+    be = xw._backend
+    mbuf = None if mask is None else mask._buf
+    rbuf = None if rdm is None else rdm._buf
+    spec = (b, t, units, bool(go_backwards), activation, recurrent_activation, bool(reset_after),
+            bool(zero_output_for_mask), bool(return_sequences))
+    y, h, c, gates, hs, cs = be.rnn_sequence(cell, xw._buf, rk._buf, None if rb is None else rb._buf, h0._buf,
+                                             None if c0 is None else c0._buf, mbuf, rbuf, *spec)
+    y_shape = (b, t, units) if return_sequences else (b, units)
+    outs = [_wrap(y, y_shape, "float32", be), _wrap(h, (b, units), "float32", be)]
+    if c is not None:
+        outs.append(_wrap(c, (b, units), "float32", be))
+    inputs = (xw, rk, rb, h0, c0)
+    if not (_state.enabled and any(i is not None and i.requires_grad for i in inputs)):
+        return outs[0], outs[1:]
+    slot: dict = {}
+
+    def hub_backward(_token):
+        g = [slot.pop(k, None) for k in range(3)]
+        gxw, grk, grb, gh0, gc0 = be.rnn_sequence_backward(
+            cell, rk._buf, rb is not None, mbuf, rbuf, gates, hs, cs, *(None if gi is None else gi._buf for gi in g),
+            *spec)
+        return (_wrap(gxw, xw.shape, "float32", be), _wrap(grk, rk.shape, "float32", be),
+                None if rb is None else _wrap(grb, rb.shape, "float32", be), _wrap(gh0, h0.shape, "float32", be),
+                None if c0 is None else _wrap(gc0, c0.shape, "float32", be))
+
+    hub = _record(_wrap(y, y_shape, "float32", be), inputs, hub_backward)
+    token = _scalar(0.0, hub)
+    for k, out in enumerate(outs):
+        def park(g, k=k):
+            slot[k] = g
+            return (token,)
+
+        _record(out, (hub,), park)
+    return outs[0], outs[1:]
+
+
 def _input_steps(x: Tensor, kernel: Tensor, bias, dropout_mask, go_backwards: bool) -> list[Tensor]:
     """``x @ kernel + bias`` for the whole sequence in one fused kernel, split into steps."""
     if dropout_mask is not None:
@@ -128,26 +255,6 @@ def _input_steps(x: Tensor, kernel: Tensor, bias, dropout_mask, go_backwards: bo
     xw = dense(x, kernel, bias, "linear")
     steps = _unstack(xw, 1)
     return steps[::-1] if go_backwards else steps
-
-
-def _mask_steps(op: str, mask, b: int, t: int, device: str, go_backwards: bool) -> list | None:
-    """The (batch, time) mask as one float32 (batch, 1) column per step, in processing
-    order (Keras: at a masked step the states keep their previous values)."""
-    if mask is None:
-        return None
-    m = mask if isinstance(mask, Tensor) else as_tensor(np.asarray(mask, dtype=np.float32), device=device)
-    if m.shape != (b, t):
-        raise ShapeError(f"{op}: mask has shape {m.shape}, expected (batch, time) = {(b, t)}")
-    m = _float(m) if m.dtype != "float32" else m
-    if m.device != device:
-        m = m.to(device)
-    cols = [reshape(c, (b, 1)) for c in _unstack(m, 1)]
-    return cols[::-1] if go_backwards else cols
-
-
-def _masked(m, new: Tensor, old: Tensor) -> Tensor:
-    """``new`` where the step's mask is 1, ``old`` where it is 0: old + m * (new - old)."""
-    return new if m is None else add(old, multiply(m, subtract(new, old)))
 
 
 def _finish(op: str, outputs: list[Tensor], states: list[Tensor], return_sequences: bool, b: int, units: int,
@@ -182,9 +289,9 @@ def simple_rnn(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, 
         return_sequences: return every step's output (batch, time, units), else the last.
         dropout_mask: (batch, features), multiplied into every step's input.
         recurrent_dropout_mask: (batch, units), multiplied into h_{t-1} before the matmul.
-        mask: (batch, time) booleans or 0/1, or None: at a masked (0) step the state
-            keeps its value and the output repeats the previous one.
-        zero_output_for_mask: output zeros at masked steps instead.
+        mask: (batch, time) booleans or 0/1, or None: at a masked step the state keeps
+            its value and the output is the previous state (Keras 3).
+        zero_output_for_mask: a masked step outputs zeros instead.
 
     Returns:
         ``(outputs, [h])``.
@@ -197,16 +304,20 @@ def simple_rnn(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, 
         ((2, 4), (2, 4))
     """
     x, b, t, units = _check("simple_rnn", inputs, kernel, recurrent_kernel, 1)
-    act = _activation(activation)
     (h,) = _states("simple_rnn", initial_state, 1, b, units, x.device)
-    ms = _mask_steps("simple_rnn", mask, b, t, x.device, go_backwards)
+    m = _mask("simple_rnn", mask, b, t, x.device)
+    name = _fused_name(activation)
+    if name is not None:
+        return _fused("simple_rnn", x, kernel, recurrent_kernel, bias, None, [h], name, "sigmoid", go_backwards,
+                      return_sequences, False, dropout_mask, recurrent_dropout_mask, m, zero_output_for_mask)
+    act = _activation(activation)
     outputs = []
-    for i, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
+    keeps = _mask_steps(m, go_backwards)
+    for s, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
-        h_new = act(add(xw, matmul(h_in, recurrent_kernel)))
-        m = None if ms is None else ms[i]
-        h = _masked(m, h_new, h)
-        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
+        out, (h,) = _masked(keeps[s] if keeps else None, [act(add(xw, matmul(h_in, recurrent_kernel)))], [h],
+                            zero_output_for_mask)
+        outputs.append(out)
     return _finish("simple_rnn", outputs, [h], return_sequences, b, units, x.device)
 
 
@@ -239,19 +350,23 @@ def lstm(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activa
         ((2, 5, 4), (2, 4))
     """
     x, b, t, units = _check("lstm", inputs, kernel, recurrent_kernel, 4)
+    h, c = _states("lstm", initial_state, 2, b, units, x.device)
+    m = _mask("lstm", mask, b, t, x.device)
+    names = (_fused_name(activation), _fused_name(recurrent_activation))
+    if None not in names:
+        return _fused("lstm", x, kernel, recurrent_kernel, bias, None, [h, c], names[0], names[1], go_backwards,
+                      return_sequences, False, dropout_mask, recurrent_dropout_mask, m, zero_output_for_mask)
     act = _activation(activation)
     ract = _activation(recurrent_activation)
-    h, c = _states("lstm", initial_state, 2, b, units, x.device)
-    ms = _mask_steps("lstm", mask, b, t, x.device, go_backwards)
     outputs = []
-    for i, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
+    keeps = _mask_steps(m, go_backwards)
+    for s, xw in enumerate(_input_steps(x, kernel, bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
         zi, zf, zc, zo = _gates(add(xw, matmul(h_in, recurrent_kernel)), 4)
         c_new = add(multiply(ract(zf), c), multiply(ract(zi), act(zc)))
         h_new = multiply(ract(zo), act(c_new))
-        m = None if ms is None else ms[i]
-        h, c = _masked(m, h_new, h), _masked(m, c_new, c)
-        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
+        out, (h, c) = _masked(keeps[s] if keeps else None, [h_new, c_new], [h, c], zero_output_for_mask)
+        outputs.append(out)
     return _finish("lstm", outputs, [h, c], return_sequences, b, units, x.device)
 
 
@@ -288,9 +403,8 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
         (2, 4)
     """
     x, b, t, units = _check("gru", inputs, kernel, recurrent_kernel, 3)
-    act = _activation(activation)
-    ract = _activation(recurrent_activation)
     (h,) = _states("gru", initial_state, 1, b, units, x.device)
+    m = _mask("gru", mask, b, t, x.device)
     input_bias = recurrent_bias = None
     if bias is not None:
         expected = (2, 3 * units) if reset_after else (3 * units,)
@@ -301,11 +415,18 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
             recurrent_bias = reshape(take(bias, [1]), (3 * units,))
         else:
             input_bias = bias
+    names = (_fused_name(activation), _fused_name(recurrent_activation))
+    if None not in names:
+        return _fused("gru", x, kernel, recurrent_kernel, input_bias, recurrent_bias, [h], names[0], names[1],
+                      go_backwards, return_sequences, reset_after, dropout_mask, recurrent_dropout_mask, m,
+                      zero_output_for_mask)
+    act = _activation(activation)
+    ract = _activation(recurrent_activation)
+    keeps = _mask_steps(m, go_backwards)
     if not reset_after:
         rk_zr, rk_h = _split_columns(recurrent_kernel, units)
-    ms = _mask_steps("gru", mask, b, t, x.device, go_backwards)
     outputs = []
-    for i, xw in enumerate(_input_steps(x, kernel, input_bias, dropout_mask, go_backwards)):
+    for s, xw in enumerate(_input_steps(x, kernel, input_bias, dropout_mask, go_backwards)):
         h_in = h if recurrent_dropout_mask is None else multiply(h, recurrent_dropout_mask)
         x_z, x_r, x_h = _gates(xw, 3)
         if reset_after:
@@ -322,10 +443,9 @@ def gru(inputs, kernel, recurrent_kernel, bias=None, initial_state=None, activat
             r = ract(add(x_r, r_r))
             hh = act(add(x_h, matmul(multiply(r, h_in), rk_h)))
         # z * h + (1 - z) * hh, as hh + z * (h - hh): one op fewer.
-        h_new = add(hh, multiply(z, subtract(h, hh)))
-        m = None if ms is None else ms[i]
-        h = _masked(m, h_new, h)
-        outputs.append(multiply(h_new, m) if m is not None and zero_output_for_mask else h)
+        out, (h,) = _masked(keeps[s] if keeps else None, [add(hh, multiply(z, subtract(h, hh)))], [h],
+                            zero_output_for_mask)
+        outputs.append(out)
     return _finish("gru", outputs, [h], return_sequences, b, units, x.device)
 
 

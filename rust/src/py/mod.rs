@@ -7,6 +7,7 @@
 mod buffer;
 mod conv;
 mod errors;
+mod rnn;
 
 use pyo3::prelude::*;
 
@@ -959,5 +960,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(shader_names, m)?)?;
     m.add_function(wrap_pyfunction!(pooled_bytes, m)?)?;
+    rnn::register(m)?;
     Ok(())
 }

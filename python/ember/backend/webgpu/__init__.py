@@ -17,10 +17,11 @@ from .nn import NNKernels
 from .optim import OptimKernels
 from .random import RandomKernels
 from .reduce import ReduceKernels
+from .rnn import RnnKernels
 from .runtime import get_runtime
 
 
-class WebGpuBackend(ConvKernels, ElementwiseKernels, IndexKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, Backend):
+class WebGpuBackend(ConvKernels, ElementwiseKernels, IndexKernels, ReduceKernels, LinalgKernels, NNKernels, RandomKernels, OptimKernels, RnnKernels, Backend):
     name = "gpu"
 
     def __init__(self):
