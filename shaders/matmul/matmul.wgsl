@@ -6,6 +6,12 @@
 // A is read as A[m, k] = a[m * sa_m + k * sa_k] (likewise B), so op() costs nothing.
 // Batch is the z workgroup index. act: 0 linear, 1 relu, 2 sigmoid, 3 tanh.
 //
+// Split-K: with splits > 1, z = batch * splits + s and slice s sums only k in
+// [s * kc, s * kc + kc), writing its own (m, n) partial at c[z]; the host adds the
+// partials and applies the epilogue. It bounds the K loop of one invocation (lavapipe
+// stops an invocation's loops after 65,535 iterations in total) and gives a tall-skinny
+// product (a weight gradient: small m and n, huge k) more than a handful of workgroups.
+//
 // Global loads are vec4 where the layout allows (override constants chosen by the host):
 //   VEC_A = 0: scalar loads; 1: vec4 along k (sa_k == 1, k, sa_m and the batch stride
 //   multiples of 4); 2: vec4 along m (sa_m == 1, m, sa_k and the batch stride multiples
@@ -20,6 +26,7 @@ struct Params {
     m: u32, n: u32, k: u32, batch: u32,
     sa_m: u32, sa_k: u32, sb_k: u32, sb_n: u32,
     a_batch: u32, b_batch: u32, has_bias: u32, act: u32,
+    splits: u32, kc: u32, p0: u32, p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
@@ -51,7 +58,7 @@ fn epilogue(v: f32, col: u32) -> f32 {
     return z;
 }
 
-fn stage_a(t: u32, abase: u32, row0: u32, k0: u32) {
+fn stage_a(t: u32, abase: u32, row0: u32, k0: u32, khi: u32) {
     if (VEC_A == 1u) {
         // One vec4 along k: A[m, gk..gk+3] -> four k rows of the tile.
         let am = t / 4u;
@@ -59,7 +66,7 @@ fn stage_a(t: u32, abase: u32, row0: u32, k0: u32) {
         let gm = row0 + am;
         let gk = k0 + ak;
         var v = vec4<f32>(0.0);
-        if (gm < p.m && gk < p.k) { v = a[(abase + gm * p.sa_m + gk) >> 2u]; }
+        if (gm < p.m && gk < khi) { v = a[(abase + gm * p.sa_m + gk) >> 2u]; }
         As[(ak + 0u) * 16u + am / 4u][am % 4u] = v.x;
         As[(ak + 1u) * 16u + am / 4u][am % 4u] = v.y;
         As[(ak + 2u) * 16u + am / 4u][am % 4u] = v.z;
@@ -71,7 +78,7 @@ fn stage_a(t: u32, abase: u32, row0: u32, k0: u32) {
         let gm = row0 + am;
         let gk = k0 + ak;
         var v = vec4<f32>(0.0);
-        if (gm < p.m && gk < p.k) { v = a[(abase + gm + gk * p.sa_k) >> 2u]; }
+        if (gm < p.m && gk < khi) { v = a[(abase + gm + gk * p.sa_k) >> 2u]; }
         As[ak * 16u + am / 4u] = v;
     } else {
         for (var e = 0u; e < 4u; e = e + 1u) {
@@ -81,20 +88,20 @@ fn stage_a(t: u32, abase: u32, row0: u32, k0: u32) {
             let gm = row0 + am;
             let gk = k0 + ak;
             var v = 0.0;
-            if (gm < p.m && gk < p.k) { v = load_a(abase + gm * p.sa_m + gk * p.sa_k); }
+            if (gm < p.m && gk < khi) { v = load_a(abase + gm * p.sa_m + gk * p.sa_k); }
             As[ak * 16u + am / 4u][am % 4u] = v;
         }
     }
 }
 
-fn stage_b(t: u32, bbase: u32, col0: u32, k0: u32) {
+fn stage_b(t: u32, bbase: u32, col0: u32, k0: u32, khi: u32) {
     if (VEC_B == 1u) {
         let bk = t / 16u;
         let bn = (t % 16u) * 4u;
         let gk = k0 + bk;
         let gn = col0 + bn;
         var v = vec4<f32>(0.0);
-        if (gk < p.k && gn < p.n) { v = b[(bbase + gk * p.sb_k + gn) >> 2u]; }
+        if (gk < khi && gn < p.n) { v = b[(bbase + gk * p.sb_k + gn) >> 2u]; }
         Bs[bk * 16u + bn / 4u] = v;
     } else if (VEC_B == 2u) {
         let bn = t / 4u;
@@ -102,7 +109,7 @@ fn stage_b(t: u32, bbase: u32, col0: u32, k0: u32) {
         let gk = k0 + bk;
         let gn = col0 + bn;
         var v = vec4<f32>(0.0);
-        if (gk < p.k && gn < p.n) { v = b[(bbase + gk + gn * p.sb_n) >> 2u]; }
+        if (gk < khi && gn < p.n) { v = b[(bbase + gk + gn * p.sb_n) >> 2u]; }
         Bs[(bk + 0u) * 16u + bn / 4u][bn % 4u] = v.x;
         Bs[(bk + 1u) * 16u + bn / 4u][bn % 4u] = v.y;
         Bs[(bk + 2u) * 16u + bn / 4u][bn % 4u] = v.z;
@@ -115,7 +122,7 @@ fn stage_b(t: u32, bbase: u32, col0: u32, k0: u32) {
             let gk = k0 + bk;
             let gn = col0 + bn;
             var v = 0.0;
-            if (gk < p.k && gn < p.n) { v = load_b(bbase + gk * p.sb_k + gn * p.sb_n); }
+            if (gk < khi && gn < p.n) { v = load_b(bbase + gk * p.sb_k + gn * p.sb_n); }
             Bs[bk * 16u + bn / 4u][bn % 4u] = v;
         }
     }
@@ -131,7 +138,9 @@ fn store_row(cbase: u32, r: u32, col: u32, v: vec4<f32>) {
 
 @compute @workgroup_size(16, 16, 1)
 fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let bz = wid.z;
+    let bz = wid.z / p.splits;
+    let k_lo = (wid.z % p.splits) * p.kc;
+    let k_hi = min(p.k, k_lo + p.kc);
     let row0 = wid.y * TM;
     let col0 = wid.x * TN;
     let tx = lid.x;
@@ -143,9 +152,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var acc3 = vec4<f32>(0.0);
-    for (var k0 = 0u; k0 < p.k; k0 = k0 + TK) {
-        stage_a(t, abase, row0, k0);
-        stage_b(t, bbase, col0, k0);
+    for (var k0 = k_lo; k0 < k_hi; k0 = k0 + TK) {
+        stage_a(t, abase, row0, k0, k_hi);
+        stage_b(t, bbase, col0, k0, k_hi);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
             let av = As[kk * 16u + ty];   // rows ty*4 .. ty*4+3 at this k
@@ -157,7 +166,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         }
         workgroupBarrier();
     }
-    let cbase = bz * p.m * p.n;
+    let cbase = wid.z * p.m * p.n;
     let r = row0 + ty * 4u;
     let col = col0 + tx * 4u;
     store_row(cbase, r + 0u, col, acc0);

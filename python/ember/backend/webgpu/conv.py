@@ -36,6 +36,13 @@ MIN_TILED_COLS = 16
 #: rows each) until about SPLIT_TARGET workgroups run; a second pass adds the partials.
 SPLIT_TARGET = 128
 MIN_SPLIT_ROWS = 256
+#: ... and into chunks of at most this many rows whatever the tile count, so one
+#: invocation's loop stays short (runtime.LOOP_BUDGET: lavapipe stops a loop after 65,535
+#: iterations in total): 256 slices of 16 rows.
+MAX_SPLIT_ROWS = 4096
+#: Loop iterations a tiled pass may spend per 16-deep slice of its reduction (the slice's
+#: staging and multiply-add loops, unrolled or not), for `Runtime.check_loops`.
+SLICE_LOOPS = 48
 #: "tiled" or "direct" pins the schedule of every conv pass (the tests run both); None
 #: chooses by shape.
 SCHEDULE: str | None = None
@@ -110,10 +117,12 @@ class ConvKernels:
             words[20] = y.n
             inputs = [x, w, b if b is not None else x]
             if self._tiled(og, kh * kw * cg, rows, g):
+                self.rt.check_loops("conv2d", _cdiv(kh * kw * cg, TK) * SLICE_LOOPS, f"a reduction over {kh * kw * cg} taps")
                 tm, tn, consts = self._tile(rows, og, self._vec_constants(words))
                 self.rt.dispatch("conv/conv", "conv2d_tiled", inputs, [y], tuple(words),
                                  groups=(_cdiv(og, tn), _cdiv(rows, tm), g), constants=consts)
             else:
+                self.rt.check_loops("conv2d", kh * kw * (cg + 1) + kh, f"a reduction over {kh * kw * cg} taps")
                 self.rt.dispatch("conv/conv", "conv2d_direct", inputs, [y], tuple(words), threads=y.n)
         return y, (n, oh, ow, o)
 
@@ -131,6 +140,8 @@ class ConvKernels:
             gx = self.rt.alloc(x.n)
             if gx.n:
                 words[20] = gx.n
+                self.rt.check_loops(op, max(_cdiv(kh * kw * og, TK) * SLICE_LOOPS, kh * kw * (og + 1) + kh),
+                                    f"an input gradient over {kh * kw * og} taps")
                 if self._tiled(cg, kh * kw * og, n * h * wd, g):
                     tm, tn, c_in = self._tile(n * h * wd, cg, consts)
                     self.rt.dispatch("conv/conv", "conv2d_backward_input_tiled", [gy, y, w], [gx], tuple(words),
@@ -144,7 +155,9 @@ class ConvKernels:
         if self._tiled(og, depth, depth, g):
             tm, tn, consts = self._tile(depth, og, consts)
             tiles = _cdiv(depth, tm) * _cdiv(og, tn) * g
-            splits = max(1, min(_cdiv(rows, MIN_SPLIT_ROWS), _cdiv(SPLIT_TARGET, tiles), MAX_WORKGROUPS // g))
+            splits = max(1, min(_cdiv(rows, MIN_SPLIT_ROWS), _cdiv(SPLIT_TARGET, tiles), MAX_WORKGROUPS // g),
+                         min(_cdiv(rows, MAX_SPLIT_ROWS), MAX_WORKGROUPS // g))
+            self.rt.check_loops(op, _cdiv(_cdiv(rows, splits), TK) * SLICE_LOOPS, f"a filter gradient over {rows} rows")
             chunk = _cdiv(_cdiv(rows, splits), TK) * TK if rows else TK
             splits = max(1, _cdiv(rows, chunk))
             words[21], words[22] = splits, chunk
@@ -160,6 +173,7 @@ class ConvKernels:
                 self.rt.dispatch("conv/conv", "conv2d_backward_filter_reduce", [pw, pb], [gw, gb], tuple(words),
                                  threads=w.n + o)
         else:
+            self.rt.check_loops(op, _cdiv(rows, 256) + 8, f"a filter gradient over {rows} rows")
             self.rt.dispatch("conv/conv", "conv2d_backward_filter_direct", [x, gy, y], [gw, gb], tuple(words),
                              groups=_grid_1d(w.n + o))
         return gx, gw, gb
@@ -168,6 +182,8 @@ class ConvKernels:
     def _pool_words(self, op: str, x_shape, pool_size, strides, pads) -> list[int]:
         _, _, oh, ow = self._window_geometry(op, x_shape, pool_size, strides, pads, (1, 1))
         n, h, wd, c = (int(d) for d in x_shape)
+        # The window loops (and the backward's loops over the windows covering an input).
+        self.rt.check_loops(op, int(pool_size[0]) * (int(pool_size[1]) + 1), f"a {tuple(pool_size)} window")
         return [n, h, wd, c, oh, ow, int(pool_size[0]), int(pool_size[1]), int(strides[0]), int(strides[1]),
                 int(pads[0][0]), int(pads[1][0]), 0, 0, 0, 0]
 

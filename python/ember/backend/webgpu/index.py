@@ -152,6 +152,7 @@ class IndexKernels:
         check_len(op, "input", x, tuple(shape))
         outer, n, inner = _split_axis(op, shape, int(axis))
         out = self.rt.alloc(x.n)
+        self.rt.check_loops(op, n, f"an axis of {n} values")
         if x.n:
             self.rt.dispatch("reduce/scan", op, [x], [out], (outer, n, inner, int(bool(reverse))), threads=outer * inner)
         return out
@@ -167,6 +168,7 @@ class IndexKernels:
         check_len("argsort", "input", x, tuple(shape))
         outer, n, inner = _split_axis("argsort", shape, int(axis))
         out = self.rt.alloc(x.n, "int32")
+        self.rt.check_loops("argsort", n, f"an axis of {n} values")
         if x.n:
             self.rt.dispatch("reduce/scan", "argsort", [x], [out], (outer, n, inner, int(bool(descending))), threads=x.n)
         return out

@@ -7,9 +7,14 @@ import numpy as np
 
 from ...errors import DTypeError, InvalidArgumentError, ShapeError
 from .elementwise import MAX_DIMS, check_dtype, check_f32, check_len
-from .runtime import GpuBuffer
+from .runtime import MAX_WORKGROUPS, GpuBuffer
 
 ACT = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+#: The K extent one matmul workgroup walks (256 slices of 16, a few thousand loop
+#: iterations per invocation); a longer K is split (runtime.LOOP_BUDGET says why).
+K_CHUNK = 4096
+#: Indices one scatter_add_rows dispatch walks per output element.
+INDEX_CHUNK = 16384
 
 
 def _c_strides(shape) -> list[int]:
@@ -34,15 +39,28 @@ class LinalgKernels:
             return zeros if act == "linear" else self.unary(act, zeros)
         sa_m, sa_k = (1, m) if trans_a else (k, 1)
         sb_k, sb_n = (1, k) if trans_b else (n, 1)
-        if batch > 65535:
-            raise InvalidArgumentError(f"matmul: batch {batch} exceeds 65,535 on the gpu")
-        params = (m, n, k, batch, sa_m, sa_k, sb_k, sb_n, a_batch, b_batch, 1 if bias is not None else 0, ACT[act])
+        # Split-K past K_CHUNK: each z slice sums one chunk of k into its own partial (see
+        # shaders/matmul/matmul.wgsl), then a reduction adds them and the epilogue runs.
+        splits = -(-k // K_CHUNK)
+        if batch * splits > MAX_WORKGROUPS or -(-m // 64) > MAX_WORKGROUPS or -(-n // 64) > MAX_WORKGROUPS:
+            raise InvalidArgumentError(f"matmul: batch {batch} x ({m}, {k}) @ ({k}, {n}) exceeds the gpu dispatch limits "
+                                       f"({MAX_WORKGROUPS} workgroups per dimension)")
+        fused = splits == 1
+        params = (m, n, k, batch, sa_m, sa_k, sb_k, sb_n, a_batch, b_batch, 1 if (bias is not None and fused) else 0,
+                  ACT[act] if fused else 0, splits, K_CHUNK if not fused else max(k, 1))
         # vec4 global loads along whichever axis of each operand is contiguous, when that
         # axis (hence every row start and batch stride) is a multiple of 4.
         vec_a = (2 if m % 4 == 0 else 0) if trans_a else (1 if k % 4 == 0 else 0)
         vec_b = (2 if k % 4 == 0 else 0) if trans_b else (1 if n % 4 == 0 else 0)
-        self.rt.dispatch("matmul/matmul", "matmul", [a, b, bias if bias is not None else a], [out], params,
-                         groups=(-(-n // 64), -(-m // 64), batch), constants={"VEC_A": vec_a, "VEC_B": vec_b})
+        part = out if fused else self.rt.alloc(batch * splits * m * n)
+        self.rt.dispatch("matmul/matmul", "matmul", [a, b, bias if bias is not None else a], [part], params,
+                         groups=(-(-n // 64), -(-m // 64), batch * splits), constants={"VEC_A": vec_a, "VEC_B": vec_b})
+        if not fused:
+            out = self._reduce_axis("sum", part, batch, splits, m * n)
+            if bias is not None:
+                out, _ = self.binary("add", out, (batch * m, n), bias, (n,))
+            if act != "linear":
+                out = self.unary(act, out)
         return out
 
     def matmul(self, a, a_shape, b, b_shape, trans_a, trans_b):
@@ -112,8 +130,21 @@ class LinalgKernels:
             raise ShapeError("take_backward: gradient rows do not match the indices")
         out = self.rt.alloc(n_rows * row_len)
         if out.n:
-            self.rt.dispatch("layout/scatter", "scatter_add_rows", [g, ib], [out], (n_rows, row_len, idx.size), threads=out.n)
+            # Each output walks the index list: at most INDEX_CHUNK indices per dispatch
+            # (runtime.LOOP_BUDGET), the partial sums of longer lists added in order.
+            for lo in range(0, max(idx.size, 1), INDEX_CHUNK):
+                hi = min(idx.size, lo + INDEX_CHUNK)
+                gi, ii = (g, ib) if (lo == 0 and hi == idx.size) else (self._slice(g, lo * row_len, hi * row_len),
+                                                                       self.rt.upload(idx[lo:hi], "int32"))
+                part = out if lo == 0 else self.rt.alloc(n_rows * row_len)
+                self.rt.dispatch("layout/scatter", "scatter_add_rows", [gi, ii], [part], (n_rows, row_len, hi - lo), threads=part.n)
+                if lo:
+                    out, _ = self.binary("add", out, (out.n,), part, (part.n,))
         return out
+
+    def _slice(self, x, lo: int, hi: int):
+        """x[lo:hi] of a flat buffer, as a new buffer."""
+        return self.strided_copy(x, (hi - lo,), (1,), lo)
 
     def one_hot(self, labels, depth):
         if labels.dtype != "int32":

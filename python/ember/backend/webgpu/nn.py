@@ -9,6 +9,17 @@ from .elementwise import check_dtype, check_f32, check_len
 from .runtime import f
 
 
+#: Rows up to which batch_norm's statistics are one invocation per channel walking its
+#: column (twice for the variance); longer columns go through the chunked reductions, as
+#: one invocation must stay within a few ten thousand loop iterations (runtime.LOOP_BUDGET).
+BN_LOOP_ROWS = 16384
+#: softmax walks its axis up to four times per invocation, cross-entropy its classes four
+#: times: softmax composes chunked reductions past SOFTMAX_LOOP_LEN values, cross-entropy
+#: checks (`Runtime.check_loops`).
+PASSES = 4
+SOFTMAX_LOOP_LEN = 8192
+
+
 def _split(op: str, shape, axis: int):
     shape = tuple(shape)
     if not shape:
@@ -34,6 +45,8 @@ class NNKernels:
         check_f32(op, x)
         outer, n, inner = _split(op, shape, axis)
         check_len(op, "input", x, shape)
+        if n > SOFTMAX_LOOP_LEN and x.n:
+            return self._softmax_long(x, outer, n, inner, log)
         out = self.rt.alloc(x.n)
         if x.n:
             self.rt.dispatch("nn/softmax", "softmax", [x], [out], (outer, n, inner, int(log)), threads=outer * inner)
@@ -44,10 +57,32 @@ class NNKernels:
         outer, n, inner = _split("softmax_backward", shape, axis)
         check_len("softmax_backward", "output", y, shape)
         check_len("softmax_backward", "gradient", gy, shape)
+        if n > SOFTMAX_LOOP_LEN and y.n:
+            return self._softmax_backward_long(y, gy, outer, n, inner, log)
         out = self.rt.alloc(y.n)
         if y.n:
             self.rt.dispatch("nn/softmax", "softmax_backward", [y, gy], [out], (outer, n, inner, int(log)), threads=outer * inner)
         return out
+
+    # Long axes: the fused kernels walk the axis in one invocation (four times forward), so
+    # past SOFTMAX_LOOP_LEN values these compose chunked reductions and elementwise kernels.
+    def _softmax_long(self, x, outer, n, inner, log):
+        full, line = (outer, n, inner), (outer, 1, inner)
+        d, _ = self.binary("sub", x, full, self._reduce_axis("max", x, outer, n, inner), line)
+        e = self.unary("exp", d)
+        s = self._reduce_axis("sum", e, outer, n, inner)
+        return (self.binary("sub", d, full, self.unary("log", s), line) if log else self.binary("div", e, full, s, line))[0]
+
+    def _softmax_backward_long(self, y, gy, outer, n, inner, log):
+        full, line = (outer, n, inner), (outer, 1, inner)
+        if log:  # gx = gy - softmax * sum(gy)
+            p = self.unary("exp", y)
+            t, _ = self.binary("mul", p, full, self._reduce_axis("sum", gy, outer, n, inner), line)
+            return self.binary("sub", gy, full, t, full)[0]
+        # gx = y * (gy - sum(gy * y))
+        gyy, _ = self.binary("mul", gy, full, y, full)
+        c, _ = self.binary("sub", gy, full, self._reduce_axis("sum", gyy, outer, n, inner), line)
+        return self.binary("mul", y, full, c, full)[0]
 
     def softmax_cross_entropy(self, logits, labels, rows, classes):
         check_f32("softmax_cross_entropy", logits)
@@ -59,6 +94,7 @@ class NNKernels:
                 raise ShapeError(f"softmax_cross_entropy: {labels.n} integer labels for logits of shape ({rows}, {classes})")
         elif labels.n != rows * classes:
             raise ShapeError(f"softmax_cross_entropy: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
+        self.rt.check_loops("softmax_cross_entropy", PASSES * classes, f"{classes} classes")
         loss, probs = self.rt.alloc(rows), self.rt.alloc(rows * classes)
         if rows and classes:
             slot = self.rt.check_slot(_label_error("softmax_cross_entropy", classes))
@@ -78,6 +114,8 @@ class NNKernels:
         if labels.dtype == "float32" and labels.n != rows * classes:
             raise ShapeError(f"{op}: labels hold {labels.n} values but logits have shape ({rows}, {classes})")
         out = self.rt.alloc(rows * classes)
+        if labels.dtype == "float32":
+            self.rt.check_loops(op, classes, f"{classes} classes")
         if out.n:
             slot = self.rt.check_slot(_label_error(op, classes))
             self.rt.dispatch("nn/cross_entropy", "softmax_cross_entropy_backward", [probs, labels, gloss], [out, self.rt.flags],
@@ -113,7 +151,12 @@ class NNKernels:
         mean, var, y = self.rt.alloc(channels), self.rt.alloc(channels), self.rt.alloc(x.n)
         if x.n:
             words = (rows, channels, int(gamma is not None), int(beta is not None), f(epsilon))
-            self.rt.dispatch("nn/batch_norm", "batch_norm_stats", [x], [mean, var], words, threads=channels)
+            if rows <= BN_LOOP_ROWS:
+                self.rt.dispatch("nn/batch_norm", "batch_norm_stats", [x], [mean, var], words, threads=channels)
+            else:  # chunked reductions instead of one invocation per channel looping over every row
+                mean = self._reduce_axis("mean", x, 1, rows, channels)
+                d, _ = self.binary("sub", x, (rows, channels), mean, (channels,))
+                var = self._reduce_axis("mean", self.unary("square", d), 1, rows, channels)
             self.rt.dispatch("nn/batch_norm", "batch_norm_apply", [x, mean, var, gamma if gamma is not None else x, beta if beta is not None else x], [y], words, threads=x.n)
         return y, mean, var
 
@@ -125,7 +168,14 @@ class NNKernels:
             raise ShapeError(f"{op}: the gradient holds {gy.n} values but the input {x.n}")
         ggamma, gbeta = self.rt.alloc(channels), self.rt.alloc(channels)
         words = (rows, channels, int(gamma is not None), 0, f(epsilon))
-        self.rt.dispatch("nn/batch_norm", "batch_norm_backward_sums", [x, mean, var, gy], [ggamma, gbeta], words, threads=channels)
+        if rows <= BN_LOOP_ROWS:
+            self.rt.dispatch("nn/batch_norm", "batch_norm_backward_sums", [x, mean, var, gy], [ggamma, gbeta], words, threads=channels)
+        else:  # as in batch_norm: chunked reductions for long columns
+            gbeta = self._reduce_axis("sum", gy, 1, rows, channels)
+            d, _ = self.binary("sub", x, (rows, channels), mean, (channels,))
+            gd, _ = self.binary("mul", gy, (rows, channels), d, (rows, channels))
+            inv = self.unary("rsqrt", self.binary("add", var, (channels,), self.full(1, float(epsilon), "float32"), (1,))[0])
+            ggamma, _ = self.binary("mul", self._reduce_axis("sum", gd, 1, rows, channels), (channels,), inv, (channels,))
         gx = None
         if need_gx:
             gx = self.rt.alloc(x.n)

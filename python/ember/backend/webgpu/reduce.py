@@ -23,6 +23,13 @@ def _normalize(op: str, axes, ndim: int) -> list[int]:
     return sorted(out)
 
 
+#: Values of the reduced axis one output of a pass covers: a workgroup of 256 in the rows
+#: form (64 loop iterations each), one invocation in the cols form. Longer axes take more
+#: passes over the partials (runtime.LOOP_BUDGET says why loops must stay short).
+ROW_CHUNK = 256 * 64
+COL_CHUNK = 1024
+
+
 class ReduceKernels:
     def reduce(self, op: str, x, shape, axes, keepdims: bool):
         if op not in _core.REDUCE_OPS:
@@ -48,17 +55,39 @@ class ReduceKernels:
             perm = [d for d in range(len(shape)) if d not in ax] + ax
             data = self.transpose(x, shape, perm)
             outer, inner = n_out, 1
-        dtype = "int32" if op.startswith("arg") else "float32"
-        out = self.rt.alloc(n_out, dtype)
-        if n_out:
-            if r == 0:
-                return self.full(n_out, 0.0 if op == "sum" else float("nan"), "float32"), out_shape
-            params = (outer, r, inner)
-            if inner == 1:
-                self.rt.dispatch("reduce/reduce", f"reduce_{op}_rows", [data], [out], params, groups=_grid(outer))
+        if not n_out:
+            return self.rt.alloc(0, "int32" if op.startswith("arg") else "float32"), out_shape
+        if r == 0:
+            return self.full(n_out, 0.0 if op == "sum" else float("nan"), "float32"), out_shape
+        return self._reduce_axis(op, data, outer, r, inner), out_shape
+
+    def _reduce_axis(self, op: str, data, outer: int, r: int, inner: int):
+        """Reduces the middle axis of contiguous (outer, r, inner) data in passes over chunks
+        of the axis (see shaders/reduce/reduce.wgsl), so that no invocation loops over more
+        than ROW_CHUNK / 256 or COL_CHUNK values however long the axis is."""
+        arg, form = op.startswith("arg"), "rows" if inner == 1 else "cols"
+        count, m, src, first = r, r, data, True
+        while True:
+            chunk = ROW_CHUNK if (first and form == "rows") else COL_CHUNK
+            nch = -(-m // chunk)
+            if nch == 1:
+                chunk = m
+            n = outer * nch * inner
+            out = self.rt.alloc(n, "int32" if arg else "float32")
+            params = (outer, m, inner, chunk, count, r)
+            if arg and not first:
+                # Partials are indices into data's axis: keep the best value they point at.
+                self.rt.dispatch("reduce/reduce", f"reduce_{op}_combine", [data, src], [out], params, threads=n)
             else:
-                self.rt.dispatch("reduce/reduce", f"reduce_{op}_cols", [data], [out], params, threads=outer * inner)
-        return out, out_shape
+                kop = "sum" if (op == "mean" and nch > 1) else op
+                kform = form if first else "cols"
+                if kform == "rows":
+                    self.rt.dispatch("reduce/reduce", f"reduce_{kop}_rows", [src], [out], params, groups=_grid(outer * nch))
+                else:
+                    self.rt.dispatch("reduce/reduce", f"reduce_{kop}_cols", [src], [out], params, threads=n)
+            if nch == 1:
+                return out
+            src, m, first = out, nch, False
 
     def sum_to_shape(self, x, shape, target):
         shape, target = tuple(shape), tuple(target)
@@ -84,4 +113,7 @@ class ReduceKernels:
 
 def _grid(n: int) -> tuple:
     gx = min(n, 65535)
-    return (gx, -(-n // gx), 1)
+    gy = -(-n // gx)
+    if gy > 65535:
+        raise InvalidArgumentError(f"reduce: {n} outputs exceed the gpu dispatch limits")
+    return (gx, gy, 1)

@@ -38,6 +38,14 @@ from ...errors import GpuError, InvalidArgumentError, OutOfMemoryError
 from .device import mapped_errors, request_device
 
 MAX_WORKGROUPS = 65535
+#: Loop iterations one invocation may run, all loops of the kernel together. Mesa's
+#: llvmpipe/lavapipe stops every loop of a shader after 65,535 iterations in total
+#: (LP_MAX_TGSI_LOOP_ITERATIONS, one counter per invocation shared by all its loops) and
+#: carries on with whatever was accumulated: silently wrong sums past that many terms.
+#: Kernels whose loops grow with the data split the work on the host so that no
+#: invocation runs more than this many iterations (chunked reductions, split-K); the few
+#: that cannot be split check with `Runtime.check_loops`.
+LOOP_BUDGET = 65535
 PARAM_SLOT = 256  # bytes per dispatch's uniform block (>= minUniformBufferOffsetAlignment)
 ARENA_SLOTS = 512
 CHECK_SLOTS = 64  # data-dependent checks (label ranges) awaiting the next readback
@@ -83,6 +91,10 @@ class Runtime:
         self.wgpu = wgpu
         self.limits = self.device.limits
         self.max_binding = int(self.limits["max-storage-buffer-binding-size"])
+        # Drivers known to cut loops short (see LOOP_BUDGET); None: no limit known.
+        ainfo = self.adapter.info
+        desc = " ".join(str(ainfo.get(k, "")) for k in ("vendor", "device", "description")).lower()
+        self.loop_limit = LOOP_BUDGET if ("llvmpipe" in desc or "lavapipe" in desc) else None
         self._free: dict[int, list] = {}
         # Every live wgpu buffer is also held here. Tensors sit in reference cycles (an
         # autograd node's closure refers to its output), and the cycle collector runs
@@ -321,6 +333,16 @@ class Runtime:
             with self.lock:
                 self._copy(src.buf, out.buf, 4 * src.n + (-4 * src.n) % 4, (src,), (out,), "gpu copy")
         return out
+
+    def check_loops(self, op: str, iterations: int, what: str) -> None:
+        """Raises `InvalidArgumentError` when one invocation of ``op`` would run more loop
+        iterations than this driver executes (lavapipe stops at 65,535 and returns wrong
+        values), for the kernels whose loops are not split on the host."""
+        if self.loop_limit is not None and iterations > self.loop_limit:
+            raise InvalidArgumentError(
+                f"{op}: {what} needs {iterations} loop iterations in one gpu invocation, more than this "
+                f"driver ({self.info.name}) runs ({self.loop_limit}); its results would be wrong. "
+                "Use the cpu backend for this op or a smaller size")
 
     # -- recording ---------------------------------------------------------------------------
     def _enc(self):
