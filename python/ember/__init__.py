@@ -22,6 +22,7 @@ from . import (
 )
 from . import distribute as distribution  # Keras 3's name for the namespace (keras.distribution)
 from .autograd import GradientTape, no_grad
+from .compiled import function
 from .backend import get_backend as _get_backend
 from .config import get_num_threads, set_num_threads
 from .layers import Input
@@ -35,7 +36,7 @@ from ._doctor import devices, doctor
 __version__ = _core.__version__
 
 __all__ = [
-    "Sequential", "Model", "Input", "Variable", "GradientTape", "Tensor", "tensor", "zeros", "ones", "full", "device",
+    "Sequential", "Model", "Input", "Variable", "GradientTape", "function", "Tensor", "tensor", "zeros", "ones", "full", "device",
     "set_default_device",
     "get_default_device", "no_grad", "set_num_threads", "get_num_threads", "errors", "layers", "models", "losses",
     "metrics", "optimizers", "activations", "initializers", "regularizers", "constraints", "callbacks", "ops", "utils", "datasets", "random", "saving",

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import callbacks as callbacks_module
+from .. import compiled as _compiled
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -368,7 +369,11 @@ class Model(Layer):
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Configures training: the optimizer, the loss (one, or per output as a list or
-        dict), ``loss_weights`` per output, and the metrics (a list, or per output)."""
+        dict), ``loss_weights`` per output, and the metrics (a list, or per output).
+        ``jit_compile`` ("auto", True or False) chooses fit's compiled step
+        (`ember.compiled`, docs/compiled_step.md): "auto" compiles the built-in step, True
+        also a model's own ``train_step`` and warns when a step cannot be compiled, False
+        (or ``run_eagerly=True``) keeps every step eager."""
         self.optimizer = optimizers_module.get(optimizer)
         if loss is not None and not isinstance(loss, (list, tuple, dict)):
             self.loss = losses_module.get(loss)
@@ -391,6 +396,10 @@ class Model(Layer):
         from ..distribute import distribution as _distribution
 
         self._distribution = _distribution()
+        # The compiled training step (ember.compiled): "auto" and True trace fit's step;
+        # run_eagerly=True means eager, as in Keras.
+        self._jit_compile = False if run_eagerly is True else _compiled.check_jit_compile(jit_compile)
+        self._compiled_train_step = self._compiled_custom_step = None
         # The arguments as given, for get_compile_config (Keras's compile_config).
         self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                                 "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
@@ -560,6 +569,13 @@ class Model(Layer):
     def _train_batch(self, x, y, sw) -> Tensor:
         """The default step, reading nothing back: the loss and the metrics accumulate on
         the device."""
+        loss, y_pred = self._train_forward_backward(x, y, sw)
+        self._train_metrics(x, y, sw, loss, y_pred)
+        return loss
+
+    def _train_forward_backward(self, x, y, sw):
+        """Forward, loss, gradients and the optimizer update: the part of the default step
+        that `ember.compiled` traces and replays. Returns the detached loss and outputs."""
         variables = self._train_variables if self._train_variables is not None else self.trainable_variables
         with enable_grad():
             y_pred = self(x, training=True)
@@ -572,10 +588,11 @@ class Model(Layer):
         for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
             observe(variables, grads)
         self.optimizer.apply(grads, variables)
-        loss = loss.detach()
+        return loss.detach(), _detach(y_pred)
+
+    def _train_metrics(self, x, y, sw, loss, y_pred) -> None:
         self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
-        self._update_compiled_metrics(y, _detach(y_pred), sw)
-        return loss
+        self._update_compiled_metrics(y, y_pred, sw)
 
     def test_step(self, data):
         """One evaluation step: forward without gradients, loss and metrics. Returns the logs."""
@@ -731,11 +748,11 @@ class Model(Layer):
                             continue
                     xb, yb, sw = data.batch(idx)
                     if custom_step:
-                        logs = self.train_step(_pack(xb, yb, sw))
+                        logs = _compiled.custom_train_step(self, xb, yb, sw)  # eager unless jit_compile=True
                         if batch_logs:
                             cbl.on_train_batch_end(step, _pythonify(logs))
                     else:
-                        self._train_batch(xb, yb, sw)
+                        _compiled.train_batch(self, xb, yb, sw)  # compiled unless jit_compile=False
                         _flush(self.device)
                         if batch_logs:
                             cbl.on_train_batch_end(step, self._logs())
