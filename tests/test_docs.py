@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["docs/architecture.md", "docs/devices.md", "docs/saving.md", "docs/performance.md"]
+PAGES = ["docs/architecture.md", "docs/devices.md", "docs/saving.md", "docs/performance.md", "docs/distributed.md",
+         "docs/compiled_step.md", "docs/keras_compatibility.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
