@@ -76,9 +76,30 @@ def sample(model, chars, seed_text: str, length: int = 300, temperature: float =
     return "".join(out)
 
 
+class StopAtLoss(keras.callbacks.Callback):
+    """Stops training once the validation loss is at or below ``target`` and remembers
+    when (seconds since training began, and steps): the time-to-loss figure."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target, self.reached = target, None
+
+    def on_train_begin(self, logs=None):
+        self.t0, self.steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.target is not None and logs.get("val_loss", float("inf")) <= self.target and self.reached is None:
+            self.reached = (time.perf_counter() - self.t0, self.steps, logs["val_loss"])
+            self.model.stop_training = True
+
+
 def run(subset=None, max_chars=None, epochs=10, seq_len=100, batch_size=64, units=256, layers=1, embed=32,
-        dropout=0.0, device="cpu", steps_per_epoch=None, sample_chars=300, seed=1, verbose=2):
-    """Trains and returns ``(model, chars, validation loss in nats/char, seconds)``."""
+        dropout=0.0, device="cpu", steps_per_epoch=None, sample_chars=300, seed=1, verbose=2, stop_at=None):
+    """Trains and returns ``(model, chars, validation loss in nats/char, seconds)``; with
+    ``stop_at``, training ends at the first epoch whose validation loss is at or below it."""
     keras.utils.set_random_seed(seed)
     keras.set_default_device(device)
     text = load_corpus(subset, max_chars)
@@ -90,10 +111,15 @@ def run(subset=None, max_chars=None, epochs=10, seq_len=100, batch_size=64, unit
         print(f"corpus: {len(text):,} characters, {len(chars)} distinct; {len(x_train):,} training windows "
               f"of {seq_len}, {len(x_val):,} validation windows")
     model = build_model(len(chars), embed, units, layers, dropout)
+    stopper = StopAtLoss(stop_at)
     t0 = time.perf_counter()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch,
-              validation_data=(x_val, y_val), verbose=verbose)
+              validation_data=(x_val, y_val), verbose=verbose, callbacks=[stopper])
     seconds = time.perf_counter() - t0
+    if stopper.reached and verbose:
+        s, steps, loss = stopper.reached
+        print(f"reached {loss:.3f} <= {stop_at} nats/char after {steps} steps "
+              f"({steps * batch_size * seq_len:,} characters), {s:.1f}s")
     val_loss = float(model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0))
     return model, chars, val_loss, seconds
 
@@ -111,13 +137,16 @@ def main():
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--steps-per-epoch", type=int, default=None)
     parser.add_argument("--verbose", type=int, default=2)
+    parser.add_argument("--stop-at", type=float, default=None,
+                        help="stop once the validation loss (nats/char) is at or below this")
     args = parser.parse_args()
     if args.quick:
         args.subset = args.subset or "hamlet"
         args.epochs, args.units, args.seq_len = min(args.epochs, 2), min(args.units, 128), min(args.seq_len, 64)
     model, chars, val_loss, seconds = run(args.subset, args.max_chars, args.epochs, args.seq_len, args.batch_size,
                                           args.units, args.layers, device=args.device,
-                                          steps_per_epoch=args.steps_per_epoch, verbose=args.verbose)
+                                          steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
+                                          stop_at=args.stop_at)
     print(f"train time: {seconds:.1f}s ({args.epochs} epochs)")
     print(f"validation loss: {val_loss:.3f} nats/char ({val_loss / np.log(2):.3f} bits/char)")
     print("sample:\n" + sample(model, chars, "ROMEO.\n", length=300, context=args.seq_len))

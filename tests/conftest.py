@@ -5,6 +5,8 @@
   the list when a WebGPU adapter exists (lavapipe counts) and is skipped with the
   reason otherwise.
 * With ``EMBER_REQUIRE_GPU=1`` (.ci/run sets it) a session in which no GPU test passed fails.
+* With ``EMBER_REQUIRE_KERAS=1`` (.ci/run sets it) a test skipped because keras, jax, h5py
+  or tensorboardX is not installed fails the session: the Keras interop tests must run in CI.
 * ``golden`` is ``tests/reference/golden.json`` (a copy of ``../shared/reference``).
 """
 
@@ -45,13 +47,30 @@ def pytest_addoption(parser):
 
 
 REQUIRE_GPU = os.environ.get("EMBER_REQUIRE_GPU") == "1"
+REQUIRE_KERAS = os.environ.get("EMBER_REQUIRE_KERAS") == "1"
+_OPTIONAL_FOR_INTEROP = ("keras", "jax", "h5py", "tensorboardx")
 _gpu_passed = 0
+_interop_skipped: list[str] = []
+
+
+def _skipped_for_a_missing_package(report) -> bool:
+    reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr).lower()
+    missing = "not installed" in reason or "could not import" in reason
+    return missing and any(p in reason for p in _OPTIONAL_FOR_INTEROP)
 
 
 def pytest_runtest_logreport(report):
     global _gpu_passed
     if report.when == "call" and report.passed and "gpu" in report.keywords:
         _gpu_passed += 1
+    if REQUIRE_KERAS and report.skipped and _skipped_for_a_missing_package(report):
+        _interop_skipped.append(report.nodeid)
+
+
+def pytest_collectreport(report):
+    # a module-level importorskip("keras") skips the whole file at collection
+    if REQUIRE_KERAS and report.skipped and _skipped_for_a_missing_package(report):
+        _interop_skipped.append(report.nodeid)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -61,6 +80,11 @@ def pytest_sessionfinish(session, exitstatus):
         reason = GPU_UNAVAILABLE or "no test marked gpu was selected"
         session.config.pluginmanager.get_plugin("terminalreporter").write_line(
             f"EMBER_REQUIRE_GPU=1 but no GPU test ran: {reason}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if _interop_skipped:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"EMBER_REQUIRE_KERAS=1 but {len(_interop_skipped)} tests skipped for a missing keras/jax/h5py/"
+            f"tensorboardX: " + ", ".join(_interop_skipped[:10]), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
