@@ -147,7 +147,7 @@ def main():
                                           args.units, args.layers, device=args.device,
                                           steps_per_epoch=args.steps_per_epoch, verbose=args.verbose,
                                           stop_at=args.stop_at)
-    print(f"train time: {seconds:.1f}s ({args.epochs} epochs)")
+    print(f"train time: {seconds:.1f}s ({len(model.history.epoch)} epochs)")
     print(f"validation loss: {val_loss:.3f} nats/char ({val_loss / np.log(2):.3f} bits/char)")
     print("sample:\n" + sample(model, chars, "ROMEO.\n", length=300, context=args.seq_len))
 

@@ -177,3 +177,35 @@ def test_native_stderr_filter_drops_known_noise_and_keeps_the_rest():
     assert r.returncode == 0
     assert "XDG_RUNTIME_DIR" not in r.stderr
     assert r.stderr.splitlines() == ["a real driver error", "after"]
+
+
+def _fake_adapter(name, adapter_type="DiscreteGPU", software=False, note=""):
+    from ember.backend.webgpu.adapters import AdapterInfo
+
+    return AdapterInfo(device="gpu", name=name, backend="Vulkan", adapter_type=adapter_type, software=software,
+                       note=note)
+
+
+def test_each_local_rank_takes_its_own_adapter(monkeypatch):
+    """Several equally good adapters (a multi-GPU machine): EMBER_GPU_ADAPTER, or the local
+    rank under an MPI launcher with several local ranks, picks among them (modulo their
+    count); worse ones (integrated, software, unusable) are never picked that way."""
+    from ember.backend.webgpu import adapters
+
+    found = [_fake_adapter("llvmpipe", "CPU", software=True), _fake_adapter("gpu0"),
+             _fake_adapter("igpu", "IntegratedGPU"), _fake_adapter("gpu1"), _fake_adapter("broken", note="no f32")]
+    assert [found[adapters._pick(found, i)].name for i in (None, 0, 1, 2, 3)] == ["gpu0", "gpu0", "gpu1", "gpu0", "gpu1"]
+    for var in ("MPI_LOCALNRANKS", "MPI_LOCALRANKID", "EMBER_GPU_ADAPTER", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_NTASKS_PER_NODE", "SLURM_LOCALID"):
+        monkeypatch.delenv(var, raising=False)
+    assert adapters._adapter_index() is None
+    monkeypatch.setenv("MPI_LOCALNRANKS", "2")
+    monkeypatch.setenv("MPI_LOCALRANKID", "1")
+    assert adapters._adapter_index() == 1
+    monkeypatch.setenv("EMBER_GPU_ADAPTER", "0")
+    assert adapters._adapter_index() == 0
+    monkeypatch.setenv("EMBER_GPU_ADAPTER", "first")
+    from ember.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="EMBER_GPU_ADAPTER"):
+        adapters._adapter_index()

@@ -53,9 +53,12 @@ def test_char_lstm_reduced_run_learns(cpu):
 
 @pytest.mark.slow
 def test_char_lstm_full_run_reaches_target(cpu):
-    """The full corpus (5 M characters), 256 units: the target is <= 1.6 nats/char."""
+    """The full corpus (5 M characters), 256 units, validated every 200 steps: the target
+    is <= 1.6 nats/char. Measured: 1.596 after 2,800 steps (17.9 M characters), 1,166 s on
+    one thread of a loaded 2-core machine (`python examples/char_lstm.py --steps-per-epoch
+    200 --epochs 20 --stop-at 1.6`)."""
     char_lstm = _example("char_lstm")
-    _, _, val_loss, _ = char_lstm.run(epochs=10, verbose=0)
+    _, _, val_loss, _ = char_lstm.run(epochs=20, steps_per_epoch=200, stop_at=1.6, verbose=0)
     assert val_loss <= 1.6, f"validation loss {val_loss:.3f} nats/char"
 
 

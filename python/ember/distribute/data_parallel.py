@@ -95,7 +95,9 @@ class DataParallel:
         return local_rank_from_env()
 
     def gpu_adapter(self, n_adapters: int) -> int:
-        """The adapter index this rank should use out of ``n_adapters`` (local rank modulo)."""
+        """The adapter index this rank uses out of ``n_adapters`` equally good ones (local
+        rank modulo): what the "gpu" device picks by itself under the launcher (or set
+        ``EMBER_GPU_ADAPTER``)."""
         return self.local_rank % max(1, int(n_adapters))
 
     @contextlib.contextmanager

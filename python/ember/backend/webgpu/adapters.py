@@ -30,7 +30,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 
-from ...errors import BackendUnavailableError, SoftwareRendererWarning
+from ...errors import BackendUnavailableError, InvalidArgumentError, SoftwareRendererWarning
 
 __all__ = ["AdapterInfo", "import_wgpu", "list_adapters", "select_adapter", "quiet_native_stderr"]
 
@@ -193,11 +193,36 @@ def _enumerate(wgpu) -> list:
         return list(wgpu.gpu.enumerate_adapters_sync())
 
 
-def _pick(described: list[AdapterInfo]) -> int | None:
+def _pick(described: list[AdapterInfo], index: int | None = None) -> int | None:
+    """The adapter the "gpu" device uses: hardware before software, discrete before
+    integrated. With ``index`` (``EMBER_GPU_ADAPTER``; `ember.distribute` sets it to the
+    local rank), the ``index % n``-th of the ``n`` equally good adapters, so each rank
+    of a multi-GPU machine gets its own."""
     usable = [i for i, d in enumerate(described) if not d.note]
     if not usable:
         return None
-    return min(usable, key=lambda i: (described[i].software, _TYPE_RANK.get(described[i].adapter_type, 3)))
+    rank = lambda i: (described[i].software, _TYPE_RANK.get(described[i].adapter_type, 3))  # noqa: E731
+    best = min(rank(i) for i in usable)
+    ties = [i for i in usable if rank(i) == best]
+    return ties[(index or 0) % len(ties)]
+
+
+def _adapter_index() -> int | None:
+    """``EMBER_GPU_ADAPTER``, else the local rank under an MPI launcher with several ranks
+    on this machine (each rank its own GPU; they share one where there is only one)."""
+    raw = os.environ.get("EMBER_GPU_ADAPTER", "").strip()
+    if not raw:
+        from ... import config
+
+        local = config.local_ranks_from_env()
+        return config.local_rank_from_env() if local and local > 1 else None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidArgumentError(f"EMBER_GPU_ADAPTER={raw!r}: expected a non-negative adapter index")
+    return value
 
 
 def list_adapters() -> list[AdapterInfo]:
@@ -208,7 +233,7 @@ def list_adapters() -> list[AdapterInfo]:
     except Exception:  # noqa: BLE001 - no wgpu, or no instance: no GPU adapters
         return []
     described = [_describe(a) for a in adapters]
-    chosen = _pick(described)
+    chosen = _pick(described, _adapter_index())
     return [AdapterInfo(**{**d.__dict__, "selected": i == chosen}) for i, d in enumerate(described)]
 
 
@@ -267,7 +292,7 @@ def select_adapter():
     except Exception as e:  # noqa: BLE001 - wgpu-native could not create an instance
         raise BackendUnavailableError(f"gpu: wgpu could not look for adapters ({e}); {DRIVER_HINT}") from None
     described = [_describe(a) for a in adapters]
-    chosen = _pick(described)
+    chosen = _pick(described, _adapter_index())
     if chosen is None:
         raise BackendUnavailableError(_why_no_adapter(described))
     info = AdapterInfo(**{**described[chosen].__dict__, "selected": True})
