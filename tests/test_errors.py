@@ -9,6 +9,7 @@ that no pyo3 `PanicException` (a `BaseException`) ever escapes.
 from __future__ import annotations
 
 import collections
+import copy
 import inspect
 import itertools
 import math
@@ -417,6 +418,30 @@ def test_optimizer_gradient_shape_mismatch():
     assert opt.iterations == 0
 
 
+@pytest.mark.parametrize("call", [
+    lambda: em.metrics.AUC(2**40),
+    lambda: em.metrics.PrecisionAtRecall(0.5, num_thresholds=2**40),
+    lambda: em.metrics.MeanIoU(2**40),
+    lambda: em.metrics.IoU(2**40, [0]),
+    lambda: em.ops.hamming(2**40),
+    lambda: em.ops.linspace(0.0, 1.0, 2**40),
+    lambda: em.ops.array_split(np.ones(4, np.float32), 2**40),
+    lambda: em.ops.split(np.ones(0, np.float32), 2**40),
+    lambda: em.ops.diff(np.ones(4, np.float32), 2**40),
+    lambda: em.utils.timeseries_dataset_from_array(np.ones(10), None, 2**40),
+], ids=["AUC", "PrecisionAtRecall", "MeanIoU", "IoU", "hamming", "linspace", "array_split", "split", "diff",
+        "timeseries"])
+def test_huge_counts_are_refused_at_once(call):
+    """A count of 2**40 (thresholds, classes, a window, sections) is refused, or yields an
+    empty result, at once: never a Python loop or an allocation of that size."""
+    t0 = time.perf_counter()
+    try:
+        call()
+    except (InvalidArgumentError, em.errors.OutOfMemoryError):
+        pass
+    assert time.perf_counter() - t0 < 1.0
+
+
 # ---------------------------------------------------------------------------------------------
 # fuzz: no PanicException ever escapes
 # ---------------------------------------------------------------------------------------------
@@ -702,7 +727,9 @@ def _fuzz_calls(fn):
     for value in BAD_VALUES:
         for i in range(slots):
             args = [_good_arg() for _ in range(slots)]
-            args[i] = value
+            # a copy: a call may legitimately fill a dict or list it is given (save_own_variables(store)),
+            # which must not change the corpus for the calls after it
+            args[i] = copy.deepcopy(value)
             yield i, value, (lambda args=args: fn(*args))
 
 
@@ -710,13 +737,32 @@ class _State:
     """Restores the process-wide settings a fuzzed call may change."""
 
     def __enter__(self):
+        from ember.saving import serialization_lib
+
         self.threads = em.get_num_threads()
         self.device = em.get_default_device()
+        # ember.config's settings (a fuzzed setter given a valid value changes them)
+        self.config = (em.config.floatx(), em.config.epsilon(), em.config.image_data_format())
+        self.caps = (em.config.max_epochs(), em.config.max_steps_per_epoch())
+        self.logging = em.config.is_interactive_logging_enabled()
+        self.unsafe = list(serialization_lib._unsafe_globally)
         return self
 
     def __exit__(self, *exc):
-        em.set_num_threads(self.threads)
-        em.set_default_device(self.device)
+        from ember.saving import serialization_lib
+
+        if em.get_num_threads() != self.threads:  # (setting it rebuilds the CPU pool: only when changed)
+            em.set_num_threads(self.threads)
+        if em.get_default_device() != self.device:
+            em.set_default_device(self.device)
+        floatx, epsilon, data_format = self.config
+        em.config.set_floatx(floatx)
+        em.config.set_epsilon(epsilon)
+        em.config.set_image_data_format(data_format)
+        em.config.set_max_epochs(self.caps[0])
+        em.config.set_max_steps_per_epoch(self.caps[1])
+        (em.config.enable_interactive_logging if self.logging else em.config.disable_interactive_logging)()
+        serialization_lib._unsafe_globally[:] = self.unsafe
         return False
 
 

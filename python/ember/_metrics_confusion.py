@@ -21,6 +21,7 @@ import re
 import numpy as np
 
 from . import losses as _losses
+from ._validation import check_choice, check_int
 from .autograd import no_grad
 from .errors import InvalidArgumentError, ShapeError
 from .metrics import Metric
@@ -89,6 +90,16 @@ class StreamingMetric(Metric):
 
     def reset_state(self) -> None:
         super().reset_state()
+
+
+# The most evenly spaced thresholds a metric builds (Keras sets no limit: 2**40 of them
+# would be a 2**40-long list before any state is allocated).
+MAX_THRESHOLDS = 1 << 20
+
+
+def check_num_thresholds(value, owner: str, minimum: int) -> int:
+    """``num_thresholds`` as an int in ``[minimum, MAX_THRESHOLDS]``, else InvalidArgumentError."""
+    return check_int(value, "num_thresholds", owner, minimum=minimum, maximum=MAX_THRESHOLDS)
 
 
 def parse_thresholds(thresholds, default: float, owner: str) -> list[float]:
@@ -357,8 +368,7 @@ class _SensitivitySpecificityBase(StreamingMetric):
         owner = type(self).__name__
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not 0 <= value <= 1:
             raise InvalidArgumentError(f"{owner}: {self._value_name} must be a number in [0, 1], got {value!r}")
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds <= 0:
-            raise InvalidArgumentError(f"{owner}: num_thresholds must be an integer > 0, got {num_thresholds!r}")
+        num_thresholds = check_num_thresholds(num_thresholds, owner, 1)
         self.value = float(value)
         self.class_id = class_id
         self.num_thresholds = int(num_thresholds)
@@ -542,9 +552,8 @@ class AUC(StreamingMetric):
             inner = sorted(parse_thresholds(thresholds, 0.5, "AUC"))
             self.num_thresholds = len(inner) + 2
         else:
-            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds <= 1:
-                raise InvalidArgumentError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds!r}")
-            self.num_thresholds = int(num_thresholds)
+            num_thresholds = check_num_thresholds(num_thresholds, "AUC", 2)
+            self.num_thresholds = num_thresholds
             inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self._thresholds = [0.0 - EPSILON] + inner + [1.0 + EPSILON]
         self.curve = curves[curve.lower()]
@@ -679,8 +688,7 @@ class FBetaScore(StreamingMetric):
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
         super().__init__(name=name, dtype=dtype)
         owner = type(self).__name__
-        if average not in (None, "micro", "macro", "weighted"):
-            raise InvalidArgumentError(f"{owner}: average must be one of None, 'micro', 'macro', 'weighted', got {average!r}")
+        check_choice(average, "average", owner, (None, "micro", "macro", "weighted"))
         if not isinstance(beta, float) or beta <= 0.0:
             raise InvalidArgumentError(f"{owner}: beta must be a Python float > 0, got {beta!r}")
         if threshold is not None and (not isinstance(threshold, float) or not 0.0 < threshold <= 1.0):

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import losses as _losses
 from ._metrics_confusion import EPSILON, StreamingMetric
+from ._validation import brief, check_choice, check_num_elements, is_int
 from .autograd import no_grad
 from .errors import InvalidArgumentError, ShapeError
 from .metrics import _FixedFunction
@@ -35,9 +36,7 @@ class _IoUBase(StreamingMetric):
                  axis=-1):
         super().__init__(name=name, dtype=dtype)
         owner = type(self).__name__
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise InvalidArgumentError(f"{owner}: num_classes must be a positive integer, got {num_classes!r}")
-        self.num_classes = int(num_classes)
+        self.num_classes = _check_num_classes(num_classes, owner)
         self.ignore_class = ignore_class
         self.sparse_y_true = sparse_y_true
         self.sparse_y_pred = sparse_y_pred
@@ -90,6 +89,15 @@ class _IoUBase(StreamingMetric):
     def get_config(self) -> dict:
         return {**super().get_config(), "num_classes": self.num_classes, "ignore_class": self.ignore_class,
                 "sparse_y_true": self.sparse_y_true, "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+def _check_num_classes(num_classes, owner: str) -> int:
+    """A positive integer whose (num_classes, num_classes) confusion matrix can be allocated."""
+    if not is_int(num_classes) or num_classes < 1:
+        raise InvalidArgumentError(f"{owner}: num_classes must be a positive integer, got {brief(num_classes)}")
+    n = int(num_classes)
+    check_num_elements(n * n, owner, f"a {n} x {n} confusion matrix")
+    return n
 
 
 def _check_ids(ids, num_classes, owner) -> list:
@@ -184,8 +192,8 @@ class MeanIoU(IoU):
 
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
                  axis=-1):
-        super().__init__(num_classes, list(range(int(num_classes))) if isinstance(num_classes, (int, np.integer))
-                         and num_classes > 0 else [0], name, dtype, ignore_class, sparse_y_true, sparse_y_pred, axis)
+        n = _check_num_classes(num_classes, type(self).__name__)
+        super().__init__(n, list(range(n)), name, dtype, ignore_class, sparse_y_true, sparse_y_pred, axis)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -272,9 +280,8 @@ class R2Score(StreamingMetric):
 
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
-            raise InvalidArgumentError("R2Score: class_aggregation must be None, 'uniform_average' or "
-                                       f"'variance_weighted_average', got {class_aggregation!r}")
+        check_choice(class_aggregation, "class_aggregation", "R2Score",
+                     (None, "uniform_average", "variance_weighted_average"))
         if isinstance(num_regressors, bool) or not isinstance(num_regressors, (int, np.integer)) or num_regressors < 0:
             raise InvalidArgumentError(f"R2Score: num_regressors must be an integer >= 0, got {num_regressors!r}")
         self.class_aggregation = class_aggregation

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from ._validation import brief, check_number, is_int
 from .errors import InvalidArgumentError
 
 __all__ = [
@@ -64,6 +65,9 @@ def set_floatx(value) -> None:
         >>> import ember as em
         >>> em.config.set_floatx("float32")
     """
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"set_floatx: expected a dtype name ('float16', 'bfloat16', 'float32', 'float64'), "
+                                   f"got {brief(value)}")
     if value == _FLOATX:
         return
     if value in ("float16", "bfloat16", "float64"):
@@ -82,11 +86,12 @@ def set_epsilon(value) -> None:
 
     Raises:
         NotImplementedError: for another positive value (Ember's kernels have it built in).
-        InvalidArgumentError: for a non-number.
+        InvalidArgumentError: for a non-number, or one not finite and positive.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"set_epsilon: expected a float, got {value!r}")
-    if float(value) != _EPSILON:
+    value = check_number(value, "value", "set_epsilon")
+    if value <= 0:
+        raise InvalidArgumentError(f"set_epsilon: epsilon must be positive, got {value!r}")
+    if value != _EPSILON:
         raise NotImplementedError(f"set_epsilon: Ember's losses and metrics use epsilon = 1e-7; {value!r} is not supported")
 
 
@@ -103,6 +108,9 @@ def set_image_data_format(data_format) -> None:
             to each layer instead).
         InvalidArgumentError: for anything else.
     """
+    if not isinstance(data_format, str):
+        raise InvalidArgumentError(f"set_image_data_format: data_format must be 'channels_first' or 'channels_last', "
+                                   f"got {brief(data_format)}")
     if data_format == _IMAGE_DATA_FORMAT:
         return
     if data_format == "channels_first":
@@ -161,9 +169,9 @@ def enable_unsafe_deserialization() -> None:
 
 
 def _cap(name: str, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise InvalidArgumentError(f"set_{name}: expected a positive integer or None, got {value!r}")
-    _caps[name] = value
+    if value is not None and (not is_int(value) or value < 1):
+        raise InvalidArgumentError(f"set_{name}: expected a positive integer or None, got {brief(value)}")
+    _caps[name] = None if value is None else int(value)
 
 
 def max_epochs():

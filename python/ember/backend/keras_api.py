@@ -42,6 +42,8 @@ def get_uid(prefix: str = "") -> int:
         >>> em.backend.get_uid("x"), em.backend.get_uid("x")
         (1, 2)
     """
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"get_uid: prefix must be a string, got {type(prefix).__name__}")
     _uids[prefix] += 1
     return _uids[prefix]
 
@@ -52,8 +54,10 @@ def clear_session(free_memory: bool = True) -> None:
     and with ``free_memory`` the garbage collector runs and the CPU buffer pool is
     emptied, so the memory of models no longer referenced is returned."""
     from .. import _core
+    from .._validation import check_bool
     from ..layers import layer as _layer
 
+    free_memory = check_bool(free_memory, "free_memory", "clear_session")
     _layer._name_counts.clear()
     _uids.clear()
     if free_memory:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, SerializationError
 from . import Callback
-from ._checks import bool_arg, path_arg
+from ._checks import bool_arg, check_hook, path_arg
 
 _BACKUP = "latest.backup.zip"
 _METADATA = "training_metadata.json"
@@ -195,10 +195,8 @@ class BackupAndRestore(Callback):
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         owner = "BackupAndRestore"
-        if not backup_dir:
-            raise InvalidArgumentError(f"{owner}: backup_dir must be a folder path, got {backup_dir!r}")
         self.backup_dir = path_arg(owner, "backup_dir", backup_dir)
-        if save_freq != "epoch":
+        if not (isinstance(save_freq, str) and save_freq == "epoch"):
             if isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1:
                 raise InvalidArgumentError(f"{owner}: save_freq must be 'epoch' or a positive integer (batches), "
                                            f"got {save_freq!r}")
@@ -263,18 +261,35 @@ class BackupAndRestore(Callback):
 
         atomic_write(self._backup_path, write)
 
+    def _model(self, hook: str):
+        """The model ``fit`` set, or InvalidArgumentError naming ``hook``."""
+        from ..models.model import Model
+
+        if not isinstance(self.model, Model):
+            raise InvalidArgumentError(
+                f"BackupAndRestore.{hook}: the callback has no model (got {type(self.model).__name__}); "
+                "pass it to fit(callbacks=[...]) or call set_model(model) first"
+            )
+        return self.model
+
     def on_epoch_begin(self, epoch, logs=None):
+        check_hook("BackupAndRestore", "on_epoch_begin", epoch, logs)
         if self._resume is not None:
             self._apply_resume(int(epoch))
         self._epoch_numpy_state = _np_state()
 
     def on_epoch_end(self, epoch, logs=None):
+        check_hook("BackupAndRestore", "on_epoch_end", epoch, logs)
+        if self.save_freq == "epoch":
+            self._model("on_epoch_end")
         self._current_epoch = int(epoch) + 1
         self._last_batch_seen = 0
         if self.save_freq == "epoch":
             self._save(self._current_epoch, 0)
 
     def _on_train_batch_end(self, batch, logs=None):
+        check_hook("BackupAndRestore", "on_train_batch_end", batch, logs, "batch")
+        self._model("on_train_batch_end")
         if self._pending_metrics is not None:
             # The first resumed batch has built the compiled metrics: add the saved sums
             # (a + b == b + a exactly, so the totals match an uninterrupted run's). Only

@@ -24,6 +24,7 @@ import zlib
 
 import numpy as np
 
+from .._validation import check_bool
 from ..errors import InvalidArgumentError, ShapeError
 from ..keras_tensor import KerasTensor
 from ..tensor import Tensor, as_tensor
@@ -152,6 +153,8 @@ class _IndexLookup(_HostLayer):
     def get_vocabulary(self, include_special_tokens: bool = True) -> list:
         """The tokens by index (with the mask and OOV tokens first unless
         ``include_special_tokens=False``), so ``vocab[i]`` is what index ``i`` stands for."""
+        include_special_tokens = check_bool(include_special_tokens, "include_special_tokens",
+                                            f"{type(self).__name__}.get_vocabulary")
         special = [self.mask_token] * self._oov_start() + [self.oov_token] * self.num_oov_indices
         return (special if include_special_tokens else []) + list(self._tokens)
 
@@ -258,7 +261,7 @@ class _IndexLookup(_HostLayer):
         each row counts as one document for tf_idf): tokens by decreasing frequency, at
         most ``max_tokens`` entries with the special tokens. Replaces any vocabulary."""
         a = _host_array(data, f"{type(self).__name__}.adapt", self._strings)
-        rows = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+        rows = a.reshape(a.shape[0], int(np.prod(a.shape[1:]))) if a.ndim > 1 else a.reshape(-1, 1)
         self._finalize(*self._count(row.tolist() for row in rows))
 
     # -- lookups -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from .. import random as _random
+from .._validation import brief, check_int
 from ..errors import InvalidArgumentError, ShapeError
 from .. import tree
 from ..ops import rnn as rnn_ops
@@ -129,7 +130,13 @@ class _Sequence:
         batch = self._expected_batch_size
         out = []
         for s, n in zip(states, sizes):
-            t = s if isinstance(s, Tensor) else as_tensor(np.asarray(s, np.float32), device=self._input_device())
+            if not isinstance(s, Tensor):
+                try:
+                    s = np.asarray(s, np.float32)
+                except (TypeError, ValueError):
+                    raise InvalidArgumentError(f"{type(self).__name__} {self.name!r}: reset_states: a state must be an "
+                                               f"array of numbers, got {brief(s)}") from None
+            t = s if isinstance(s, Tensor) else as_tensor(s, device=self._input_device())
             if t.ndim != 2 or t.shape[1] != n or (batch is not None and t.shape[0] != batch):
                 raise ShapeError(f"{type(self).__name__} {self.name!r}: a state has shape {t.shape}, "
                                  f"expected {(batch, n)}")
@@ -627,7 +634,8 @@ class _Cell(Layer):
 
     def get_initial_state(self, batch_size=None):
         """Zero states, one (batch_size, units) tensor per state."""
-        return [zeros((int(batch_size), self.units), device=self._input_device()) for _ in range(self._n_states)]
+        batch_size = check_int(batch_size, "batch_size", f"{type(self).__name__}.get_initial_state", minimum=0)
+        return [zeros((batch_size, self.units), device=self._input_device()) for _ in range(self._n_states)]
 
     def _run(self, inputs, initial_state, dp, rdp, mask, go_backwards, return_sequences, zero_output):
         return type(self)._run_fn(self, inputs, initial_state, dp, rdp, mask, go_backwards, return_sequences,
@@ -835,6 +843,7 @@ class StackedRNNCells(Layer):
             shape = (shape[0], size)
 
     def get_initial_state(self, batch_size=None):
+        batch_size = check_int(batch_size, "batch_size", f"{type(self).__name__}.get_initial_state", minimum=0)
         return [_zero_states(c, batch_size, self._input_device()) for c in self.cells]
 
     def call(self, inputs, states, training=False):

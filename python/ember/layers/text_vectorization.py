@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from .._validation import brief, check_int
 from ..errors import InvalidArgumentError, ShapeError
 from ..keras_tensor import KerasTensor
 from .lookup import StringLookup, _host_array, _HostLayer
@@ -249,8 +250,17 @@ def _batches(data, steps):
         return [data]
     if hasattr(data, "numpy") and not hasattr(data, "__next__"):
         return [data]
+    if steps is not None:
+        check_int(steps, "steps", "TextVectorization.adapt", minimum=1)
+    try:
+        if isinstance(data, dict):
+            raise TypeError("a dict")
+        batches = iter(data)
+    except TypeError:
+        raise InvalidArgumentError(f"TextVectorization.adapt: expected strings (a list or array), or an iterable "
+                                   f"of batches of strings, got {brief(data)}") from None
     out = []
-    for i, batch in enumerate(data):
+    for i, batch in enumerate(batches):
         if steps is not None and i >= steps:
             break
         out.append(batch)

@@ -432,6 +432,18 @@ def stack(xs, axis: int = 0) -> Tensor:
     return concatenate([reshape(t, t.shape[:a] + (1,) + t.shape[a:]) for t in ts], axis=a)
 
 
+# Sections past the axis size are empty pieces (numpy allows them); this many at most.
+_MAX_EMPTY_SECTIONS = 1 << 16
+
+
+def check_sections(k: int, n: int, op: str) -> None:
+    """Refuses more than ``max(n, 65536)`` sections of an axis of size ``n`` (each piece
+    is a tensor: 2**40 of them would never finish)."""
+    if k > _builtins.max(n, _MAX_EMPTY_SECTIONS):
+        raise InvalidArgumentError(f"{op}: {k} sections of an axis of size {n}: at most "
+                                   f"max({n}, {_MAX_EMPTY_SECTIONS}) sections (the rest would be empty)")
+
+
 def split(x, indices_or_sections, axis: int = 0) -> list:
     """numpy.split: ``indices_or_sections`` equal parts (must divide the axis) or the
     split points along ``axis``."""
@@ -444,6 +456,7 @@ def split(x, indices_or_sections, axis: int = 0) -> list:
         k = int(indices_or_sections)
         if k <= 0 or n % k:
             raise InvalidArgumentError(f"split: {k} sections do not divide axis {a} of size {n} equally")
+        check_sections(k, n, "split")
         points = [n // k * i for i in range(1, k)]
     else:
         points = [int(p) for p in indices_or_sections]
@@ -1078,12 +1091,15 @@ def meshgrid(*xs, indexing: str = "xy") -> list:
 
 
 def round(x, decimals: int = 0) -> Tensor:  # noqa: A001
-    """Round half to even (numpy); ``decimals`` scales by 10**decimals first."""
+    """Round half to even (numpy); ``decimals`` (an integer, at most 38 either way:
+    float32's range) scales by 10**decimals first."""
+    from .._validation import check_int
     from .core import _unary
 
+    decimals = check_int(decimals, "decimals", "round", -38, 38)
     if decimals == 0:
         return _unary("round", x)
-    s = 10.0 ** int(decimals)
+    s = 10.0 ** decimals
     return divide(_unary("round", multiply(x, s)), s)
 
 

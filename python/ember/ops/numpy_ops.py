@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .._validation import check_axis, check_num_elements, check_int, check_number
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor, full, ones, zeros
 from . import array, core
@@ -364,6 +365,7 @@ def celu(x, alpha=1.0) -> Tensor:
 def glu(x, axis=-1) -> Tensor:
     """Gated linear unit: the first half of ``axis`` times the sigmoid of the second."""
     x = _f(x)
+    axis = check_axis(axis, x.ndim, "glu")
     if x.shape[axis] % 2:
         raise ShapeError(f"glu: axis {axis} must have an even size, got shape {x.shape}")
     a, b = array.split(x, 2, axis=axis)
@@ -405,14 +407,17 @@ def sparse_sigmoid(x) -> Tensor:
 
 def squareplus(x, b=4) -> Tensor:
     """``(x + sqrt(x^2 + b)) / 2``."""
+    b = check_number(b, "b", "squareplus")
     x = _f(x)
-    return core.multiply(core.add(x, core.sqrt(core.add(core.square(x), float(b)))), 0.5)
+    return core.multiply(core.add(x, core.sqrt(core.add(core.square(x), b))), 0.5)
 
 
 def threshold(x, threshold, default_value) -> Tensor:
-    """``x`` where ``x > threshold``, else ``default_value``."""
+    """``x`` where ``x > threshold``, else ``default_value`` (both numbers)."""
+    threshold = check_number(threshold, "threshold", "threshold", finite=False)
+    default_value = check_number(default_value, "default_value", "threshold", finite=False)
     x = _f(x)
-    return _where(core.greater(x, threshold), x, float(default_value))
+    return _where(core.greater(x, threshold), x, default_value)
 
 
 def hard_silu(x) -> Tensor:
@@ -433,7 +438,7 @@ def sparsemax(x, axis=-1) -> Tensor:
     """The Euclidean projection of ``x`` onto the probability simplex along ``axis``
     (Martins & Astudillo 2016)."""
     x = _f(x)
-    ax = axis % x.ndim
+    ax = check_axis(axis, x.ndim, "sparsemax")
     z = array.flip(array.sort(x, axis=ax), axis=ax)  # descending
     k = x.shape[ax]
     shape = [1] * x.ndim
@@ -470,7 +475,7 @@ def average(x, axis=None, weights=None) -> Tensor:
     w = _f(as_tensor(weights, device=x.device))
     if w.ndim == 1 and x.ndim > 1 and axis is not None:
         shape = [1] * x.ndim
-        shape[axis % x.ndim] = w.shape[0]
+        shape[check_axis(axis, x.ndim, "average")] = w.shape[0]
         w = core.reshape(w, tuple(shape))
     w = core.broadcast_to(w, x.shape) if w.shape != x.shape else w
     return core.divide(core.sum(core.multiply(x, w), axis=axis), core.sum(w, axis=axis))
@@ -562,7 +567,7 @@ def quantile(x, q, axis=None, method="linear", keepdims=False) -> Tensor:
     if axis is None:
         src, ax = core.reshape(x, (-1,)), 0
     else:
-        src, ax = x, axis % x.ndim
+        src, ax = x, check_axis(axis, x.ndim, "quantile")
     s = array.sort(src, axis=ax)
     n = s.shape[ax]
     outs = []
@@ -603,13 +608,13 @@ def median(x, axis=None, keepdims=False) -> Tensor:
 def trapezoid(y, x=None, dx=1.0, axis=-1) -> Tensor:
     """The trapezoidal rule along ``axis``."""
     y = _f(y)
-    ax = axis % y.ndim
+    ax = check_axis(axis, y.ndim, "trapezoid")
     n = y.shape[ax]
     a = array.take(y, list(range(1, n)), axis=ax)
     b = array.take(y, list(range(n - 1)), axis=ax)
     mid = core.multiply(core.add(a, b), 0.5)
     if x is None:
-        return core.multiply(core.sum(mid, axis=ax), float(dx))
+        return core.multiply(core.sum(mid, axis=ax), check_number(dx, "dx", "trapezoid"))
     xv = _f(as_tensor(x, device=y.device))
     d = diff(xv, axis=-1 if xv.ndim == 1 else ax)
     if xv.ndim == 1 and y.ndim > 1:
@@ -649,48 +654,60 @@ def tri(N, M=None, k=0, dtype=None) -> Tensor:
     return array.tril(ones((N, N if M is None else M), dtype or "float32"), k)
 
 
+def _num(num, op: str) -> int:
+    num = check_int(num, "num", op, minimum=0)
+    check_num_elements(num, op, "a range")
+    return num
+
+
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``num`` evenly spaced values (numpy's ``linspace``; scalar or array ends)."""
-    vals = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num), endpoint=endpoint,
-                       retstep=retstep, axis=axis)
+    vals = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), _num(num, "linspace"),
+                       endpoint=endpoint, retstep=retstep, axis=axis)
     if retstep:
         return Tensor(vals[0].astype(np.float32)), float(vals[1])
     return Tensor(vals.astype(np.float32), dtype=dtype)
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0) -> Tensor:
-    return Tensor(np.logspace(start, stop, int(num), endpoint=endpoint, base=base, axis=axis).astype(np.float32),
-                  dtype=dtype)
+    vals = np.logspace(start, stop, _num(num, "logspace"), endpoint=endpoint, base=base, axis=axis)
+    return Tensor(vals.astype(np.float32), dtype=dtype)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0) -> Tensor:
-    return Tensor(np.geomspace(start, stop, int(num), endpoint=endpoint, axis=axis).astype(np.float32), dtype=dtype)
+    vals = np.geomspace(start, stop, _num(num, "geomspace"), endpoint=endpoint, axis=axis)
+    return Tensor(vals.astype(np.float32), dtype=dtype)
 
 
-def _window(fn, x) -> Tensor:
-    n = int(x.item() if isinstance(x, Tensor) else x)
+def _window(fn, x, op: str) -> Tensor:
+    """numpy's window ``fn`` of length ``x`` (an integer, or a one-element integer tensor)."""
+    if isinstance(x, Tensor) and x.size == 1 and x.dtype == "int32":
+        x = int(x.item())
+    n = check_int(x, "the window length x", op)
+    check_num_elements(n, op, "a window")
     return Tensor(fn(n).astype(np.float32))
 
 
 def bartlett(x) -> Tensor:
     """The Bartlett window of length ``x``."""
-    return _window(np.bartlett, x)
+    return _window(np.bartlett, x, "bartlett")
 
 
 def blackman(x) -> Tensor:
-    return _window(np.blackman, x)
+    return _window(np.blackman, x, "blackman")
 
 
 def hamming(x) -> Tensor:
-    return _window(np.hamming, x)
+    return _window(np.hamming, x, "hamming")
 
 
 def hanning(x) -> Tensor:
-    return _window(np.hanning, x)
+    return _window(np.hanning, x, "hanning")
 
 
 def kaiser(x, beta) -> Tensor:
-    return _window(lambda n: np.kaiser(n, float(beta)), x)
+    beta = check_number(beta, "beta", "kaiser")
+    return _window(lambda n: np.kaiser(n, beta), x, "kaiser")
 
 
 def ndim(x) -> int:
@@ -718,11 +735,14 @@ def array_split(x, indices_or_sections, axis=0) -> list:
     """Like `split`, but ``n`` sections need not divide the axis (the first ones are one
     longer)."""
     x = as_tensor(x)
-    if isinstance(indices_or_sections, (int, np.integer)):
-        n = x.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)) and not isinstance(indices_or_sections, bool):
+        if x.ndim == 0:
+            raise ShapeError("array_split: cannot split a 0-d tensor")
+        n = x.shape[check_axis(axis, x.ndim, "array_split")]
         k = int(indices_or_sections)
         if k < 1:
             raise InvalidArgumentError(f"array_split: the number of sections must be >= 1, got {k}")
+        array.check_sections(k, n, "array_split")
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
         cuts = list(np.cumsum(sizes)[:-1])
         return array.split(x, cuts, axis=axis)
@@ -787,7 +807,10 @@ def rot90(array, k=1, axes=(0, 1)) -> Tensor:  # noqa: F811 - keras.ops's argume
 def diagonal(x, offset=0, axis1=0, axis2=1) -> Tensor:
     """The diagonal ``offset`` of the ``axis1, axis2`` planes, as the last axis."""
     x = as_tensor(x)
-    a1, a2 = axis1 % x.ndim, axis2 % x.ndim
+    a1, a2 = check_axis(axis1, x.ndim, "diagonal", "axis1"), check_axis(axis2, x.ndim, "diagonal", "axis2")
+    if a1 == a2:
+        raise InvalidArgumentError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
+    offset = check_int(offset, "offset", "diagonal")
     x = array.moveaxis(x, [a1, a2], [-2, -1])
     n, m = x.shape[-2], x.shape[-1]
     rows = [i for i in range(n) if 0 <= i + offset < m]
@@ -822,8 +845,11 @@ def diagflat(x, k=0) -> Tensor:
 def diff(a, n=1, axis=-1) -> Tensor:
     """The ``n``-th discrete difference along ``axis``."""
     x = as_tensor(a)
-    ax = axis % x.ndim
+    ax = check_axis(axis, x.ndim, "diff")
+    n = check_int(n, "n", "diff", minimum=0)
     for _ in range(n):
+        if x.shape[ax] == 0:
+            break
         m = x.shape[ax]
         x = core.subtract(array.take(x, list(range(1, m)), axis=ax), array.take(x, list(range(m - 1)), axis=ax))
     return x
@@ -1195,8 +1221,8 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         raise NotImplementedError("layer_normalization: rms_scaling=True is not supported; use rms_normalization")
     x = _f(x)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    axes = tuple(a % x.ndim for a in axes)
-    eps = 1e-3 if epsilon is None else float(epsilon)
+    axes = tuple(check_axis(a, x.ndim, "layer_normalization") for a in axes)
+    eps = 1e-3 if epsilon is None else check_number(epsilon, "epsilon", "layer_normalization")
     m = core.mean(x, axis=axes, keepdims=True)
     v = core.mean(core.square(core.subtract(x, m)), axis=axes, keepdims=True)
     y = core.multiply(core.subtract(x, m), array.rsqrt(core.add(v, eps)))

@@ -14,9 +14,24 @@ from __future__ import annotations
 import copy
 import json
 
+from .._validation import brief
 from ..errors import InvalidArgumentError
 
 __all__ = ["Config"]
+
+
+class _MissingKeyError(InvalidArgumentError, KeyError):
+    """A key the config does not hold: an `InvalidArgumentError`, and a ``KeyError`` as a
+    dict's would be."""
+
+
+def _key(key, what: str):
+    """``key`` if it can be a key (hashable), else InvalidArgumentError."""
+    try:
+        hash(key)
+    except TypeError:
+        raise InvalidArgumentError(f"Config.{what}: a key must be hashable (a name), got {brief(key)}") from None
+    return key
 
 
 class Config:
@@ -63,17 +78,24 @@ class Config:
 
     def __setitem__(self, key, value):
         self._check()
-        self._config[key] = value
+        self._config[_key(key, "__setitem__")] = value
 
     def __getitem__(self, key):
+        if _key(key, "__getitem__") not in self._config:
+            raise _MissingKeyError(f"Config has no key {brief(key)}")
         return self._config[key]
 
     def __delitem__(self, key):
         self._check()
+        if _key(key, "__delitem__") not in self._config:
+            raise _MissingKeyError(f"Config has no key {brief(key)}")
         del self._config[key]
 
     def __contains__(self, key) -> bool:
-        return key in self._config
+        try:
+            return key in self._config
+        except TypeError:  # unhashable: not a key of this config
+            return False
 
     def __len__(self) -> int:
         return len(self._config)
@@ -94,15 +116,29 @@ class Config:
         return self._config.items()
 
     def get(self, key, default=None):
-        return self._config.get(key, default)
+        return self._config.get(_key(key, "get"), default)
 
     def pop(self, *args):
+        """``pop(key[, default])``: removes ``key`` and returns its value (``default`` if
+        given and the key is absent)."""
         self._check()
+        if not 1 <= len(args) <= 2:
+            raise InvalidArgumentError(f"Config.pop: expected a key and an optional default, got {len(args)} arguments")
+        if _key(args[0], "pop") not in self._config and len(args) == 1:
+            raise _MissingKeyError(f"Config has no key {brief(args[0])}")
         return self._config.pop(*args)
 
     def update(self, *args, **kwargs):
+        """Adds the values of a mapping or of ``(key, value)`` pairs, and of ``kwargs``."""
         self._check()
-        self._config.update(*args, **kwargs)
+        if len(args) > 1:
+            raise InvalidArgumentError(f"Config.update: expected at most 1 positional argument, got {len(args)}")
+        try:
+            new = dict(*args, **kwargs)
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"Config.update: expected a mapping or (key, value) pairs, got "
+                                       f"{brief(args[0])} ({e})") from None
+        self._config.update(new)
 
     def as_dict(self) -> dict:
         """A (deep) copy of the values as a dict."""

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import brief
 from ..errors import InvalidArgumentError, ShapeError
 
 __all__ = ["pad_sequences"]
@@ -34,11 +35,11 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         >>> em.utils.pad_sequences([[1, 2, 3, 4]], maxlen=2, padding="post", truncating="post").tolist()
         [[1, 2]]
     """
-    if not hasattr(sequences, "__len__"):
-        raise InvalidArgumentError("pad_sequences: sequences must be iterable")
-    if padding not in ("pre", "post"):
+    if not hasattr(sequences, "__len__") or isinstance(sequences, (str, bytes, dict)):
+        raise InvalidArgumentError(f"pad_sequences: sequences must be a list of sequences, got {brief(sequences)}")
+    if not isinstance(padding, str) or padding not in ("pre", "post"):
         raise InvalidArgumentError(f'pad_sequences: padding type "{padding}" not understood (use "pre" or "post")')
-    if truncating not in ("pre", "post"):
+    if not isinstance(truncating, str) or truncating not in ("pre", "post"):
         raise InvalidArgumentError(f'pad_sequences: truncating type "{truncating}" not understood (use "pre" or "post")')
     if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral) or maxlen < 0):
         raise InvalidArgumentError(f"pad_sequences: maxlen must be None or a non-negative integer, got {maxlen!r}")
@@ -52,11 +53,19 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         except TypeError:
             raise InvalidArgumentError(f"pad_sequences: sequences must be a list of iterables; found {x!r}") from None
         if not found and len(x):
-            sample_shape = np.asarray(x).shape[1:]
+            try:
+                sample_shape = np.asarray(x).shape[1:]
+            except (TypeError, ValueError) as e:
+                raise InvalidArgumentError(
+                    f"pad_sequences: sequence {len(lengths) - 1} is not array-like ({e})") from None
             found = True
     if maxlen is None:
         maxlen = int(np.max(lengths)) if lengths else 0
-    is_str = np.issubdtype(np.dtype(dtype), np.str_) or np.issubdtype(np.dtype(dtype), np.bytes_)
+    try:
+        np_dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"pad_sequences: dtype {dtype!r} is not a numpy dtype") from None
+    is_str = np.issubdtype(np_dtype, np.str_) or np.issubdtype(np_dtype, np.bytes_)
     if isinstance(value, str) and dtype is not object and not is_str:
         raise InvalidArgumentError(f"pad_sequences: dtype {dtype} cannot hold the padding value {value!r}; "
                                    "set dtype=object for variable-length strings")

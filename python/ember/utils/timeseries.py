@@ -84,6 +84,14 @@ class TimeseriesDataset(_Base):
         return self._batch(np.arange(len(self._windows)))
 
 
+def _host_array(value, name: str) -> np.ndarray:
+    """``value`` (an array, a tensor or nested lists) as a numpy array."""
+    try:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) else value)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"timeseries_dataset_from_array: {name} is not array-like ({e})") from None
+
+
 def _check_int(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidArgumentError(f"timeseries_dataset_from_array: {name} must be an integer >= {minimum}, "
@@ -125,13 +133,14 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         ([3, 5, 7, 9, 11, 13, 15, 17, 19, 21], 27)
     """
     what = "timeseries_dataset_from_array"
-    data = np.asarray(data.numpy() if hasattr(data, "numpy") and not isinstance(data, np.ndarray) else data)
+    data = _host_array(data, "data")
     if data.ndim == 0:
         raise InvalidArgumentError(f"{what}: data must have a time axis, got a scalar")
     n = len(data)
     if targets is not None:
-        targets = np.asarray(targets.numpy() if hasattr(targets, "numpy") and not isinstance(targets, np.ndarray)
-                             else targets)
+        targets = _host_array(targets, "targets")
+        if targets.ndim == 0:
+            raise InvalidArgumentError(f"{what}: targets must have a time axis, got a scalar")
     sequence_length = _check_int(sequence_length, "sequence_length", 1)
     sampling_rate = _check_int(sampling_rate, "sampling_rate", 1)
     sequence_stride = _check_int(sequence_stride, "sequence_stride", 1)
@@ -166,5 +175,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         if seed is None:
             seed = np.random.randint(int(1e6))
         np.random.RandomState(seed).shuffle(starts)
-    windows = start + starts[:, None] + np.arange(sequence_length, dtype=np.int64)[None, :] * sampling_rate
+    if starts.size:  # else no window fits (a sequence_length past the data's: none is built)
+        windows = start + starts[:, None] + np.arange(sequence_length, dtype=np.int64)[None, :] * sampling_rate
+    else:
+        windows = np.zeros((0, sequence_length), np.int64)
     return TimeseriesDataset(data, targets, windows, start + starts, batch_size)
