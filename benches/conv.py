@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -126,11 +127,33 @@ def _child(args: list[str]) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def fma_peak(threads: list[int]) -> dict[int, float] | None:
+    """The cores' measured fp32 FMA peak in GFLOP/s per thread count (benches/fma_peak.c,
+    compiled here with gcc -march=native), or None without gcc."""
+    import shutil
+    import tempfile
+
+    if shutil.which("gcc") is None:
+        return None
+    exe = Path(tempfile.mkdtemp()) / "fma_peak"
+    src = Path(__file__).with_name("fma_peak.c")
+    r = subprocess.run(["gcc", "-O2", "-march=native", "-fopenmp", str(src), "-o", str(exe)], capture_output=True)
+    if r.returncode != 0:
+        return None
+    return {t: float(subprocess.run([str(exe), str(t), "0.5"], capture_output=True, text=True, check=True).stdout)
+            for t in threads}
+
+
 def kernels_table(threads: list[int], repeat: int, composite: bool) -> None:
     frameworks = ["ember"] + (["composite"] if composite else []) + ["torch"]
-    print(f"# (a) Conv2D + bias + relu, GFLOP/s (median of {repeat}), peak RSS of the process running the shape")
-    print(f"{'shape':<14} {'thr':>3} {'framework':<10} {'fwd GF/s':>9} {'bwd GF/s':>9} {'fwd vs torch':>12} "
-          f"{'bwd vs torch':>12} {'peak RSS MiB':>13}")
+    peak = fma_peak(threads)
+    if peak:
+        print("# measured fp32 FMA peak (benches/fma_peak.c): " +
+              ", ".join(f"{t} thread{'s' * (t > 1)} {g:.0f} GFLOP/s" for t, g in peak.items()))
+    print(f"# (a) Conv2D + bias + relu, GFLOP/s (median of {repeat}), share of the FMA peak, "
+          "peak RSS of the process running the shape")
+    print(f"{'shape':<14} {'thr':>3} {'framework':<10} {'fwd GF/s':>9} {'bwd GF/s':>9} {'fwd %pk':>8} {'bwd %pk':>8} "
+          f"{'fwd vs torch':>12} {'bwd vs torch':>12} {'peak RSS MiB':>13}")
     for name in SHAPES:
         ff, fb = _flops(name)
         res = {fw: _child(["--child", fw, name, ",".join(map(str, threads)), str(repeat)]) for fw in frameworks}
@@ -138,8 +161,10 @@ def kernels_table(threads: list[int], repeat: int, composite: bool) -> None:
             tt = res["torch"]["times"][str(t)]
             for fw in frameworks:
                 tf, tb = res[fw]["times"][str(t)]
-                print(f"{name:<14} {t:>3} {fw:<10} {ff / tf / 1e9:9.1f} {fb / tb / 1e9:9.1f} {tt[0] / tf:12.2f} "
-                      f"{tt[1] / tb:12.2f} {res[fw]['rss_mib']:13.0f}")
+                pf, pb = ((f"{100 * ff / tf / 1e9 / peak[t]:7.0f}%", f"{100 * fb / tb / 1e9 / peak[t]:7.0f}%")
+                          if peak else ("      -", "      -"))
+                print(f"{name:<14} {t:>3} {fw:<10} {ff / tf / 1e9:9.1f} {fb / tb / 1e9:9.1f} {pf} {pb} "
+                      f"{tt[0] / tf:12.2f} {tt[1] / tb:12.2f} {res[fw]['rss_mib']:13.0f}")
 
 
 # -- (b) mnist_convnet training -------------------------------------------------------------------
