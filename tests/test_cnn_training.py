@@ -9,8 +9,12 @@ shared cores: mnist_cnn on 6,000 images (43 steps of 128), 1 epoch: test accurac
 (0.68 on 3,000 images), 13 s of training; fashion_cnn on 2,000 images in batches of 32
 (57 steps: BatchNormalization's moving statistics need a few dozen steps to catch up
 with the weights, so fewer, larger batches score near chance at inference): 0.70, 36 s.
-The full runs (mnist_convnet 15 epochs >= 99.2%, as keras.io reports; Fashion CNN 30
-epochs >= 92%) are marked ``slow`` and were not run here.
+The full runs are marked ``slow``. Measured on one thread of a shared 2-core machine:
+mnist_convnet, 15 epochs: test accuracy 0.9915 (seed 1) and 0.9918 (seed 2), 332 s of
+training; real Keras 3.15 on JAX running the same script (same data, seed 1) scored
+0.9918, so Ember matches Keras here and the 99.2% bar (keras.io's published 99.25%) sits
+inside the run-to-run spread of both. Fashion CNN, 12 epochs (cosine decay over 12):
+0.9127; the 30-epoch default run was not measured.
 """
 
 from __future__ import annotations
