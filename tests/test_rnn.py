@@ -354,7 +354,7 @@ def test_embedding_forward_and_scatter_add_gradient(backend_name, shape):
         layer._device = backend_name
     ids = rng.integers(0, vocab, shape)
     ids.reshape(-1)[:2] = 2  # a repeated index: its rows' gradients add up
-    for inputs in (ids.astype(np.int32), ids.astype(np.float32) + 0.25):  # floats are truncated, as Keras casts
+    for inputs in (ids.astype(np.int32), ids.astype(np.float32)):  # whole-number floats (keras.Input's float32)
         y = layer(em.tensor(inputs, device=backend_name))
         assert y.shape == shape + (dim,) and y.dtype == "float32"
         np.testing.assert_array_equal(y.numpy(), table[ids])
@@ -385,6 +385,27 @@ def test_embedding_out_of_range_index_is_a_clear_error(backend_name, bad):
             layer(ids)
     # The layer still works afterwards.
     assert layer(em.tensor(np.array([[5]], np.int32), device=backend_name)).numpy().shape == (1, 1, 2)
+
+
+def test_embedding_fractional_float_indices_are_a_clear_error(backend_name):
+    """A fractional index (untokenized or normalised data) is an error on both devices,
+    never silently truncated; whole-number floats are fine."""
+    with em.device(backend_name):
+        layer = em.layers.Embedding(6, 2)
+        layer._device = backend_name
+    ids = em.tensor(np.array([[0, 1], [2.5, 2]], np.float32), device=backend_name)
+
+    def run():
+        y = layer(ids)
+        em.backend.get_backend(backend_name).synchronize()
+        return y.numpy()
+
+    with pytest.raises(InvalidArgumentError, match="not a whole number" if backend_name == "cpu" else "out of"):
+        run()
+    if backend_name == "cpu":
+        with pytest.raises(InvalidArgumentError, match=r"index 2.5 at position \[1, 0\].*Embedding"):
+            layer(ids)
+    assert layer(em.tensor(np.array([[5.0]], np.float32), device=backend_name)).numpy().shape == (1, 1, 2)
 
 
 def test_embedding_mask_config_and_defaults():

@@ -24,13 +24,15 @@ def _check_dim(value, name: str) -> int:
 def _index_buffer(ids: Tensor, input_dim: int, owner: str):
     """The indices as an int32 buffer on ``ids``' device, checked to lie in [0, input_dim).
 
-    Float inputs (``keras.Input`` is float32 by default) are cast as Keras casts them:
-    truncated toward zero. On the cpu the check runs here, on the host, and names the
-    first offending index. On the gpu nothing is read back mid-step: negative indices are
-    mapped to ``input_dim`` on the device, and the gather kernel flags any index outside
-    [0, input_dim) (raised as an InvalidArgumentError at the next sync or readback, the
-    message giving the index as the kernel saw it: ``input_dim`` for a negative one).
-    The gpu computes the cast in float32, exact for vocabularies below 2**24 entries.
+    Float inputs (``keras.Input`` is float32 by default) must hold whole numbers, which
+    are used as indices; a fractional value (1.5: data that was never tokenized, or was
+    normalised) is an error, never silently truncated. On the cpu the check runs here, on
+    the host, and names the first offending index. On the gpu nothing is read back
+    mid-step: negative and fractional indices are mapped to ``input_dim`` on the device,
+    and the gather kernel flags any index outside [0, input_dim) (raised as an
+    InvalidArgumentError at the next sync or readback, the message giving the index as
+    the kernel saw it: ``input_dim`` for a negative or fractional one). The gpu computes
+    the check in float32, exact for vocabularies below 2**24 entries.
     """
     be = ids._backend
     if ids.device == "cpu":
@@ -38,7 +40,12 @@ def _index_buffer(ids: Tensor, input_dim: int, owner: str):
         if a.dtype.kind == "f":
             if not np.all(np.isfinite(a)):
                 raise InvalidArgumentError(f"{owner}: the indices hold NaN or infinite values")
-            a = np.trunc(a)
+            frac = a != np.trunc(a)
+            if frac.any():
+                pos = tuple(int(i) for i in np.argwhere(frac)[0])
+                raise InvalidArgumentError(
+                    f"{owner}: index {float(a[pos])!r} at position {list(pos)} (input shape {tuple(a.shape)}) is not a "
+                    "whole number: Embedding takes integer indices (tokenize the data, or cast it)")
         bad = (a < 0) | (a >= input_dim)
         if bad.any():
             pos = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -50,6 +57,9 @@ def _index_buffer(ids: Tensor, input_dim: int, owner: str):
     f = ids._buf if ids.dtype == "float32" else be.cast(ids._buf, "float32")
     neg, _ = be.binary("less_equal", f, ids.shape, _scalar(-1.0, ids)._buf, ())
     fixed, _ = be.where(neg, ids.shape, _scalar(float(input_dim), ids)._buf, (), f, ids.shape)
+    if ids.dtype == "float32":  # a fractional index becomes input_dim too, so the kernel flags it
+        whole, _ = be.binary("equal", fixed, ids.shape, be.unary("floor", fixed), ids.shape)
+        fixed, _ = be.where(whole, ids.shape, fixed, ids.shape, _scalar(float(input_dim), ids)._buf, ())
     return be.cast(fixed, "int32")
 
 
@@ -76,7 +86,7 @@ class Embedding(Layer):
     """Turns non-negative integers (indices) into dense vectors of fixed size:
     ``output[..., :] = embeddings[input[...]]``, for inputs of any rank (Keras 3's
     ``keras.layers.Embedding``). Float inputs (such as ``keras.Input``'s default float32)
-    are cast to integers, as Keras does (NaN or infinite values are an
+    must hold whole numbers (a fractional, NaN or infinite value is an
     `ember.errors.InvalidArgumentError`); an index outside ``[0, input_dim)`` is an
     `ember.errors.InvalidArgumentError` (on the gpu raised at the next sync).
 
