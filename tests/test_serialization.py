@@ -373,6 +373,7 @@ MADE = {
     S.CosineDecayRestarts: lambda: S.CosineDecayRestarts(0.1, 10, t_mul=1.5, m_mul=0.8),
     em.optimizers.SGD: lambda: em.optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipnorm=1.0),
     em.optimizers.Adam: lambda: em.optimizers.Adam(learning_rate=S.CosineDecay(0.01, 100), amsgrad=True),
+    em.optimizers.Optimizer: lambda: em.optimizers.Optimizer(0.01, use_ema=True, gradient_accumulation_steps=3),
 }
 # Abstract bases: no get_config or no behaviour of their own.
 ABSTRACT = {em.regularizers.Regularizer, S.LearningRateSchedule}
