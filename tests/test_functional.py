@@ -517,9 +517,10 @@ def test_every_builtin_layer_config_round_trips():
     through get_config -> JSON -> from_config to an equal config."""
     needs = {"Dense": (4,), "Activation": ("relu",), "Dropout": (0.5,), "SpatialDropout1D": (0.5,),
              "SpatialDropout2D": (0.5,), "SpatialDropout3D": (0.5,), "GaussianNoise": (0.1,),
-             "GaussianDropout": (0.1,), "Reshape": ((2, 2),), "Lambda": (None,), "Dot": (1,),
+             "GaussianDropout": (0.1,), "AlphaDropout": (0.1,), "Reshape": ((2, 2),), "Lambda": (None,), "Dot": (1,),
              "InputLayer": ((3,),), "Conv2D": (2, 3), "Conv1D": (2, 3), "Embedding": (10, 3),
-             "SimpleRNN": (3,), "LSTM": (3,), "GRU": (3,), "MaxPooling2D": (), "AveragePooling2D": (),
+             "SimpleRNN": (3,), "LSTM": (3,), "GRU": (3,), "MaxPooling2D": (), "AveragePooling2D": (2,),
+             "AveragePooling1D": (2,), "AveragePooling3D": (2,),
              "Bidirectional": lambda: (keras.layers.LSTM(2),), "RNN": lambda: (keras.layers.LSTMCell(2),),
              "SimpleRNNCell": (2,), "LSTMCell": (2,), "GRUCell": (2,), "RepeatVector": (3,),
              "StackedRNNCells": lambda: ([keras.layers.LSTMCell(2), keras.layers.GRUCell(3)],),

@@ -789,6 +789,8 @@ class SparseCategoricalCrossentropy(Loss):
             0 and the mean reductions average over the remaining entries only (Keras's
             mask, ``total / (valid + 1e-7)``). Defaults to None.
         reduction: See `Loss`.
+        axis: The class axis of ``y_pred``; only the last one (-1, the default) is
+            supported, as in Keras's TensorFlow backend.
         name: Defaults to ``"sparse_categorical_crossentropy"``.
         dtype: ``None`` or ``"float32"``.
 
@@ -801,18 +803,20 @@ class SparseCategoricalCrossentropy(Loss):
 
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
                  name="sparse_categorical_crossentropy", dtype=None):
         _check_bool(from_logits, "from_logits", "SparseCategoricalCrossentropy")
+        _check_axis(axis, "SparseCategoricalCrossentropy")
         if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
             raise InvalidArgumentError(
                 f"SparseCategoricalCrossentropy: `ignore_class` must be an int or None, got ignore_class={ignore_class!r}"
             )
         super().__init__(name, reduction, dtype, from_logits=bool(from_logits),
-                         ignore_class=None if ignore_class is None else int(ignore_class))
+                         ignore_class=None if ignore_class is None else int(ignore_class), axis=int(axis))
 
     def _call_masked(self, y_true, y_pred):
-        return _sparse_cce(y_true, y_pred, self._fn_kwargs["from_logits"], self._fn_kwargs["ignore_class"], -1)
+        kw = self._fn_kwargs
+        return _sparse_cce(y_true, y_pred, kw["from_logits"], kw["ignore_class"], kw["axis"])
 
 
 class Hinge(Loss):
@@ -1060,12 +1064,13 @@ def serialize(loss) -> dict:
     raise InvalidArgumentError(f"serialize: cannot serialize {loss!r} (argument `loss`): not a Loss or a loss function")
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(name, custom_objects=None):
     """The inverse of `serialize`: a `Loss`, or the function for a serialized function
-    or a function name (``deserialize("mse") is mean_squared_error``).
+    or a function name (``deserialize("mse") is mean_squared_error``). ``name`` is a
+    serialized config or a name (Keras's argument name).
 
     Raises:
         InvalidConfigError: (an InvalidArgumentError) for an unknown class or function
             name, or a malformed config.
     """
-    return _serialization.deserialize_family(config, custom_objects, _MODULE_OBJECTS, "loss", _unknown)
+    return _serialization.deserialize_family(name, custom_objects, _MODULE_OBJECTS, "loss", _unknown)

@@ -20,7 +20,7 @@ from .pooling import (
 )
 from .pooling import AveragePooling3D, GlobalAveragePooling3D, GlobalMaxPooling3D, MaxPooling3D
 from .regularization import (
-    ActivityRegularization, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+    ActivityRegularization, AlphaDropout, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
     SpatialDropout3D,
 )
 from .reshaping import Flatten, Reshape
@@ -42,6 +42,7 @@ __all__ = [
     "Layer", "Input", "InputLayer", "InputSpec", "KerasTensor", "Dense", "Activation", "Identity", "Lambda",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
     "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout",
     "ActivityRegularization", "BatchNormalization", "LayerNormalization", "Flatten", "Reshape",
     "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
     "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "Masking", "RepeatVector", "TimeDistributed",

@@ -548,8 +548,8 @@ class RandomCrop(_RandomImageLayer):
         (2, 24, 24, 1)
     """
 
-    def __init__(self, height, width, seed=None, data_format=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
         self.height = _size_arg(height, "height", "RandomCrop")
         self.width = _size_arg(width, "width", "RandomCrop")
         self._init_seed(seed)

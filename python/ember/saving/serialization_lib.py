@@ -478,8 +478,7 @@ def _merged_custom(custom_objects) -> dict:
     return custom_objects
 
 
-def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True, *,
-                             module_objects: dict | None = None):
+def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True, **kwargs):
     """The object that ``config`` (output of `serialize_keras_object`, or a Keras file's
     config) describes.
 
@@ -489,13 +488,21 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
         custom_objects: ``{name: class or function}`` consulted before everything else.
         safe_mode: refuse ``lambda`` configs (and tell ``Lambda``-like layers, which read
             `in_safe_mode`, to refuse code). An enclosing `SafeModeScope` overrides it.
-        module_objects: ``{name: object}`` of built-ins a family accepts by bare name
-            (the families' ``get`` pass theirs); consulted after the custom objects.
+        **kwargs: ``module_objects``, ``{name: object}`` of built-ins a family accepts by
+            bare name (the families' ``get`` pass theirs; consulted after the custom
+            objects), as Keras reads it from its ``**kwargs``; any other keyword is an
+            `InvalidArgumentError`.
 
     Raises:
         InvalidConfigError: (a SerializationError) for an unknown or unregistered class or
             function, a malformed config, or a config its class's ``from_config`` rejects.
     """
+    module_objects = kwargs.pop("module_objects", None)
+    if kwargs:
+        raise InvalidArgumentError(f"deserialize_keras_object: unexpected keyword arguments {sorted(kwargs)}")
+    if module_objects is not None and not isinstance(module_objects, dict):
+        raise InvalidArgumentError(
+            f"deserialize_keras_object: module_objects must be a dict, got {type(module_objects).__name__}")
     scoped = in_safe_mode()
     safe_mode = bool(scoped if scoped is not None else safe_mode)
     custom_objects = _merged_custom(custom_objects)
