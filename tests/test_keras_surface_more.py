@@ -16,6 +16,8 @@ import ember as em
 from ember.errors import InvalidArgumentError, NonFiniteLossError, ShapeError
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# Keras's own variables warn under numpy 2 when read (their __array__ lacks ``copy``).
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 
 def _keras():
@@ -376,3 +378,380 @@ def test_alpha_dropout_matches_the_keras_formula(backend_name):
     assert abs(y.mean() - x.mean()) < 0.05 and abs(y.std() - x.std()) < 0.05
     np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
     assert em.layers.AlphaDropout.from_config(layer.get_config()).rate == rate
+
+
+# -----------------------------------------------------------------------------------------------
+# layers: aliases, Conv3DTranspose, attention, normalization, reshaping, encodings, pooling
+# -----------------------------------------------------------------------------------------------
+
+def test_layer_aliases_are_the_keras_classes():
+    L = em.layers
+    for alias, cls in (("Convolution1D", L.Conv1D), ("Convolution2D", L.Conv2D), ("Convolution3D", L.Conv3D),
+                       ("Convolution1DTranspose", L.Conv1DTranspose), ("Convolution2DTranspose", L.Conv2DTranspose),
+                       ("Convolution3DTranspose", L.Conv3DTranspose), ("SeparableConvolution1D", L.SeparableConv1D),
+                       ("SeparableConvolution2D", L.SeparableConv2D), ("MaxPool1D", L.MaxPooling1D),
+                       ("MaxPool2D", L.MaxPooling2D), ("MaxPool3D", L.MaxPooling3D), ("AvgPool1D", L.AveragePooling1D),
+                       ("AvgPool2D", L.AveragePooling2D), ("AvgPool3D", L.AveragePooling3D),
+                       ("GlobalAvgPool1D", L.GlobalAveragePooling1D), ("GlobalAvgPool2D", L.GlobalAveragePooling2D),
+                       ("GlobalAvgPool3D", L.GlobalAveragePooling3D), ("GlobalMaxPool1D", L.GlobalMaxPooling1D),
+                       ("GlobalMaxPool2D", L.GlobalMaxPooling2D), ("GlobalMaxPool3D", L.GlobalMaxPooling3D),
+                       ("GroupQueryAttention", L.GroupQueryAttention)):
+        assert getattr(L, alias) is cls
+
+
+def _conv3d_transpose_reference(x, k, strides):
+    """float64 scatter definition of the 'valid' transposed 3-D convolution: each input
+    position adds kernel * value to the output window it maps to."""
+    n, d, h, w, c = x.shape
+    kd, kh, kw, f, _ = k.shape
+    sd, sh, sw = strides
+    out = np.zeros((n, (d - 1) * sd + max(kd, sd), (h - 1) * sh + max(kh, sh), (w - 1) * sw + max(kw, sw), f))
+    for i in range(d):
+        for j in range(h):
+            for l in range(w):
+                contrib = np.einsum("nc,xyzfc->nxyzf", x[:, i, j, l].astype(np.float64), k.astype(np.float64))
+                out[:, i * sd:i * sd + kd, j * sh:j * sh + kh, l * sw:l * sw + kw] += contrib
+    return out
+
+
+def test_conv3d_transpose_against_the_scatter_definition_and_gradients(backend_name):
+    x = RNG.normal(size=(2, 3, 2, 4, 3)).astype(np.float32)
+    layer = em.layers.Conv3DTranspose(2, (2, 3, 2), strides=(2, 1, 3), use_bias=False)
+    xt = em.tensor(x, device=backend_name)
+    with em.device(backend_name), em.GradientTape() as tape:
+        y = layer(xt)
+        loss = em.ops.sum(y * y)
+    k = layer.kernel.numpy()
+    ref = _conv3d_transpose_reference(x, k, (2, 1, 3))
+    close(y.numpy(), ref, rtol=1e-5, atol=1e-5)
+    # the kernel's gradient against central differences of the float64 reference
+    g = tape.gradient(loss, layer.kernel).numpy()
+    idx = (1, 2, 0, 1, 2)
+    eps = 1e-3
+    kp, km = k.astype(np.float64).copy(), k.astype(np.float64).copy()
+    kp[idx] += eps
+    km[idx] -= eps
+    num = ((_conv3d_transpose_reference(x, kp, (2, 1, 3)) ** 2).sum()
+           - (_conv3d_transpose_reference(x, km, (2, 1, 3)) ** 2).sum()) / (2 * eps)
+    assert abs(g[idx] - num) <= 1e-3 * max(1.0, abs(num))
+
+
+@pytest.mark.parametrize("kw", [dict(strides=1, padding="valid"), dict(strides=2, padding="same"),
+                                dict(strides=(2, 1, 3), padding="valid", output_padding=(1, 0, 2)),
+                                dict(strides=1, padding="same", dilation_rate=2),
+                                dict(strides=2, padding="same", data_format="channels_first")])
+def test_conv3d_transpose_matches_keras(kw):
+    keras = _keras()
+    x = RNG.normal(size=(2, 3, 4, 5, 3)).astype(np.float32)
+    kl = keras.layers.Conv3DTranspose(4, (3, 2, 3), **kw)
+    el = em.layers.Conv3DTranspose(4, (3, 2, 3), **kw)
+    kl(x)
+    el(x)
+    el.set_weights([np.asarray(w) for w in kl.get_weights()])
+    close(el(x).numpy(), np.asarray(kl(x)), rtol=1e-5, atol=1e-5)
+    close(em.ops.conv_transpose(x, el.kernel, **{k: v for k, v in kw.items()}).numpy() + el.bias.numpy()
+          if kw.get("data_format") != "channels_first" else el(x).numpy(), np.asarray(kl(x)), rtol=1e-5, atol=1e-5)
+
+
+def _attention_reference(q, v, k, scale=1.0, v_mask=None, causal=False):
+    scores = np.einsum("btd,bsd->bts", q.astype(np.float64), k.astype(np.float64)) * scale
+    keep = np.ones_like(scores, bool)
+    if v_mask is not None:
+        keep &= v_mask[:, None, :].astype(bool)
+    if causal:
+        keep &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = np.where(keep, scores, scores - 1e9)
+    w = np.exp(scores - scores.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    return np.einsum("bts,bsd->btd", w, v.astype(np.float64)), w
+
+
+def test_attention_against_numpy(backend_name):
+    q = RNG.normal(size=(2, 3, 4)).astype(np.float32)
+    v = RNG.normal(size=(2, 5, 4)).astype(np.float32)
+    k = RNG.normal(size=(2, 5, 4)).astype(np.float32)
+    vm = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.float32)
+    layer = em.layers.Attention()
+    t = lambda a: em.tensor(a, device=backend_name)
+    out, w = layer([t(q), t(v), t(k)], mask=[None, t(vm)], return_attention_scores=True)
+    ref, ref_w = _attention_reference(q, v, k, v_mask=vm)
+    close(out.numpy(), ref, rtol=1e-5, atol=1e-6)
+    close(w.numpy(), ref_w, rtol=1e-5, atol=1e-6)
+    out = layer([t(q), t(v)], use_causal_mask=True)
+    close(out.numpy(), _attention_reference(q, v, v, causal=True)[0], rtol=1e-5, atol=1e-6)
+    qm = np.array([[1, 0, 1], [1, 1, 1]], np.float32)
+    out = layer([t(q), t(v)], mask=[t(qm), None])
+    assert np.all(out.numpy()[0, 1] == 0)
+
+
+def _mha_reference(q, v, weights, heads, key_dim):
+    wq, bq, wk, bk, wv, bv, wo, bo = [np.asarray(w, np.float64) for w in weights]
+    qh = np.einsum("btd,dnh->btnh", q, wq) + bq
+    kh = np.einsum("bsd,dnh->bsnh", v, wk) + bk
+    vh = np.einsum("bsd,dnh->bsnh", v, wv) + bv
+    s = np.einsum("bsnh,btnh->bnts", kh, qh / math.sqrt(key_dim))
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    o = np.einsum("bnts,bsnh->btnh", w, vh)
+    return np.einsum("btnh,nhd->btd", o, wo) + bo, w
+
+
+def test_multi_head_attention_against_numpy_and_trains(backend_name):
+    q = RNG.normal(size=(2, 3, 8)).astype(np.float32)
+    v = RNG.normal(size=(2, 5, 8)).astype(np.float32)
+    mha = em.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    with em.device(backend_name):
+        out, scores = mha(em.tensor(q, device=backend_name), em.tensor(v, device=backend_name),
+                          return_attention_scores=True)
+    assert [w.shape for w in mha.get_weights()] == [(8, 2, 4), (2, 4), (8, 2, 4), (2, 4), (8, 2, 4), (2, 4),
+                                                    (2, 4, 8), (8,)]
+    ref, ref_s = _mha_reference(q.astype(np.float64), v.astype(np.float64), mha.get_weights(), 2, 4)
+    close(out.numpy(), ref, rtol=1e-5, atol=1e-5)
+    close(scores.numpy(), ref_s, rtol=1e-5, atol=1e-6)
+    # a transformer block in a functional model trains, saves and loads
+    inp = em.Input((6, 8))
+    x = em.layers.MultiHeadAttention(2, 4, dropout=0.1, seed=1)(inp, inp, use_causal_mask=True)
+    x = em.layers.LayerNormalization()(em.layers.Add()([inp, x]))
+    out = em.layers.Dense(1)(em.layers.GlobalAveragePooling1D()(x))
+    model = em.Model(inp, out)
+    model.compile("adam", "mse")
+    xs = RNG.normal(size=(32, 6, 8)).astype(np.float32)
+    ys = xs.mean(axis=(1, 2))[:, None]
+    hist = model.fit(xs, ys, epochs=4, batch_size=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    assert len(model.trainable_variables) == 12
+
+
+@pytest.mark.parametrize("cls, kw", [
+    ("Attention", {}), ("Attention", dict(use_scale=True, score_mode="concat")), ("AdditiveAttention", {}),
+    ("MultiHeadAttention", dict(num_heads=2, key_dim=4)),
+    ("MultiHeadAttention", dict(num_heads=3, key_dim=2, value_dim=5, output_shape=6)),
+    ("MultiHeadAttention", dict(num_heads=2, key_dim=4, use_gate=True, use_bias=False)),
+    ("GroupQueryAttention", dict(head_dim=4, num_query_heads=4, num_key_value_heads=2)),
+    ("GroupQueryAttention", dict(head_dim=2, num_query_heads=2, num_key_value_heads=1, use_gate=True,
+                                 sliding_window=2)),
+])
+def test_attention_layers_match_keras(cls, kw):
+    keras = _keras()
+    q = RNG.normal(size=(2, 3, 8)).astype(np.float32)
+    v = RNG.normal(size=(2, 5, 8)).astype(np.float32)
+    am = RNG.random((2, 3, 5)) > 0.3
+    kl, el = getattr(keras.layers, cls)(**kw), getattr(em.layers, cls)(**kw)
+    if cls in ("Attention", "AdditiveAttention"):
+        kl([q, v])
+        el([q, v])
+        weights = [np.asarray(w) * 1.3 for w in kl.get_weights()]
+        kl.set_weights(weights)
+        el.set_weights(weights)
+        vm = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+        close(el([q, v], mask=[None, vm]).numpy(), np.asarray(kl([q, v], mask=[None, vm])), atol=1e-5)
+        close(el([q, v], use_causal_mask=True).numpy(), np.asarray(kl([q, v], use_causal_mask=True)), atol=1e-5)
+        return
+    kl(q, v, return_attention_scores=True)  # (Keras's fused path fails for value_dim != key_dim)
+    el(q, v)
+    assert [w.shape for w in el.get_weights()] == [tuple(w.shape) for w in kl.get_weights()]
+    el.set_weights([np.asarray(w) for w in kl.get_weights()])
+    ko, ks = kl(q, v, attention_mask=am, use_causal_mask=True, return_attention_scores=True)
+    eo, es = el(q, v, attention_mask=am, use_causal_mask=True, return_attention_scores=True)
+    close(eo.numpy(), np.asarray(ko), atol=1e-5)
+    close(es.numpy(), np.asarray(ks), atol=1e-6)
+
+
+def test_multi_head_attention_keras_files_load_both_ways(tmp_path):
+    keras = _keras()
+    inp = keras.Input((6, 8))
+    out = keras.layers.Dense(1)(keras.layers.MultiHeadAttention(2, 4)(inp, inp))
+    km = keras.Model(inp, out)
+    km.save(tmp_path / "k.keras")
+    x = RNG.normal(size=(4, 6, 8)).astype(np.float32)
+    em_model = em.saving.load_model(str(tmp_path / "k.keras"))
+    close(em_model.predict(x, verbose=0), np.asarray(km.predict(x, verbose=0)), atol=1e-5)
+    em_model.save(str(tmp_path / "e.keras"))
+    back = keras.saving.load_model(tmp_path / "e.keras")
+    close(np.asarray(back.predict(x, verbose=0)), em_model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_einsum_dense_against_numpy():
+    x = RNG.normal(size=(2, 3, 4, 8)).astype(np.float32)
+    layer = em.layers.EinsumDense("...b,bc->...c", output_shape=6, bias_axes="c", activation="relu")
+    y = layer(x).numpy()
+    ref = np.maximum(np.einsum("...b,bc->...c", x.astype(np.float64), layer.kernel.numpy()) + layer.bias.numpy(), 0)
+    close(y, ref, atol=1e-5)
+    layer = em.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 5), bias_axes="de")
+    assert layer(x[:, 0]).shape == (2, 4, 2, 5) and layer.kernel.shape == (8, 2, 5)
+    cfg = json.loads(json.dumps(layer.get_config()))
+    assert em.layers.EinsumDense.from_config(cfg).get_config() == cfg
+    with pytest.raises(InvalidArgumentError, match="equation"):
+        em.layers.EinsumDense("ab->c", 3)
+    with pytest.raises(NotImplementedError, match="lora_rank"):
+        em.layers.EinsumDense("ab,bc->ac", 3, lora_rank=2)
+
+
+def test_normalization_layers_against_numpy(backend_name):
+    x = RNG.normal(size=(2, 5, 6, 8)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    t = em.tensor(x, device=backend_name)
+    em.set_default_device(backend_name)  # the layers' weights live there
+    try:
+        _check_normalization_layers(x, x64, t)
+    finally:
+        em.set_default_device("cpu")
+
+
+def _check_normalization_layers(x, x64, t):
+    # GroupNormalization: 4 groups of 2 channels, moments over (5, 6, 2)
+    g = x64.reshape(2, 5, 6, 4, 2)
+    mean = g.mean(axis=(1, 2, 4), keepdims=True)
+    var = g.var(axis=(1, 2, 4), keepdims=True)
+    close(em.layers.GroupNormalization(4)(t).numpy(), ((g - mean) / np.sqrt(var + 1e-3)).reshape(x.shape), atol=1e-5)
+    ms = (x64 ** 2).mean(axis=-1, keepdims=True)
+    close(em.layers.RMSNormalization()(t).numpy(), x64 / np.sqrt(ms + 1e-6), atol=1e-5)
+    nrm = np.sqrt((x64 ** 2).sum(axis=(1, 2), keepdims=True))
+    close(em.layers.UnitNormalization(axis=[1, 2])(t).numpy(), x64 / nrm, atol=1e-6)
+    with pytest.raises(ShapeError, match="groups"):
+        em.layers.GroupNormalization(3)(t)
+
+
+def test_spectral_normalization_normalizes_the_largest_singular_value():
+    dense = em.layers.Dense(4)
+    sn = em.layers.SpectralNormalization(dense, power_iterations=30)
+    x = RNG.normal(size=(3, 5)).astype(np.float32)
+    sn(x, training=True)
+    assert abs(np.linalg.svd(dense.kernel.numpy(), compute_uv=False)[0] - 1.0) < 1e-3
+    before = dense.kernel.numpy().copy()
+    sn(x, training=False)
+    np.testing.assert_array_equal(dense.kernel.numpy(), before)
+    cfg = json.loads(json.dumps(em.layers.serialize(sn)))
+    clone = em.layers.deserialize(cfg)
+    assert type(clone) is em.layers.SpectralNormalization and clone.power_iterations == 30
+    assert isinstance(clone.layer, em.layers.Dense)
+    with pytest.raises(InvalidArgumentError, match="kernel"):
+        em.layers.SpectralNormalization(em.layers.ReLU())(x)
+
+
+def test_normalization_and_spectral_layers_match_keras():
+    keras = _keras()
+    x = RNG.normal(size=(2, 5, 6, 8)).astype(np.float32)
+    for cls, kw in (("GroupNormalization", dict(groups=4)), ("GroupNormalization", dict(groups=5, axis=1)),
+                    ("GroupNormalization", dict(groups=-1)), ("RMSNormalization", {}),
+                    ("RMSNormalization", dict(axis=[2, 3])), ("UnitNormalization", dict(axis=[1, 2]))):
+        kl, el = getattr(keras.layers, cls)(**kw), getattr(em.layers, cls)(**kw)
+        kl(x)
+        el(x)
+        weights = [np.asarray(w) + RNG.normal(size=np.shape(w)).astype(np.float32) * 0.1 for w in kl.get_weights()]
+        kl.set_weights(weights)
+        el.set_weights(weights)
+        close(el(x).numpy(), np.asarray(kl(x)), atol=1e-5)
+    kd, ed = keras.layers.Dense(4), em.layers.Dense(4)
+    ks = keras.layers.SpectralNormalization(kd, power_iterations=3)
+    es = em.layers.SpectralNormalization(ed, power_iterations=3)
+    xs = x[0, 0, :3, :5]
+    ks(xs)
+    es(xs)
+    es.layer.set_weights([np.asarray(w) for w in ks.layer.get_weights()])
+    es.vector_u.assign(np.asarray(ks.vector_u))
+    close(es(xs, training=True).numpy(), np.asarray(ks(xs, training=True)), atol=1e-5)
+    close(es.layer.kernel.numpy(), np.asarray(ks.layer.kernel), atol=1e-6)
+
+
+def test_permute_upsampling3d_and_encodings_against_numpy():
+    x = RNG.normal(size=(2, 5, 6, 8)).astype(np.float32)
+    np.testing.assert_array_equal(em.layers.Permute((3, 1, 2))(x).numpy(), x.transpose(0, 3, 1, 2))
+    x5 = RNG.normal(size=(1, 2, 3, 4, 2)).astype(np.float32)
+    np.testing.assert_array_equal(em.layers.UpSampling3D((2, 1, 3))(x5).numpy(),
+                                  x5.repeat(2, 1).repeat(1, 2).repeat(3, 3))
+    ids = np.array([[0, 1, 3], [2, 2, 0]])
+    eye = np.eye(4)
+    np.testing.assert_array_equal(em.layers.CategoryEncoding(4, "one_hot")(np.array([3, 1, 0])).numpy(),
+                                  eye[[3, 1, 0]])
+    np.testing.assert_array_equal(em.layers.CategoryEncoding(4, "multi_hot")(ids).numpy(), eye[ids].max(axis=1))
+    np.testing.assert_array_equal(em.layers.CategoryEncoding(4, "count")(ids).numpy(), eye[ids].sum(axis=1))
+    w = np.array([[0.5, 1, 2], [1, 1, 3]], np.float32)
+    close(em.layers.CategoryEncoding(4, "count")(ids, count_weights=w).numpy(), (eye[ids] * w[..., None]).sum(axis=1))
+    xx = RNG.normal(size=(4, 3)).astype(np.float32)
+    bounds = [-0.5, 0.0, 0.7]
+    np.testing.assert_array_equal(em.layers.Discretization(bin_boundaries=bounds)(xx).numpy(),
+                                  np.digitize(xx, bounds))
+    d = RNG.normal(size=(4000,)).astype(np.float32)
+    layer = em.layers.Discretization(num_bins=4, epsilon=0.01)
+    layer.adapt(d)
+    close(layer.bin_boundaries, np.quantile(d, [0.25, 0.5, 0.75]), atol=0.05)
+    with pytest.raises(InvalidArgumentError, match="count_weights"):
+        em.layers.CategoryEncoding(4, "multi_hot")(ids, count_weights=w)
+
+
+def test_preprocessing_and_reshaping_layers_match_keras():
+    keras = _keras()
+    x5 = RNG.normal(size=(1, 2, 3, 4, 2)).astype(np.float32)
+    close(em.layers.UpSampling3D(2, data_format="channels_first")(x5).numpy(),
+          np.asarray(keras.layers.UpSampling3D(2, data_format="channels_first")(x5)))
+    ids = np.array([[0, 1, 3], [2, 2, 0]])
+    for mode, data in (("one_hot", np.array([3, 1, 0])), ("multi_hot", ids), ("count", ids),
+                       ("multi_hot", np.array([3, 1]))):
+        close(em.layers.CategoryEncoding(4, mode)(data).numpy(), np.asarray(keras.layers.CategoryEncoding(4, mode)(data)))
+    d = RNG.normal(size=(1000,)).astype(np.float32)
+    kd = keras.layers.Discretization(num_bins=5, epsilon=0.01)
+    kd.reset_state()
+    kd.update_state(d[:600])
+    kd.update_state(d[600:])
+    kd.finalize_state()
+    ed = em.layers.Discretization(num_bins=5, epsilon=0.01)
+    ed.adapt([d[:600], d[600:]])
+    close(ed.bin_boundaries, kd.bin_boundaries, atol=1e-6)
+    xx = RNG.normal(size=(4, 3)).astype(np.float32)
+    for mode in ("int", "multi_hot", "count"):
+        kl = keras.layers.Discretization(bin_boundaries=[-0.5, 0, 0.7], output_mode=mode)
+        el = em.layers.Discretization(bin_boundaries=[-0.5, 0, 0.7], output_mode=mode)
+        close(el(xx).numpy(), np.asarray(kl(xx)))
+
+
+def _adaptive_reference(x, out, mode):
+    """PyTorch/Keras adaptive windows over every spatial axis of channels_last x."""
+    y = x.astype(np.float64)
+    for axis, n in enumerate(out, start=1):
+        size = y.shape[axis]
+        parts = []
+        for i in range(n):
+            s, e = (i * size) // n, -((-(i + 1) * size) // n)
+            window = np.take(y, np.arange(s, e), axis=axis)
+            parts.append(window.mean(axis=axis) if mode == "average" else window.max(axis=axis))
+        y = np.stack(parts, axis=axis)
+    return y
+
+
+@pytest.mark.parametrize("rank, out", [(1, (3,)), (2, (3, 4)), (2, (9, 2)), (3, (2, 3, 2))])
+def test_adaptive_pooling_against_numpy(rank, out, backend_name):
+    shape = {1: (2, 7, 3), 2: (2, 7, 5, 3), 3: (1, 5, 7, 4, 2)}[rank]
+    x = RNG.normal(size=shape).astype(np.float32)
+    for mode in ("average", "max"):
+        cls = getattr(em.layers, f"Adaptive{'Average' if mode == 'average' else 'Max'}Pooling{rank}D")
+        got = cls(out)(em.tensor(x, device=backend_name)).numpy()
+        close(got, _adaptive_reference(x, out, mode), atol=1e-6)
+        fn = em.ops.adaptive_average_pool if mode == "average" else em.ops.adaptive_max_pool
+        cf = np.moveaxis(x, -1, 1)
+        close(fn(cf, out, data_format="channels_first").numpy(), np.moveaxis(_adaptive_reference(x, out, mode), -1, 1),
+              atol=1e-6)
+
+
+def test_adaptive_pooling_matches_keras():
+    keras = _keras()
+    x = RNG.normal(size=(2, 7, 5, 3)).astype(np.float32)
+    for name in ("AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D"):
+        close(getattr(em.layers, name)((3, 4))(x).numpy(), np.asarray(getattr(keras.layers, name)((3, 4))(x)),
+              atol=1e-6)
+
+
+def test_wrapper_base_and_layer_serialize():
+    class Doubled(em.layers.Wrapper):
+        def call(self, x):
+            return self.layer(x) * 2.0
+
+    w = Doubled(em.layers.Dense(3))
+    y = w(np.ones((2, 4), np.float32))
+    close(y.numpy(), 2.0 * w.layer(np.ones((2, 4), np.float32)).numpy())
+    cfg = em.layers.serialize(em.layers.Dense(3, name="d"))
+    assert cfg["class_name"] == "Dense" and em.layers.deserialize(cfg).name == "d"
+    with pytest.raises(InvalidArgumentError):
+        em.layers.Wrapper("dense")
+    with pytest.raises(InvalidArgumentError):
+        em.layers.serialize("dense")

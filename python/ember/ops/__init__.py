@@ -18,7 +18,10 @@ from .nn import (
 )
 from .normalization import batch_norm, batch_normalization, layer_norm, moments
 from . import rnn  # noqa: F401  (ops.rnn.simple_rnn / lstm / gru: whole-sequence recurrent ops)
-from .conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv
+from .conv import (
+    adaptive_average_pool, adaptive_max_pool, average_pool, conv, conv_transpose, depthwise_conv, max_pool,
+    separable_conv,
+)
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
@@ -47,6 +50,8 @@ average_pool = _public("average_pool")(average_pool)
 conv_transpose = _public("conv_transpose")(conv_transpose)
 depthwise_conv = _public("depthwise_conv")(depthwise_conv)
 separable_conv = _public("separable_conv")(separable_conv)
+adaptive_average_pool = _public("adaptive_average_pool")(adaptive_average_pool)
+adaptive_max_pool = _public("adaptive_max_pool")(adaptive_max_pool)
 transpose = _public("transpose")(transpose)
 for _op_name in ("all", "any", "argsort", "cumprod", "cumsum", "dot", "einsum", "expand_dims", "flip", "logsumexp",
                  "moveaxis", "norm", "pad", "prod", "repeat", "roll", "sort", "split", "stack", "swapaxes", "take_along_axis",
@@ -75,6 +80,7 @@ __all__ = [
     "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
     "batch_norm", "batch_normalization", "layer_norm", "moments",
     "conv", "max_pool", "average_pool", "conv_transpose", "depthwise_conv", "separable_conv",
+    "adaptive_average_pool", "adaptive_max_pool",
     "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
     "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",

@@ -155,7 +155,10 @@ def keras_module_of(cls) -> tuple[str, str, str | None] | None:
     ``cls``, or None when ``cls`` is not one of Ember's public classes or functions."""
     if not str(getattr(cls, "__module__", "")).startswith("ember"):
         return None
-    name = getattr(cls, "__name__", None)
+    # A class Keras exports under another name than its own (GroupedQueryAttention is
+    # keras.layers.GroupQueryAttention) says so in ``_keras_class_name``.
+    name = cls.__dict__.get("_keras_class_name") if isinstance(cls, type) else None
+    name = name or getattr(cls, "__name__", None)
     if not isinstance(name, str):
         return None
     for ember_name, keras_name in _NAMESPACES:
