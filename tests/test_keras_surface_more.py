@@ -755,3 +755,59 @@ def test_wrapper_base_and_layer_serialize():
         em.layers.Wrapper("dense")
     with pytest.raises(InvalidArgumentError):
         em.layers.serialize("dense")
+
+
+# -----------------------------------------------------------------------------------------------
+# losses (float64 references and gradients: tests/test_losses.py CASES)
+# -----------------------------------------------------------------------------------------------
+
+def test_new_losses_match_keras():
+    keras = _keras()
+    yt = (RNG.random((6, 4)) > 0.5).astype(np.float32)
+    yp = (RNG.random((6, 4)) * 0.98 + 0.01).astype(np.float32)
+    lg = RNG.normal(size=(6, 4)).astype(np.float32)
+    oh = np.eye(4, dtype=np.float32)[RNG.integers(0, 4, 6)]
+    sm = np.exp(lg) / np.exp(lg).sum(-1, keepdims=True)
+    lab = RNG.integers(0, 4, 6)
+    emb = RNG.normal(size=(8, 5)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    l8 = np.array([0, 1, 0, 2, 1, 0, 2, 2])
+    cases = [
+        ("binary_focal_crossentropy", "BinaryFocalCrossentropy", yt, yp, dict(apply_class_balancing=True, alpha=0.3)),
+        ("binary_focal_crossentropy", "BinaryFocalCrossentropy", yt, lg, dict(from_logits=True, label_smoothing=0.1)),
+        ("categorical_focal_crossentropy", "CategoricalFocalCrossentropy", oh, sm, dict(gamma=1.0)),
+        ("categorical_focal_crossentropy", "CategoricalFocalCrossentropy", oh, lg, dict(from_logits=True)),
+        ("dice", "Dice", yt, yp, dict(axis=-1)), ("tversky", "Tversky", yt, yp, dict(alpha=0.7, beta=0.3)),
+        ("circle", "Circle", l8, emb, dict(gamma=80.0, margin=0.25)),
+    ]
+    for fn, cls, t, p, kw in cases:
+        close(getattr(em.losses, fn)(t, p, **kw).numpy(), np.asarray(getattr(keras.losses, fn)(t, p, **kw)),
+              rtol=1e-5, atol=1e-5)
+        close(getattr(em.losses, cls)(**kw)(t, p).numpy(), np.asarray(getattr(keras.losses, cls)(**kw)(t, p)),
+              rtol=1e-5, atol=1e-5)
+    close(em.losses.CategoricalGeneralizedCrossEntropy(0.3)(lab, sm).numpy(),
+          np.asarray(keras.losses.CategoricalGeneralizedCrossEntropy(0.3)(lab, sm)), atol=1e-6)
+    close(em.metrics.categorical_focal_crossentropy(oh, sm).numpy(),
+          np.asarray(keras.metrics.categorical_focal_crossentropy(oh, sm)), atol=1e-6)
+
+
+def test_new_losses_by_name_config_and_errors():
+    for name in ("dice", "tversky", "circle", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+                 "categorical_generalized_cross_entropy"):
+        loss = em.losses.get(name)
+        cfg = json.loads(json.dumps(em.losses.serialize(loss)))
+        assert type(em.losses.deserialize(cfg)) is type(loss)
+    assert em.metrics.binary_focal_crossentropy is em.losses.binary_focal_crossentropy
+    with pytest.raises(InvalidArgumentError, match="q"):
+        em.losses.CategoricalGeneralizedCrossEntropy(q=1.5)
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        em.losses.BinaryFocalCrossentropy(alpha=2.0)
+    with pytest.raises(ShapeError):
+        em.losses.circle([0, 1], np.ones((3, 2), np.float32))
+    # a model trains with the focal loss
+    x = RNG.normal(size=(64, 4)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    model = em.Sequential([em.Input((4,)), em.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=em.optimizers.Adam(0.05), loss=em.losses.BinaryFocalCrossentropy())
+    hist = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]

@@ -410,7 +410,8 @@ def _outputs(obj):
     if isinstance(obj, em.losses.Loss):
         p = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
         p /= p.sum(-1, keepdims=True)
-        if isinstance(obj, em.losses.SparseCategoricalCrossentropy):
+        if isinstance(obj, (em.losses.SparseCategoricalCrossentropy, em.losses.CategoricalGeneralizedCrossEntropy,
+                            em.losses.Circle)):  # integer labels
             t = np.array([0, 2, 1, 1], np.int32)
         else:
             t = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]

@@ -459,14 +459,16 @@ from ._metrics_more import (  # noqa: E402
 )
 # Keras's keras.metrics re-exports these loss functions under the same names.
 from .losses import (  # noqa: E402
-    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+    categorical_hinge, hinge, huber, kl_divergence, log_cosh,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, poisson,
     sparse_categorical_crossentropy, squared_hinge,
 )
 
 _LOSS_FUNCTIONS = (binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence,
                    log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
-                   mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
+                   mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge,
+                   binary_focal_crossentropy, categorical_focal_crossentropy)
 _NEW_CLASSES = tuple(getattr(_metrics_confusion, n) for n in _metrics_confusion.__all__) + tuple(
     getattr(_metrics_more, n) for n in _metrics_more.__all__ if isinstance(getattr(_metrics_more, n), type))
 _BY_NAME.update({c.__name__: c for c in _NEW_CLASSES})
