@@ -811,3 +811,214 @@ def test_new_losses_by_name_config_and_errors():
     model.compile(optimizer=em.optimizers.Adam(0.05), loss=em.losses.BinaryFocalCrossentropy())
     hist = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
+
+
+# -----------------------------------------------------------------------------------------------
+# optimizers composed of ops: Lion, Lamb, Ftrl, Adafactor, ScheduleFreeAdamW, Muon, MultiOptimizer
+# -----------------------------------------------------------------------------------------------
+
+def _ref_lion(w, gs, lr, b1=0.9, b2=0.99):
+    m = np.zeros_like(w)
+    for g in gs:
+        w = w - lr * np.sign(b1 * m + (1 - b1) * g)
+        m = b2 * m + (1 - b2) * g
+    return w
+
+
+def _ref_lamb(w, gs, lr, b1=0.9, b2=0.999, eps=1e-7):
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(gs, start=1):
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        u = (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        wn, gn = np.linalg.norm(w), np.linalg.norm(u)
+        ratio = wn / gn if wn > 0 and gn > 0 else 1.0
+        w = w - ratio * lr * u
+    return w
+
+
+def _ref_ftrl(w, gs, lr, power=-0.5, init=0.1, l1=0.0, l2=0.0, l2s=0.0, beta=0.0):
+    n, z = np.full_like(w, init), np.zeros_like(w)
+    l2 = l2 + beta / (2 * lr)
+    for g in gs:
+        n_new = n + g * g
+        z = z + g + 2 * l2s * w - (n_new ** -power - n ** -power) / lr * w
+        w = (np.clip(z, -l1, l1) - z) / (n_new ** -power / lr + 2 * l2)
+        n = n_new
+    return w
+
+
+def _ref_adafactor(w, gs, lr, decay=-0.8, e1=1e-30, e2=1e-3, clip=1.0, relative=True):
+    rms = lambda x: np.sqrt(np.mean(x * x))
+    r = np.zeros(w.shape[:-1]) if w.ndim >= 2 else None
+    c = np.zeros(w.shape[:-2] + (w.shape[-1],)) if w.ndim >= 2 else None
+    v = np.zeros_like(w)
+    for t, g in enumerate(gs, start=1):
+        step_lr = min(lr, 1 / np.sqrt(t)) if relative else lr
+        rho = min(step_lr, 1 / np.sqrt(t))
+        alpha = max(e2, rms(w)) * rho
+        g2 = g * g + e1
+        b = 1 - t ** decay
+        if w.ndim >= 2:
+            r = b * r + (1 - b) * g2.mean(axis=-1)
+            c = b * c + (1 - b) * g2.mean(axis=-2)
+            v = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+        else:
+            v = b * v + (1 - b) * g2
+        u = g / np.sqrt(v)
+        u = u / max(1.0, rms(u) / clip)
+        w = w - alpha * u
+    return w
+
+
+def _ref_schedule_free(w, gs, lr, b1=0.9, b2=0.999, eps=1e-8):
+    z, v = w.copy(), np.zeros_like(w)
+    for t, g in enumerate(gs, start=1):
+        v = v + (g * g - v) * (1 - b2)
+        z_new = z - lr * g / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        x = (w - (1 - b1) * z) / b1
+        x = (1 - 1 / t) * x + z_new / t
+        w = (1 - b1) * z_new + b1 * x
+        z = z_new
+    return w
+
+
+def _ref_muon(w, gs, lr, mom=0.95, steps=5, rms_rate=0.2, wd=0.004, a=3.4445, b=-4.775, c=2.0315):
+    m = np.zeros_like(w)
+    for g in gs:
+        w = w - w * wd * lr
+        m = m + g + m * (mom - 1)
+        x = g + mom * m
+        tall = x.shape[0] > x.shape[1]
+        x = x.T if tall else x
+        x = x / (np.linalg.norm(x) + 1e-7)
+        for _ in range(steps):
+            A = x @ x.T
+            x = a * x + (b * A + c * A @ A) @ x
+        x = x.T if tall else x
+        w = w - lr * x * np.sqrt(max(w.shape)) * rms_rate
+    return w
+
+
+@pytest.mark.parametrize("cls, kw, ref, shape", [
+    ("Lion", dict(learning_rate=0.01), lambda w, gs: _ref_lion(w, gs, 0.01), (3, 4)),
+    ("Lamb", dict(learning_rate=0.01), lambda w, gs: _ref_lamb(w, gs, 0.01), (3, 4)),
+    ("Ftrl", dict(learning_rate=0.1, learning_rate_power=-0.3, l1_regularization_strength=0.05,
+                  l2_regularization_strength=0.1, l2_shrinkage_regularization_strength=0.02, beta=0.5),
+     lambda w, gs: _ref_ftrl(w, gs, 0.1, -0.3, 0.1, 0.05, 0.1, 0.02, 0.5), (3, 4)),
+    ("Adafactor", dict(learning_rate=0.1), lambda w, gs: _ref_adafactor(w, gs, 0.1), (3, 4)),
+    ("Adafactor", dict(learning_rate=0.1), lambda w, gs: _ref_adafactor(w, gs, 0.1), (5,)),
+    ("Adafactor", dict(learning_rate=0.01, relative_step=False, clip_threshold=0.5),
+     lambda w, gs: _ref_adafactor(w, gs, 0.01, clip=0.5, relative=False), (2, 3, 4)),
+    ("ScheduleFreeAdamW", dict(learning_rate=0.01), lambda w, gs: _ref_schedule_free(w, gs, 0.01), (3, 4)),
+    ("Muon", dict(learning_rate=0.01), lambda w, gs: _ref_muon(w, gs, 0.01), (4, 3)),
+])
+def test_composed_optimizers_against_float64_references(cls, kw, ref, shape, backend_name):
+    rng = np.random.default_rng(5)
+    w0 = rng.normal(size=shape).astype(np.float32)
+    gs = [rng.normal(size=shape).astype(np.float32) for _ in range(6)]
+    v = em.Variable(w0.copy(), name="dense/kernel", device=backend_name)
+    opt = getattr(em.optimizers, cls)(**kw)
+    for g in gs:
+        opt.apply([em.tensor(g, device=backend_name)], [v])
+    close(v.numpy(), ref(w0.astype(np.float64), [g.astype(np.float64) for g in gs]), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("cls, kw", [
+    ("Lion", dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, weight_decay=0.1)),
+    ("Lamb", dict(learning_rate=0.01, weight_decay=0.05, clipnorm=1.0)),
+    ("Ftrl", dict(learning_rate=0.1, initial_accumulator_value=0.3)),
+    ("Adafactor", dict(learning_rate=0.01, beta_2_decay=-0.5)),
+    ("ScheduleFreeAdamW", dict(learning_rate=0.01, warmup_steps=3, weight_decay=0.1)),
+    ("Muon", dict(learning_rate=0.01, nesterov=False, rms_rate=None, ns_steps=3, weight_decay=0.1,
+                  adam_weight_decay=0.2)),
+])
+@pytest.mark.parametrize("shape", [(3,), (3, 5), (4, 3)])
+def test_composed_optimizers_match_keras(cls, kw, shape):
+    keras = _keras()
+    rng = np.random.default_rng(6)
+    w0 = rng.normal(size=shape).astype(np.float32)
+    gs = [rng.normal(size=shape).astype(np.float32) for _ in range(6)]
+    kv, ko = keras.Variable(w0.copy(), name="kernel"), getattr(keras.optimizers, cls)(**kw)
+    ev, eo = em.Variable(w0.copy(), name="kernel"), getattr(em.optimizers, cls)(**kw)
+    for g in gs:
+        ko.apply([keras.ops.convert_to_tensor(g)], [kv])
+        eo.apply([em.tensor(g)], [ev])
+    close(ev.numpy(), np.asarray(kv), rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["lion", "lamb", "ftrl", "adafactor", "schedulefreeadamw", "muon"])
+def test_composed_optimizers_train_save_and_resume(name, tmp_path):
+    x = RNG.normal(size=(64, 4)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5], [0.0]], np.float32)
+    lr = {"lion": 0.01, "ftrl": 0.5, "adafactor": 0.05, "schedulefreeadamw": 0.05, "muon": 0.05}.get(name, 0.05)
+    model = _regression_model(em.optimizers.get({"class_name": name, "config": {"learning_rate": lr}}))
+    hist = model.fit(x, y, batch_size=16, epochs=6, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    model.save(str(tmp_path / "m.keras"))
+    again = em.saving.load_model(str(tmp_path / "m.keras"))
+    assert type(again.optimizer) is type(model.optimizer) and again.optimizer.iterations == model.optimizer.iterations
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    again.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for p, q in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_composed_optimizer_arguments():
+    with pytest.raises(InvalidArgumentError, match="beta_1"):
+        em.optimizers.Lion(beta_1=0.0)
+    with pytest.raises(InvalidArgumentError, match="learning_rate_power"):
+        em.optimizers.Ftrl(learning_rate_power=0.5)
+    with pytest.raises(InvalidArgumentError, match="l1_regularization_strength"):
+        em.optimizers.Ftrl(l1_regularization_strength=-1.0)
+    with pytest.raises(InvalidArgumentError, match="warmup_steps"):
+        em.optimizers.ScheduleFreeAdamW(warmup_steps=-1)
+    with pytest.raises(InvalidArgumentError, match="exclude_layers"):
+        em.optimizers.Muon(exclude_layers="dense")
+    opt = em.optimizers.Muon(exclude_layers=["^out/"])
+    assert opt._should_use_adamw(em.Variable(np.ones((2, 2), np.float32), name="out/kernel"))
+    assert not opt._should_use_adamw(em.Variable(np.ones((2, 2), np.float32), name="hidden/kernel"))
+    assert opt._should_use_adamw(em.Variable(np.ones((2, 2), np.float32), name="embedding/embeddings"))
+
+
+def test_multi_optimizer_routes_variables_and_matches_keras(tmp_path):
+    keras = _keras()
+    x = RNG.normal(size=(32, 4)).astype(np.float32)
+    y = x[:, :1] * 2
+    em.utils.set_random_seed(1)
+    opt = em.optimizers.MultiOptimizer(em.optimizers.OptimizerMap(em.optimizers.SGD(0.05),
+                                                                  {".*enc/.*": em.optimizers.Adam(0.01)}))
+    model = em.Sequential([em.Input((4,)), em.layers.Dense(3, name="enc"), em.layers.Dense(1, name="dec")])
+    model.compile(optimizer=opt, loss="mse")
+    ks = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="enc"), keras.layers.Dense(1, name="dec")])
+    ks.compile(optimizer=keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(
+        keras.optimizers.SGD(0.05), {".*enc/.*": keras.optimizers.Adam(0.01)})), loss="mse")
+    ks.set_weights(model.get_weights())
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    ks.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), ks.get_weights()):
+        close(a, np.asarray(b), atol=2e-6)
+    assert [(o.name, o.iterations) for o in opt.optimizers] == [("adam", 8), ("SGD", 8)] and opt.iterations == 8
+    assert getattr(opt, "learning_rate", None) is None
+    model.save(str(tmp_path / "m.keras"))
+    again = em.saving.load_model(str(tmp_path / "m.keras"))
+    assert type(again.optimizer) is em.optimizers.MultiOptimizer
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    again.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # a callable map, and the map's errors
+    sgd_a, sgd_b = em.optimizers.SGD(0.1), em.optimizers.SGD(1.0)
+    multi = em.optimizers.MultiOptimizer(lambda v: sgd_a if "a" in v.path else sgd_b)
+    va, vb = em.Variable([1.0], name="a/w"), em.Variable([1.0], name="b/w")
+    multi.apply([em.tensor([1.0]), em.tensor([1.0])], [va, vb])
+    close(va.numpy(), [0.9])
+    close(vb.numpy(), [0.0])
+    m = em.optimizers.OptimizerMap(em.optimizers.SGD(), {".*kernel.*": em.optimizers.Adam(),
+                                                        ".*dense.*": em.optimizers.Adam()})
+    with pytest.raises(InvalidArgumentError, match="multiple"):
+        m["dense/kernel"]
+    with pytest.raises(InvalidArgumentError, match="already exists"):
+        m[".*kernel.*"] = em.optimizers.SGD()
+    with pytest.raises(InvalidArgumentError):
+        em.optimizers.OptimizerMap("sgd")

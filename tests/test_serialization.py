@@ -374,6 +374,8 @@ MADE = {
     em.optimizers.SGD: lambda: em.optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipnorm=1.0),
     em.optimizers.Adam: lambda: em.optimizers.Adam(learning_rate=S.CosineDecay(0.01, 100), amsgrad=True),
     em.optimizers.Optimizer: lambda: em.optimizers.Optimizer(0.01, use_ema=True, gradient_accumulation_steps=3),
+    em.optimizers.MultiOptimizer: lambda: em.optimizers.MultiOptimizer(
+        em.optimizers.OptimizerMap(em.optimizers.SGD(0.1), {"dense_9/.*": em.optimizers.Adam(0.01)})),
 }
 # Abstract bases: no get_config or no behaviour of their own.
 ABSTRACT = {em.regularizers.Regularizer, S.LearningRateSchedule}

@@ -542,11 +542,8 @@ class Optimizer:
                     acc.assign(zeros_like(acc))
             lr = self._current_learning_rate()
             grads = self._clip(grads)
-            if self.weight_decay and not self._fused_weight_decay:
-                for v in variables:
-                    if self._use_weight_decay(v):
-                        d = v.detach()
-                        v.assign(core.subtract(d, core.multiply(d, self.weight_decay * lr)))
+            if not self._fused_weight_decay:
+                self._apply_weight_decay(variables, lr)
             self._prepare_step(self.iterations + 1)
             # (an update_step set on the instance itself is honoured, as before)
             rule = self.__dict__.get("update_step") or self._update_step_unchecked
@@ -567,6 +564,16 @@ class Optimizer:
         self._update_ema()
         if self.ema_overwrite_frequency and (self.iterations + 1) % self.ema_overwrite_frequency == 0:
             self._overwrite_with_averages()
+
+    def _apply_weight_decay(self, variables: list, learning_rate: float) -> None:
+        """Keras's ``_apply_weight_decay``: ``theta -= theta * weight_decay * lr`` for every
+        variable not excluded (optimizers whose kernels fuse the decay skip this)."""
+        if not self.weight_decay:
+            return
+        for v in variables:
+            if self._use_weight_decay(v):
+                d = v.detach()
+                v.assign(core.subtract(d, core.multiply(d, self.weight_decay * learning_rate)))
 
     @staticmethod
     def _apply_constraints(variables: list) -> None:
