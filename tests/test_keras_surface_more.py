@@ -1022,3 +1022,249 @@ def test_multi_optimizer_routes_variables_and_matches_keras(tmp_path):
         m[".*kernel.*"] = em.optimizers.SGD()
     with pytest.raises(InvalidArgumentError):
         em.optimizers.OptimizerMap("sgd")
+
+
+# -----------------------------------------------------------------------------------------------
+# ops.linalg (host LAPACK through numpy, with gradients)
+# -----------------------------------------------------------------------------------------------
+
+def _spd(rng, n, batch=()):
+    a = rng.normal(size=batch + (n, n))
+    return (a @ np.swapaxes(a, -1, -2) + n * np.eye(n)).astype(np.float32)
+
+
+def _fd_grad(f, x, eps=1e-3):
+    """Central differences of the scalar float64 function f at x (float64)."""
+    x = x.astype(np.float64)
+    g = np.zeros_like(x)
+    flat, gf = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        hi = f(x)
+        flat[i] = old - eps
+        lo = f(x)
+        flat[i] = old
+        gf[i] = (hi - lo) / (2 * eps)
+    return g
+
+
+def _em_grad(fn, x, backend_name, weights):
+    """d sum(weights * fn(x)) / dx through ember's autograd."""
+    xt = em.tensor(x, device=backend_name, requires_grad=True)
+    out = fn(xt)
+    loss = em.ops.sum(em.ops.multiply(out, em.tensor(weights, device=backend_name)))
+    loss.backward()
+    return xt.grad.numpy()
+
+
+def test_linalg_forward_against_numpy(backend_name):
+    rng = np.random.default_rng(21)
+    L = em.ops.linalg
+    a = rng.normal(size=(2, 3, 3)).astype(np.float32) + 3 * np.eye(3, dtype=np.float32)
+    b = rng.normal(size=(2, 3, 2)).astype(np.float32)
+    s = _spd(rng, 3, (2,))
+    t = lambda x: em.tensor(x, device=backend_name)
+    close(L.inv(t(a)).numpy(), np.linalg.inv(a.astype(np.float64)), atol=1e-5)
+    close(L.det(t(a)).numpy(), np.linalg.det(a.astype(np.float64)), rtol=1e-5)
+    sign, logabs = L.slogdet(t(a))
+    ref_sign, ref_log = np.linalg.slogdet(a.astype(np.float64))
+    close(sign.numpy(), ref_sign)
+    close(logabs.numpy(), ref_log, atol=1e-5)
+    close(em.ops.logdet(t(s)).numpy(), np.linalg.slogdet(s.astype(np.float64))[1], atol=1e-5)
+    close(L.solve(t(a), t(b)).numpy(), np.linalg.solve(a.astype(np.float64), b), atol=1e-5)
+    close(L.solve(t(a[0]), t(b[0, :, 0])).numpy(), np.linalg.solve(a[0].astype(np.float64), b[0, :, 0]), atol=1e-5)
+    low = np.tril(a)
+    close(L.solve_triangular(t(a), t(b), lower=True).numpy(), np.linalg.solve(low.astype(np.float64), b), atol=1e-5)
+    chol = L.cholesky(t(s)).numpy()
+    close(chol, np.linalg.cholesky(s.astype(np.float64)), atol=1e-5)
+    close(L.cholesky(t(s), upper=True).numpy(), np.swapaxes(chol, -1, -2), atol=1e-5)
+    close(L.cholesky_inverse(t(chol)).numpy(), np.linalg.inv(s.astype(np.float64)), atol=1e-5)
+    w, v = L.eigh(t(s))
+    close(w.numpy(), np.linalg.eigvalsh(s.astype(np.float64)), rtol=1e-5, atol=1e-5)
+    vv = v.numpy()
+    close(vv @ (w.numpy()[..., None] * np.swapaxes(vv, -1, -2)), s, atol=1e-4)
+    m = rng.normal(size=(4, 3)).astype(np.float32)
+    u, sv, vh = L.svd(t(m))
+    assert u.shape == (4, 4) and vh.shape == (3, 3)
+    close(sv.numpy(), np.linalg.svd(m.astype(np.float64), compute_uv=False), atol=1e-5)
+    u, sv, vh = L.svd(t(m), full_matrices=False)
+    close(u.numpy() @ np.diag(sv.numpy()) @ vh.numpy(), m, atol=1e-5)
+    q, r = L.qr(t(m))
+    close(q.numpy() @ r.numpy(), m, atol=1e-5)
+    assert L.qr(t(m), mode="complete")[0].shape == (4, 4)
+    close(L.pinv(t(m)).numpy(), np.linalg.pinv(m.astype(np.float64)), atol=1e-5)
+    close(L.lstsq(t(m), t(m[:, 0])).numpy(), np.linalg.lstsq(m.astype(np.float64), m[:, 0], rcond=None)[0],
+          atol=1e-5)
+    assert int(L.matrix_rank(t(np.outer([1.0, 2.0], [3.0, 4.0, 5.0]).astype(np.float32)))) == 1
+    lu, piv = L.lu_factor(t(a))
+    for k in range(2):  # P A = L U, rebuilt from the packed factors and the row swaps
+        lu_k = lu.numpy()[k].astype(np.float64)
+        perm = np.arange(3)
+        for i, p in enumerate(piv.numpy()[k]):
+            perm[[i, p]] = perm[[p, i]]
+        close((np.tril(lu_k, -1) + np.eye(3)) @ np.triu(lu_k), a[k][perm], atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="positive definite"):
+        L.cholesky(t(-np.eye(2, dtype=np.float32)))
+    with pytest.raises(ShapeError):
+        L.inv(t(m))
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "logdet", "cholesky", "cholesky_upper", "cholesky_inverse",
+                                  "eigh_w", "eigh_v", "svd_s", "pinv", "solve_a", "solve_b", "solve_triangular"])
+def test_linalg_gradients_against_finite_differences(name, backend_name):
+    rng = np.random.default_rng(22)
+    spd = _spd(rng, 3).astype(np.float64)
+    gen = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    b = rng.normal(size=(3, 2))
+    L = em.ops.linalg
+    sym = lambda a: 0.5 * (a + a.T)
+    cases = {
+        "inv": (gen, lambda x: L.inv(x), lambda a: np.linalg.inv(a)),
+        "det": (gen, lambda x: L.det(x), lambda a: np.linalg.det(a)),
+        "logdet": (spd, lambda x: em.ops.logdet(x), lambda a: np.linalg.slogdet(a)[1]),
+        "cholesky": (spd, lambda x: L.cholesky(x), lambda a: np.linalg.cholesky(sym(a))),
+        "cholesky_upper": (spd, lambda x: L.cholesky(x, upper=True), lambda a: np.linalg.cholesky(sym(a)).T),
+        "cholesky_inverse": (np.linalg.cholesky(spd), lambda x: L.cholesky_inverse(x),
+                             lambda f: np.linalg.inv(np.tril(f) @ np.tril(f).T)),
+        "eigh_w": (spd, lambda x: L.eigh(x)[0], lambda a: np.linalg.eigh(sym(a))[0]),
+        "eigh_v": (spd, lambda x: em.ops.abs(L.eigh(x)[1]), lambda a: np.abs(np.linalg.eigh(sym(a))[1])),
+        "svd_s": (gen[:, :2], lambda x: L.svd(x, compute_uv=False), lambda a: np.linalg.svd(a, compute_uv=False)),
+        "pinv": (gen[:, :2], lambda x: L.pinv(x), lambda a: np.linalg.pinv(a)),
+        "solve_a": (gen, lambda x: L.solve(x, em.tensor(b.astype(np.float32), device=x.device)),
+                    lambda a: np.linalg.solve(a, b)),
+        "solve_b": (b, lambda x: L.solve(em.tensor(gen.astype(np.float32), device=x.device), x),
+                    lambda bb: np.linalg.solve(gen, bb)),
+        "solve_triangular": (gen, lambda x: L.solve_triangular(x, em.tensor(b.astype(np.float32), device=x.device),
+                                                               lower=True),
+                             lambda a: np.linalg.solve(np.tril(a), b)),
+    }
+    x, fn, ref = cases[name]
+    weights = rng.normal(size=np.shape(ref(x))).astype(np.float32)
+    got = _em_grad(fn, x.astype(np.float32), backend_name, weights)
+    want = _fd_grad(lambda z: float(np.sum(weights * ref(z))), x)
+    close(got, want, rtol=2e-3, atol=2e-3)
+
+
+def test_linalg_undifferentiable_outputs_say_so():
+    m = em.tensor(RNG.normal(size=(3, 3)).astype(np.float32), requires_grad=True)
+    q, _ = em.ops.linalg.qr(m)
+    with pytest.raises(NotImplementedError, match="qr"):
+        em.ops.sum(q).backward()
+
+
+def test_linalg_matches_keras():
+    keras = _keras()
+    rng = np.random.default_rng(23)
+    a = rng.normal(size=(3, 3)).astype(np.float32) + 3 * np.eye(3, dtype=np.float32)
+    s = _spd(rng, 3)
+    m = rng.normal(size=(4, 3)).astype(np.float32)
+    K, E = keras.ops, em.ops
+    for name, args in (("inv", (a,)), ("det", (a,)), ("cholesky", (s,)), ("pinv", (m,)), ("solve", (a, m[:3])),
+                       ("logdet", (s,)), ("matrix_rank", (m,))):
+        close(getattr(E, name)(*args).numpy(), np.asarray(getattr(K, name)(*args)), rtol=1e-4, atol=1e-5)
+    close(E.solve_triangular(a, m[:3], lower=True).numpy(), np.asarray(K.solve_triangular(a, m[:3], lower=True)),
+          atol=1e-5)
+    close(E.cholesky_inverse(np.linalg.cholesky(s)).numpy(), np.asarray(K.cholesky_inverse(np.linalg.cholesky(s))),
+          atol=1e-5)
+    close(E.svd(m, compute_uv=False).numpy(), np.asarray(K.svd(m, compute_uv=False)), atol=1e-5)
+    close(E.eigh(s)[0].numpy(), np.asarray(K.eigh(s)[0]), atol=1e-5)
+    lu_e, piv_e = E.lu_factor(a)
+    lu_k, piv_k = K.lu_factor(a)
+    close(lu_e.numpy(), np.asarray(lu_k), atol=1e-5)
+    assert piv_e.numpy().tolist() == np.asarray(piv_k).tolist()
+    close(E.lstsq(m, m[:, :2]).numpy(), np.asarray(K.lstsq(m, m[:, :2])), atol=1e-5)
+
+
+# -----------------------------------------------------------------------------------------------
+# regularizers, utils.Progbar, models.clone_model
+# -----------------------------------------------------------------------------------------------
+
+def _orthogonal_reference(x, factor, mode):
+    x = x.astype(np.float64)
+    axis = 1 if mode == "rows" else 0
+    x = x / np.sqrt(np.maximum((x ** 2).sum(axis=axis, keepdims=True), 1e-7))
+    p = x @ x.T if mode == "rows" else x.T @ x
+    n = p.shape[0]
+    return factor * 0.5 * np.abs(p * (1 - np.eye(n))).sum() / (n * (n - 1) / 2)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5)])
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+def test_orthogonal_regularizer(shape, mode, backend_name):
+    x = RNG.normal(size=shape).astype(np.float32)
+    reg = em.regularizers.OrthogonalRegularizer(0.3, mode)
+    close(reg(em.tensor(x, device=backend_name)).numpy(), _orthogonal_reference(x, 0.3, mode), atol=1e-6)
+    assert em.regularizers.orthogonal_regularizer is em.regularizers.OrthogonalRegularizer
+    cfg = json.loads(json.dumps(em.regularizers.serialize(reg)))
+    assert em.regularizers.deserialize(cfg).get_config() == {"factor": 0.3, "mode": mode}
+    layer = em.layers.Dense(3, kernel_regularizer=reg)
+    layer(np.ones((2, 4), np.float32))
+    assert len(layer.losses) == 1
+    with pytest.raises(InvalidArgumentError, match="mode"):
+        em.regularizers.OrthogonalRegularizer(mode="diagonal")
+    with pytest.raises(InvalidArgumentError, match="rank 2"):
+        reg(em.ones((2, 2, 2)))
+
+
+def test_orthogonal_regularizer_matches_keras():
+    keras = _keras()
+    x = RNG.normal(size=(4, 3)).astype(np.float32)
+    for mode in ("rows", "columns"):
+        close(float(em.regularizers.OrthogonalRegularizer(0.3, mode)(x)),
+              float(keras.regularizers.OrthogonalRegularizer(0.3, mode)(keras.ops.convert_to_tensor(x))), atol=1e-6)
+
+
+def test_progbar_averages_like_keras(capsys):
+    bar = em.utils.Progbar(4, verbose=2)
+    for i, v in enumerate([1.0, 2.0, 3.0]):
+        bar.update(i + 1, [("loss", v), ("acc", 0.5)])
+    assert capsys.readouterr().out == ""  # verbose=2 prints once, at the end
+    assert bar._average("loss") == 2.0  # stateless: the mean of the updates so far
+    bar.update(4, [("loss", 9.0), ("acc", 0.25)])
+    out = capsys.readouterr().out
+    assert out.startswith("4/4 - ") and "loss: 9.0000" in out and "acc: 0.2500" in out  # finalize: the last value
+    bar = em.utils.Progbar(10, verbose=1, stateful_metrics=["lr"], interval=0.0)
+    bar.update(2, [("loss", 1.0), ("lr", 0.1)])
+    bar.add(3, [("loss", 2.0), ("lr", 0.2)])
+    assert bar._average("loss") == pytest.approx((1.0 * 2 + 2.0 * 3) / 5) and bar._average("lr") == pytest.approx(0.2)
+    assert "5/10" in capsys.readouterr().out
+    with pytest.raises(InvalidArgumentError):
+        em.utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+    with pytest.raises(InvalidArgumentError):
+        em.utils.Progbar(3).update(1, [("loss", "high")])
+
+
+def test_clone_model_sequential_functional_and_options():
+    inp = em.Input((4,), name="x")
+    a = em.layers.Dense(3, name="a")(inp)
+    shared = em.layers.Dense(3, name="s")
+    out = em.layers.Add()([a, shared(shared(a))])
+    model = em.Model(inp, out)
+    clone = em.models.clone_model(model)
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert all(p is not q for p, q in zip(clone.layers, model.layers))
+    assert clone.count_params() == model.count_params()  # the shared layer is cloned once
+    clone.set_weights(model.get_weights())
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    close(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    renamed = em.models.clone_model(model, clone_function=lambda l: type(l).from_config({**l.get_config(),
+                                                                                          "name": l.name + "_c"}))
+    assert [l.name for l in renamed.layers] == ["x", "a_c", "s_c", "add_c"]
+    calls = []
+    em.models.clone_model(model, call_function=lambda layer, *a, **k: (calls.append(layer.name), layer(*a, **k))[1])
+    assert calls == ["a", "s", "s", "add"]
+    new_in = em.Input((4,), name="y")
+    assert em.models.clone_model(model, input_tensors=new_in).inputs[0] is new_in
+    seq = em.Sequential([em.Input((4,)), em.layers.Dense(2), em.layers.Dense(1)])
+    twin = em.models.clone_model(seq)
+    assert isinstance(twin, em.Sequential) and twin.count_params() == seq.count_params()
+    nested = em.Sequential([em.Input((4,)), seq])
+    deep = em.models.clone_model(nested, recursive=True)
+    assert deep.layers[0] is not seq and deep.count_params() == nested.count_params()
+    twin.compile("adam", "mse")
+    twin.fit(x, x[:, :1], epochs=1, verbose=0)
+    with pytest.raises(InvalidArgumentError, match="clone_function"):
+        em.models.clone_model(model, clone_function=lambda l: "not a layer")
+    with pytest.raises(InvalidArgumentError):
+        em.models.clone_model("model")

@@ -18,6 +18,11 @@ from .nn import (
 )
 from .normalization import batch_norm, batch_normalization, layer_norm, moments
 from . import rnn  # noqa: F401  (ops.rnn.simple_rnn / lstm / gru: whole-sequence recurrent ops)
+from . import linalg  # noqa: F401  (ops.linalg, keras.ops.linalg: host LAPACK through numpy)
+from .linalg import (
+    cholesky, cholesky_inverse, det, eigh, inv, logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd,
+)
 from .conv import (
     adaptive_average_pool, adaptive_max_pool, average_pool, conv, conv_transpose, depthwise_conv, max_pool,
     separable_conv,
@@ -53,6 +58,9 @@ separable_conv = _public("separable_conv")(separable_conv)
 adaptive_average_pool = _public("adaptive_average_pool")(adaptive_average_pool)
 adaptive_max_pool = _public("adaptive_max_pool")(adaptive_max_pool)
 transpose = _public("transpose")(transpose)
+for _op_name in ("cholesky", "cholesky_inverse", "det", "eigh", "inv", "logdet", "lstsq", "lu_factor", "matrix_rank",
+                 "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd"):
+    globals()[_op_name] = _public(_op_name)(globals()[_op_name])
 for _op_name in ("all", "any", "argsort", "cumprod", "cumsum", "dot", "einsum", "expand_dims", "flip", "logsumexp",
                  "moveaxis", "norm", "pad", "prod", "repeat", "roll", "sort", "split", "stack", "swapaxes", "take_along_axis",
                  "tensordot", "tile", "top_k", "tril", "triu", "var", "std", "where", "squeeze", "clip"):
@@ -81,6 +89,9 @@ __all__ = [
     "batch_norm", "batch_normalization", "layer_norm", "moments",
     "conv", "max_pool", "average_pool", "conv_transpose", "depthwise_conv", "separable_conv",
     "adaptive_average_pool", "adaptive_max_pool",
+    # linear algebra (ops/linalg.py), also as the module ops.linalg
+    "cholesky", "cholesky_inverse", "det", "eigh", "inv", "logdet", "lstsq", "lu_factor", "matrix_rank", "pinv", "qr",
+    "slogdet", "solve", "solve_triangular", "svd",
     "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
     "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
@@ -113,3 +124,8 @@ for _name in __all__:
     if callable(_fn) and not getattr(_fn, "_ember_symbolic", False) and _name != "convert_to_numpy":
         globals()[_name] = _symbolic_op(_fn, _name)
 del _name, _fn
+
+# keras.ops.linalg.inv is keras.ops.inv: the module's names are the checked, symbolic ops.
+for _name in linalg.__all__:
+    setattr(linalg, _name, globals()[_name])
+del _name
