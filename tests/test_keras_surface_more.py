@@ -1268,3 +1268,106 @@ def test_clone_model_sequential_functional_and_options():
         em.models.clone_model(model, clone_function=lambda l: "not a layer")
     with pytest.raises(InvalidArgumentError):
         em.models.clone_model("model")
+
+
+# -----------------------------------------------------------------------------------------------
+# layout ops, ops.numpy, ops.image
+# -----------------------------------------------------------------------------------------------
+
+def test_depth_space_unfold_fold_rearrange_against_numpy(backend_name):
+    x = RNG.normal(size=(2, 3, 4, 8)).astype(np.float32)
+    t = em.tensor(x, device=backend_name)
+    ref = x.reshape(2, 3, 4, 2, 2, 2).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 8, 2)
+    np.testing.assert_array_equal(em.ops.depth_to_space(t, 2).numpy(), ref)
+    np.testing.assert_array_equal(em.ops.space_to_depth(em.ops.depth_to_space(t, 2), 2).numpy(), x)
+    xi = RNG.normal(size=(2, 3, 7, 6)).astype(np.float32)
+    ti = em.tensor(xi, device=backend_name)
+    cols = em.ops.unfold(ti, (2, 3), dilation=(2, 1), padding=1, stride=(2, 1)).numpy()
+    xp = np.pad(xi, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    oh, ow = (9 - 2 - 1) // 2 + 1, (8 - 2 - 1) // 1 + 1
+    want = np.zeros((2, 3, 2, 3, oh, ow), np.float32)
+    for i in range(2):
+        for j in range(3):
+            want[:, :, i, j] = xp[:, :, i * 2:i * 2 + (oh - 1) * 2 + 1:2, j:j + ow]
+    np.testing.assert_array_equal(cols, want.reshape(2, 18, oh * ow))
+    # fold is unfold's adjoint: <unfold(x), y> == <x, fold(y)>
+    y = RNG.normal(size=cols.shape).astype(np.float32)
+    back = em.ops.fold(em.tensor(y, device=backend_name), (7, 6), (2, 3), dilation=(2, 1), padding=1,
+                       stride=(2, 1)).numpy()
+    close(np.sum(cols * y), np.sum(xi * back), rtol=1e-5)
+    im = RNG.normal(size=(4, 6, 8, 3)).astype(np.float32)
+    r = em.ops.rearrange(em.tensor(im, device=backend_name), "b (h1 h) (w1 w) c -> (b h1 w1) h w c", h1=2, w1=2)
+    np.testing.assert_array_equal(r.numpy(), im.reshape(4, 2, 3, 2, 4, 3).transpose(0, 1, 3, 2, 4, 5).reshape(16, 3, 4, 3))
+    with pytest.raises(InvalidArgumentError):
+        em.ops.rearrange(im, "b h w c -> b h w")
+    assert em.ops.array([1, 2]).dtype == "int32" and em.ops.array([1.0]).dtype == "float32"
+
+
+def test_layout_ops_match_keras():
+    keras = _keras()
+    x = RNG.normal(size=(2, 3, 4, 8)).astype(np.float32)
+    xc = np.moveaxis(x, -1, 1).copy()
+    close(em.ops.depth_to_space(xc, 2, "channels_first").numpy(),
+          np.asarray(keras.ops.depth_to_space(xc, 2, "channels_first")))
+    close(em.ops.space_to_depth(x[:, :2], 2).numpy(), np.asarray(keras.ops.space_to_depth(x[:, :2], 2)))
+    xi = RNG.normal(size=(2, 3, 7, 6)).astype(np.float32)
+    for kw in (dict(kernel_size=3), dict(kernel_size=(2, 3), dilation=(2, 1), padding=1, stride=(2, 1))):
+        close(em.ops.unfold(xi, **kw).numpy(), np.asarray(keras.ops.unfold(xi, **kw)))
+        cols = np.asarray(keras.ops.unfold(xi, **kw))
+        close(em.ops.fold(cols, (7, 6), **kw).numpy(), np.asarray(keras.ops.fold(cols, (7, 6), **kw)), atol=1e-5)
+    im = RNG.normal(size=(4, 6, 8, 3)).astype(np.float32)
+    close(em.ops.rearrange(im, "b (h h1) (w w1) c -> b h w (c h1 w1)", h1=2, w1=2).numpy(),
+          np.asarray(keras.ops.rearrange(im, "b (h h1) (w w1) c -> b h w (c h1 w1)", h1=2, w1=2)))
+
+
+def test_ops_numpy_namespace_is_ember_ops():
+    assert em.ops.numpy.sum is em.ops.sum and em.ops.numpy.where is em.ops.where
+    assert "angle" not in em.ops.numpy.__all__ and len(em.ops.numpy.__all__) > 150
+
+
+def _rgb_to_hsv_reference(img):
+    import colorsys
+
+    flat = img.reshape(-1, 3).astype(np.float64)
+    return np.array([colorsys.rgb_to_hsv(*p) for p in flat]).reshape(img.shape)
+
+
+def test_image_ops_against_references(backend_name):
+    img = RNG.uniform(0, 1, size=(2, 5, 6, 3)).astype(np.float32)
+    t = em.tensor(img, device=backend_name)
+    I = em.ops.image
+    close(I.rgb_to_grayscale(t).numpy(), (img @ np.array([0.2989, 0.5870, 0.1140]))[..., None], atol=1e-6)
+    hsv = I.rgb_to_hsv(t).numpy()
+    close(hsv, _rgb_to_hsv_reference(img), atol=1e-5)
+    close(I.hsv_to_rgb(em.tensor(hsv, device=backend_name)).numpy(), img, atol=1e-5)
+    close(I.crop_images(t, 1, 2, bottom_cropping=1, right_cropping=1).numpy(), img[:, 1:4, 2:5])
+    close(I.pad_images(t, 1, 0, target_height=8, target_width=7).numpy(),
+          np.pad(img, ((0, 0), (1, 2), (0, 1), (0, 0))))
+    blur = I.gaussian_blur(t, (3, 3), (1.0, 1.0)).numpy()
+    g = np.exp(-0.5 * np.arange(-1, 2) ** 2)
+    g /= g.sum()
+    k = np.outer(g, g)
+    pad_img = np.pad(img.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = sum(k[i, j] * pad_img[:, i:i + 5, j:j + 6] for i in range(3) for j in range(3))
+    close(blur, ref, atol=1e-5)
+    patches = I.extract_patches(t, 2, strides=2).numpy()
+    assert patches.shape == (2, 2, 3, 12)
+    close(patches[0, 1, 2], img[0, 2:4, 4:6].reshape(-1))
+    close(I.resize(t[0], (10, 12)).numpy().shape, (10, 12, 3))
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        I.resize(t, (3, 3), interpolation="bicubic")
+
+
+def test_image_ops_match_keras():
+    keras = _keras()
+    img = RNG.uniform(0, 1, size=(2, 5, 6, 3)).astype(np.float32)
+    K, E = keras.ops.image, em.ops.image
+    for name, kw in (("rgb_to_grayscale", {}), ("rgb_to_hsv", {}), ("sobel_edges", {}),
+                     # (Keras 3.15's gaussian_blur reads data_format=None as channels_first: pass it)
+                     ("gaussian_blur", dict(kernel_size=(3, 5), sigma=(1.0, 2.0), data_format="channels_last")),
+                     ("extract_patches", dict(size=(2, 3), strides=(1, 2))), ("resize", dict(size=(7, 4))),
+                     ("crop_images", dict(top_cropping=1, left_cropping=1, target_height=3, target_width=4)),
+                     ("pad_images", dict(top_padding=1, left_padding=2, target_height=7, target_width=9))):
+        close(getattr(E, name)(img, **kw).numpy(), np.asarray(getattr(K, name)(img, **kw)), atol=1e-5)
+    hsv = np.asarray(K.rgb_to_hsv(img))
+    close(E.hsv_to_rgb(hsv).numpy(), np.asarray(K.hsv_to_rgb(hsv)), atol=1e-5)

@@ -672,7 +672,7 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     neg_w = core.maximum(core.multiply(core.subtract(1.0 + margin, dist), neg), 0.0)
     pos_d = core.multiply(core.multiply(pos_w, core.subtract(margin, dist)), -gamma)
     neg_d = core.multiply(core.multiply(neg_w, core.subtract(1.0 - margin, dist)), gamma)
-    from .ops.array import logsumexp, where
+    from .ops.array_ops import logsumexp, where
 
     p_loss = logsumexp(where(pos, pos_d, _MASKED), axis=1)
     n_loss = logsumexp(where(neg, neg_d, _MASKED), axis=1)

@@ -340,7 +340,7 @@ class SparseCategoricalCrossentropy(_FixedFunction):
 
 def _in_top_k(y_pred: Tensor, true_index: Tensor, k: int) -> Tensor:
     """1 where the true class's score is among the ``k`` largest (ties count for it)."""
-    from .ops.array import take_along_axis
+    from .ops.array_ops import take_along_axis
 
     true_score = take_along_axis(y_pred, core.reshape(core.cast(true_index, "int32"), true_index.shape + (1,)), axis=-1)
     above = core.sum(core.cast(core.greater(y_pred, true_score), "float32"), axis=-1)
@@ -355,7 +355,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_id
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = core.reshape(y_true, y_true.shape[:-1])
     if from_sorted_ids:
-        from .ops.array import take
+        from .ops.array_ops import take
 
         ids = core._float(take(y_pred, list(range(min(k, y_pred.shape[-1]))), axis=-1))
         hit = core.equal(ids, core.reshape(core._float(y_true), y_true.shape + (1,)))

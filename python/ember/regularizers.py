@@ -165,7 +165,7 @@ class OrthogonalRegularizer(Regularizer):
     def __call__(self, x) -> Tensor:
         import numpy as np
 
-        from .ops.array import rsqrt
+        from .ops.array_ops import rsqrt
         from .ops.nn import matmul
 
         x = _as_float_tensor(x)

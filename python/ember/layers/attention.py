@@ -23,7 +23,7 @@ from .. import activations, constraints, initializers, random as _random, regula
 from ..errors import InvalidArgumentError, ShapeError
 from ..keras_tensor import KerasTensor
 from ..ops import core
-from ..ops.array import einsum, repeat, where
+from ..ops.array_ops import einsum, repeat, where
 from ..ops.nn import matmul
 from ..tensor import Tensor, as_tensor
 from .einsum_dense import EinsumDense

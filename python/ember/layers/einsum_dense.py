@@ -9,7 +9,7 @@ from .. import activations, constraints, initializers, regularizers
 from ..errors import InvalidArgumentError, ShapeError
 from ..initializers import VarianceScaling
 from ..ops import core
-from ..ops.array import einsum
+from ..ops.array_ops import einsum
 from .input_spec import InputSpec
 from .layer import Layer
 

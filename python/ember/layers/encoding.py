@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..keras_tensor import KerasTensor
 from ..ops import core
-from ..ops.array import one_hot
+from ..ops.array_ops import one_hot
 from ..tensor import Tensor, as_tensor
 from .layer import Layer
 

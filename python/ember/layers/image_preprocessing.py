@@ -49,7 +49,7 @@ import numpy as np
 from .. import random as _random
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
-from ..ops.array import concatenate, flip, pad, take, where
+from ..ops.array_ops import concatenate, flip, pad, take, where
 from ..ops.conv import normalize_data_format, to_channels_first, to_channels_last
 from ..tensor import Tensor, as_tensor
 from .layer import Layer

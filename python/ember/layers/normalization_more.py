@@ -13,7 +13,7 @@ from .. import constraints, initializers, regularizers
 from ..autograd import no_grad
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
-from ..ops.array import rsqrt
+from ..ops.array_ops import rsqrt
 from ..ops.nn import matmul
 from .input_spec import InputSpec
 from .layer import Layer, _AnyRank, _input_tensor

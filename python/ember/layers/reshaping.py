@@ -141,7 +141,7 @@ class _ZeroPadding(_Spatial):
         return tuple(out)
 
     def call(self, inputs):
-        from ..ops.array import pad
+        from ..ops.array_ops import pad
 
         widths = [(0, 0)] * inputs.ndim
         for a, pair in zip(self._spatial_axes(), self.padding):
@@ -336,7 +336,7 @@ class UpSampling1D(Layer):
         return (n, None if steps is None else steps * self.size, c)
 
     def call(self, inputs):
-        from ..ops.array import repeat
+        from ..ops.array_ops import repeat
 
         return repeat(inputs, self.size, axis=1)
 
@@ -381,7 +381,7 @@ class UpSampling2D(_Spatial):
         return tuple(out)
 
     def call(self, inputs):
-        from ..ops.array import repeat
+        from ..ops.array_ops import repeat
         from .image_preprocessing import resize_images
 
         if self.interpolation == "nearest":
@@ -425,7 +425,7 @@ class UpSampling3D(_Spatial):
         return tuple(out)
 
     def call(self, inputs):
-        from ..ops.array import repeat
+        from ..ops.array_ops import repeat
 
         y = inputs
         for a, f in zip(self._spatial_axes(), self.size):

@@ -1011,7 +1011,7 @@ class RNN(_Sequence, Layer):
 
     def _loop(self, sequences, initial_state, m, training):
         """The steps as a Python loop over the cell (Keras's ``backend.rnn`` semantics)."""
-        from ..ops import array
+        from ..ops import array_ops as array
 
         b, steps = sequences.shape[0], sequences.shape[1]
         rest = tuple(sequences.shape[2:])
@@ -1148,7 +1148,7 @@ class Bidirectional(Layer):
             self._initial_weights = None
 
     def _merge(self, y, y_rev):
-        from ..ops import array
+        from ..ops import array_ops as array
 
         if self.merge_mode == "concat":
             return array.concatenate([y, y_rev], axis=-1)
@@ -1161,7 +1161,7 @@ class Bidirectional(Layer):
         return [y, y_rev]
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
-        from ..ops import array
+        from ..ops import array_ops as array
 
         fw_state = bw_state = None
         if initial_state is not None:

@@ -26,7 +26,7 @@ from ..autograd import enable_grad, grad, no_grad
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..layers.layer import Layer, _collect_losses
 from ..ops import core
-from ..ops.array import take
+from ..ops.array_ops import take
 from ..tensor import Tensor
 from . import data_adapters
 from .compile_utils import CompileLoss, CompileMetrics, match_targets

@@ -17,7 +17,7 @@ from ..autograd import _state
 from ..errors import DeviceError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor
 from .core import _float, _record, _wrap, add, getitem, reshape, transpose
-from .array import pad as _pad
+from .array_ops import pad as _pad
 from .nn import FUSED_ACTIVATIONS
 
 __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool", "conv2d",
@@ -826,7 +826,7 @@ def _adaptive_windows(size: int, out: int):
 def _adaptive_pool(op: str, mode: str, inputs, output_size, data_format) -> Tensor:
     import numpy as np
 
-    from .array import take
+    from .array_ops import take
     from .core import max as _max, mean as _mean
 
     fmt = normalize_data_format(data_format, op)
@@ -845,7 +845,7 @@ def _adaptive_pool(op: str, mode: str, inputs, output_size, data_format) -> Tens
             w = np.zeros((n_out, size), np.float32)
             for j, (s, e) in enumerate(zip(starts, ends)):
                 w[j, s:e] = 1.0 / (e - s)
-            from .array import tensordot
+            from .array_ops import tensordot
 
             moved = tensordot(x, as_tensor(w.T.copy(), device=x.device), axes=[[axis], [0]])  # axis moves last
             perm = list(range(axis)) + [moved.ndim - 1] + list(range(axis, moved.ndim - 1))

@@ -529,6 +529,6 @@ def matrix_rank(x, tol=None) -> Tensor:
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras's argument name
     """Vector and matrix norms (``keras.ops.linalg.norm``: `ember.ops.norm`)."""
-    from .array import norm as _norm
+    from .array_ops import norm as _norm
 
     return _norm(x, ord=ord, axis=axis, keepdims=keepdims)
