@@ -262,8 +262,11 @@ def test_tensorboard_batch_scalars(tmp_path):
 def test_tensorboard_bad_arguments():
     pytest.importorskip("tensorboardX", reason="the optional writer package tensorboardX is not installed")
     for kwargs in ({"log_dir": ""}, {"histogram_freq": -1}, {"update_freq": 0}, {"update_freq": "step"},
-                   {"write_graph": True}):
+                   {"write_graph": 1.5}):
         with pytest.raises(InvalidArgumentError):
+            em.callbacks.TensorBoard(**kwargs)
+    for kwargs in ({"write_images": True}, {"profile_batch": 2}, {"embeddings_freq": 1}):
+        with pytest.raises(NotImplementedError, match=next(iter(kwargs))):
             em.callbacks.TensorBoard(**kwargs)
 
 

@@ -513,7 +513,7 @@ def test_bad_inputs_raise_errors_naming_the_layer_and_shapes():
     for layer, bad in ((layers.Conv3D(2, 2), np.ones((1, 5, 5, 2), np.float32)),
                        (layers.Conv2DTranspose(2, 2), np.ones((1, 5, 2), np.float32)),
                        (layers.DepthwiseConv1D(2), np.ones((1, 5, 5, 2), np.float32)),
-                       (layers.AveragePooling3D(), np.ones((1, 5, 5, 2), np.float32)),
+                       (layers.AveragePooling3D(2), np.ones((1, 5, 5, 2), np.float32)),
                        (layers.UpSampling2D(), np.ones((1, 5, 2), np.float32)),
                        (layers.ZeroPadding3D(), np.ones((1, 5, 5, 2), np.float32))):
         expect_error(ShapeError, layer, bad, words=(layer.name, str(bad.shape)))

@@ -283,6 +283,72 @@ def g_3d(gen, shape):
 
 
 # id -> (make loss object, per-sample float64 reference, input generator)
+
+# -- the losses issue 15 added (Keras 3's formulas) -------------------------------------------------
+
+def r_bfce(t, p, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+    t = t * (1 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        p = 1.0 / (1.0 + np.exp(-p))
+    pc = np.clip(p, EPS, 1 - EPS)
+    bce = -(t * np.log(pc) + (1 - t) * np.log(1 - pc))
+    p_t = t * p + (1 - t) * (1 - p)
+    out = (1 - p_t) ** gamma * bce
+    if apply_class_balancing:
+        out = (t * alpha + (1 - t) * (1 - alpha)) * out
+    return out.mean(axis=-1)
+
+
+def r_cfce(t, p, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0):
+    t = t * (1 - label_smoothing) + label_smoothing / t.shape[-1]
+    if from_logits:
+        z = np.exp(p - p.max(axis=-1, keepdims=True))
+        p = z / z.sum(axis=-1, keepdims=True)
+    p = np.clip(p / p.sum(axis=-1, keepdims=True), EPS, 1 - EPS)
+    return np.sum(alpha * (1 - p) ** gamma * -t * np.log(p), axis=-1)
+
+
+def r_gce(t, p, q):
+    return (1 - p[np.arange(len(t)), t.astype(int)] ** q) / q
+
+
+def r_dice(t, p):
+    return 1 - 2 * np.sum(t * p) / (np.sum(t) + np.sum(p) + EPS)
+
+
+def r_tversky(t, p, alpha=0.5, beta=0.5):
+    tp, fp, fn = np.sum(t * p), np.sum((1 - p) * t), np.sum(p * (1 - t))
+    return 1 - tp / (tp + alpha * fp + beta * fn + EPS)
+
+
+def _lse(x, mask):
+    x = np.where(mask, x, -np.inf)
+    m = np.max(x, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return (np.log(np.sum(np.exp(x - m), axis=1)) + m[:, 0])
+
+
+def r_circle(t, e, gamma=80.0, margin=0.4, remove_diagonal=True):
+    labels = t.astype(int)
+    d = np.maximum(1 - e @ e.T, 0.0)
+    pos = labels[:, None] == labels[None, :]
+    neg = ~pos
+    if remove_diagonal:
+        pos = pos & ~np.eye(len(labels), dtype=bool)
+    pos_w = np.maximum((margin + d) * pos, 0.0)
+    neg_w = np.maximum((1 + margin - d) * neg, 0.0)
+    x = _lse(-gamma * pos_w * (margin - d), pos) + _lse(gamma * neg_w * (1 - margin - d), neg)
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+def g_circle(rng, n=6, dim=4):
+    e = rng.normal(0, 1, (n, dim))
+    return np.array([0, 1, 0, 2, 1, 2], np.int32), e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def g_masks(rng, shape=(3, 5)):
+    return (rng.uniform(0, 1, shape) > 0.5).astype(np.float64), rng.uniform(0.05, 0.95, shape)
+
 CASES = {
     "mse": (lambda: L.MeanSquaredError(), r_mse, g_regression),
     "mse_3d": (lambda: L.MeanSquaredError(), r_mse, g_3d(g_regression, (2, 3, 4))),
@@ -323,6 +389,20 @@ CASES = {
     "poisson": (lambda: L.Poisson(), r_poisson, g_poisson),
     "cosine": (lambda: L.CosineSimilarity(), r_cosine, g_cosine),
     "cosine_axis0": (lambda: L.CosineSimilarity(axis=0), lambda t, p: r_cosine(t, p, axis=0), g_cosine),
+    "bfce": (lambda: L.BinaryFocalCrossentropy(), r_bfce, g_binary_probs),
+    "bfce_balanced": (lambda: L.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3, gamma=1.5),
+                      lambda t, p: r_bfce(t, p, True, 0.3, 1.5), g_binary_probs),
+    "bfce_logits_smoothing": (lambda: L.BinaryFocalCrossentropy(from_logits=True, label_smoothing=0.1),
+                              lambda t, p: r_bfce(t, p, from_logits=True, label_smoothing=0.1), g_binary_logits),
+    "cfce": (lambda: L.CategoricalFocalCrossentropy(), r_cfce, g_onehot_probs),
+    "cfce_logits": (lambda: L.CategoricalFocalCrossentropy(alpha=0.5, gamma=1.0, from_logits=True, label_smoothing=0.1),
+                    lambda t, p: r_cfce(t, p, 0.5, 1.0, True, 0.1), g_onehot_logits),
+    "gce": (lambda: L.CategoricalGeneralizedCrossEntropy(q=0.7), lambda t, p: r_gce(t, p, 0.7), g_sparse_probs),
+    "dice": (lambda: L.Dice(), r_dice, g_masks),
+    "tversky": (lambda: L.Tversky(alpha=0.7, beta=0.3), lambda t, p: r_tversky(t, p, 0.7, 0.3), g_masks),
+    "circle": (lambda: L.Circle(gamma=2.0), lambda t, e: r_circle(t, e, 2.0), g_circle),
+    "circle_margin": (lambda: L.Circle(gamma=8.0, margin=0.25, remove_diagonal=False),
+                      lambda t, e: r_circle(t, e, 8.0, 0.25, False), g_circle),
 }
 
 

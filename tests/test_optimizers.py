@@ -435,7 +435,13 @@ def test_other_configuration_errors():
     with pytest.raises(ValueError, match="Nosuch"):
         em.optimizers.deserialize({"class_name": "Nosuch", "config": {}})
     with pytest.raises(ValueError, match="use_ema"):
-        em.optimizers.Adam(use_ema=True)
+        em.optimizers.Adam(use_ema="yes")
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        em.optimizers.Adam(gradient_accumulation_steps=1)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        em.optimizers.Adam(use_ema=True, ema_momentum=1.5)
+    with pytest.raises(ValueError, match="loss_scale_factor"):
+        em.optimizers.Adam(loss_scale_factor=0)
     with pytest.raises(TypeError):
         em.optimizers.SGD(schedules.InverseTimeDecay(0.1, 10, 1.0)).learning_rate = 0.5
 

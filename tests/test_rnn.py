@@ -422,7 +422,7 @@ def test_embedding_mask_config_and_defaults():
     assert clone.get_config() == cfg
     with pytest.raises(InvalidArgumentError):
         em.layers.Embedding(0, 4)
-    with pytest.raises(InvalidArgumentError, match="lora_rank"):
+    with pytest.raises(NotImplementedError, match="lora_rank"):
         em.layers.Embedding(10, 4, lora_rank=2)
     with pytest.raises(InvalidArgumentError):
         em.layers.Embedding(10, 4)(np.array([[1.0, np.nan]], np.float32))

@@ -25,7 +25,12 @@ from .autograd import GradientTape, no_grad
 from .compiled import function
 from .backend import get_backend as _get_backend
 from .config import get_num_threads, set_num_threads
-from .layers import Input
+from .layers import Input, InputSpec, KerasTensor, Layer
+from .losses import Loss
+from .metrics import Metric
+from .optimizers import Optimizer
+from .initializers import Initializer
+from .regularizers import Regularizer
 from .models import Model, Sequential
 from .tensor import Tensor, Variable, full, ones, tensor, zeros
 from .tensor import _default_device
@@ -42,6 +47,8 @@ __all__ = [
     "metrics", "optimizers", "activations", "initializers", "regularizers", "constraints", "callbacks", "ops", "utils", "datasets", "random", "saving",
     "distribute", "distribution",
     "autograd", "devices", "doctor", "__version__", "constraints", "version",
+    # the base classes at the top level, as Keras 3 exports them (keras.Layer, keras.Loss...)
+    "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer", "InputSpec", "KerasTensor",
 ]
 
 
@@ -62,8 +69,18 @@ def get_default_device() -> str:
 
 
 @_contextlib.contextmanager
-def device(name: str):
-    """``with ember.device("gpu"):`` creates tensors on that device inside the block."""
+def device(device_name: str):
+    """``with ember.device("gpu"):`` creates tensors on that device inside the block
+    (``keras.device``; Keras's ``"gpu:0"``-style names are accepted for device 0)."""
+    name = device_name
+    if isinstance(name, str) and ":" in name:
+        kind, _, index = name.partition(":")
+        if index.strip() not in ("0", ""):
+            from .errors import InvalidArgumentError
+
+            raise InvalidArgumentError(f"device: Ember drives one device of each kind; got {device_name!r} "
+                                       "(use 'cpu' or 'gpu')")
+        name = kind.strip().lower()
     _get_backend(name)
     prev = _default_device[0]
     _default_device[0] = name

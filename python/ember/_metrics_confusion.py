@@ -25,7 +25,7 @@ from ._validation import check_choice, check_int
 from .autograd import no_grad
 from .errors import InvalidArgumentError, ShapeError
 from .metrics import Metric
-from .ops import array as _array
+from .ops import array_ops as _array
 from .ops import core
 from .ops.nn import matmul as _matmul
 from .tensor import Tensor, Variable, as_tensor

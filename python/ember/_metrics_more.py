@@ -23,7 +23,7 @@ from ._validation import brief, check_choice, check_num_elements, is_int
 from .autograd import no_grad
 from .errors import InvalidArgumentError, ShapeError
 from .metrics import _FixedFunction
-from .ops import array as _array
+from .ops import array_ops as _array
 from .ops import core
 from .ops.nn import matmul as _matmul
 from .tensor import Tensor, as_tensor

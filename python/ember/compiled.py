@@ -341,6 +341,11 @@ class _Tracing:
         real_apply, real_next = self.apply, self.next
 
         def apply(opt, grads, variables):
+            reason = opt._untraceable_reason()
+            if reason is not None:
+                if tr.untraceable is None:
+                    tr.untraceable = reason
+                return real_apply(opt, grads, variables)
             if any(o is opt for o, _, _ in tr.opts):
                 if tr.untraceable is None:
                     tr.untraceable = f"optimizer {opt.name!r} is applied twice in one step"
@@ -972,8 +977,10 @@ class TrainStep:
 def train_batch(model, x, y, sw):
     """``Model.fit``'s step: compiled unless ``compile(jit_compile=False)``."""
     jit = getattr(model, "_jit_compile", "auto")
-    if jit is False or model.optimizer.__dict__.get("_distribution") is not None:
-        # A distributed step talks to the other ranks on the host (ember.distribute): eager.
+    if (jit is False or model.optimizer.__dict__.get("_distribution") is not None
+            or model.optimizer._untraceable_reason() is not None):
+        # A distributed step talks to the other ranks on the host (ember.distribute), and an
+        # optimizer accumulating gradients branches on its host counter: eager.
         return model._train_batch(x, y, sw)
     step = getattr(model, "_compiled_train_step", None)
     if step is None:

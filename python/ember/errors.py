@@ -29,6 +29,7 @@ __all__ = [
     "SerializationError",
     "InvalidConfigError",
     "NotBuiltError",
+    "NonFiniteLossError",
 ]
 
 
@@ -86,3 +87,8 @@ class InvalidConfigError(SerializationError, InvalidArgumentError):
 
 class NotBuiltError(EmberError, ValueError):
     """A layer or model was asked for weights before it knows its input shape."""
+
+
+class NonFiniteLossError(EmberError, RuntimeError):
+    """Training met a NaN or infinite loss and was told to stop at once
+    (``callbacks.TerminateOnNaN(raise_error=True)``; Keras raises a RuntimeError)."""

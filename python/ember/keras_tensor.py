@@ -45,10 +45,34 @@ class KerasHistory:
 
 class KerasTensor:
     """A symbolic tensor: ``shape`` (None for unknown dimensions, usually the batch),
-    ``dtype`` and ``name``."""
+    ``dtype`` and ``name`` (Keras 3's ``keras.KerasTensor``).
 
-    def __init__(self, shape, dtype: str = "float32", name: str | None = None):
+    Args:
+        shape: a tuple of ints, None for unknown dimensions.
+        dtype: the dtype name (default "float32").
+        sparse, ragged: must be False (NotImplementedError otherwise: Ember's tensors
+            are dense).
+        record_history: must be True: ops on a KerasTensor always record graph nodes in
+            Ember (False raises NotImplementedError).
+        name: an optional name.
+        **kwargs: none are accepted (an `InvalidArgumentError` names them).
+    """
+
+    def __init__(self, shape, dtype: str = "float32", sparse: bool = False, ragged: bool = False,
+                 record_history: bool = True, name: str | None = None, **kwargs):
         from .errors import InvalidArgumentError
+
+        if kwargs:
+            raise InvalidArgumentError(f"KerasTensor: unexpected keyword arguments {sorted(kwargs)}")
+        for flag, value in (("sparse", sparse), ("ragged", ragged)):
+            if value:
+                raise NotImplementedError(f"KerasTensor: {flag}=True is not supported (Ember's tensors are dense)")
+        if not record_history:
+            raise NotImplementedError("KerasTensor: record_history=False is not supported (ops on KerasTensors "
+                                      "always record graph nodes in Ember)")
+        self.sparse = False
+        self.ragged = False
+        self.record_history = True
 
         if isinstance(shape, (str, bytes, dict)) or not hasattr(shape, "__iter__"):
             raise InvalidArgumentError(f"KerasTensor: shape must be a tuple of ints or None, got {shape!r}")

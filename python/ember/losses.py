@@ -34,6 +34,8 @@ import numbers
 import warnings
 from typing import Callable
 
+import numpy as np
+
 from ._boundary import construct_from_config as _construct_from_config
 from .errors import InvalidArgumentError, InvalidConfigError, ShapeError
 from .ops import core, nn
@@ -49,6 +51,9 @@ __all__ = [
     "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson", "cosine_similarity",
     "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD", "kullback_leibler_divergence",
     "logcosh", "bce", "BCE", "get", "serialize", "deserialize", "EPSILON", "REDUCTIONS",
+    "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "Circle", "Dice",
+    "Tversky", "binary_focal_crossentropy", "categorical_focal_crossentropy", "categorical_generalized_cross_entropy",
+    "circle", "dice", "tversky",
 ]
 
 EPSILON = 1e-7
@@ -454,6 +459,227 @@ def categorical_hinge(y_true, y_pred) -> Tensor:
     return core.relu(core.add(core.subtract(neg, pos), 1.0))
 
 
+
+# -- focal, generalized, overlap and metric-learning losses -----------------------------------------
+
+def _check_real(value, name: str, owner: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise InvalidArgumentError(f"{owner}: `{name}` must be a finite number, got {name}={value!r}")
+    v = float(value)
+    if (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and (v > hi or (hi_open and v == hi))):
+        lo_b, hi_b = ("(" if lo_open else "[") + f"{lo}", f"{hi}" + (")" if hi_open else "]")
+        raise InvalidArgumentError(f"{owner}: `{name}` must be in {lo_b}, {hi_b}, got {name}={value!r}")
+    return v
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1) -> Tensor:
+    """Binary focal crossentropy (Lin et al. 2017), Keras 3's formula: with ``p_t = y p +
+    (1 - y)(1 - p)``, ``mean((1 - p_t)^gamma * bce, axis)``, the crossentropy ``bce`` on
+    probabilities clipped to ``[1e-7, 1 - 1e-7]``; with ``apply_class_balancing`` each term
+    is also weighted ``alpha`` (positives) or ``1 - alpha`` (negatives).
+
+    Args:
+        y_true: Targets in [0, 1].
+        y_pred: Probabilities, or logits with ``from_logits=True``.
+        apply_class_balancing: Weight the terms by ``alpha`` / ``1 - alpha``.
+        alpha: The class-balancing weight of positives, in [0, 1].
+        gamma: The focusing exponent, >= 0 (0 is plain binary crossentropy).
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: ``y_true * (1 - ls) + 0.5 * ls`` when > 0.
+        axis: The axis to average over.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.binary_focal_crossentropy([[0.0, 1.0]], [[0.4, 0.6]], gamma=2.0)[0]), 6)
+        0.081732
+    """
+    _check_axis(axis, "binary_focal_crossentropy")
+    y_true, y_pred = _prep(y_true, y_pred, "binary_focal_crossentropy")
+    if label_smoothing:
+        y_true = core.add(core.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    if from_logits:
+        y_pred = core.sigmoid(y_pred)
+    p = core.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    one_minus_t = core.subtract(1.0, y_true)
+    bce = core.negative(core.add(core.multiply(y_true, core.log(p)),
+                                 core.multiply(one_minus_t, core.log(core.subtract(1.0, p)))))
+    p_t = core.add(core.multiply(y_true, y_pred), core.multiply(one_minus_t, core.subtract(1.0, y_pred)))
+    focal = core.multiply(core.power(core.subtract(1.0, p_t), float(gamma)), bce)
+    if apply_class_balancing:
+        weight = core.add(core.multiply(y_true, float(alpha)), core.multiply(one_minus_t, 1.0 - float(alpha)))
+        focal = core.multiply(weight, focal)
+    return core.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1) -> Tensor:
+    """Categorical focal crossentropy, Keras 3's formula: probabilities renormalized along
+    ``axis`` and clipped to ``[1e-7, 1 - 1e-7]``, then
+    ``sum(alpha * (1 - p)^gamma * -y log p, axis)``.
+
+    Args:
+        y_true: One-hot (or soft) targets.
+        y_pred: Probabilities, or logits with ``from_logits=True`` (softmax along ``axis``).
+        alpha: The weighting factor.
+        gamma: The focusing exponent, >= 0.
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: ``y_true * (1 - ls) + ls / num_classes`` when > 0.
+        axis: The class axis.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.categorical_focal_crossentropy([[0., 1., 0.]], [[0.1, 0.8, 0.1]])[0]), 6)
+        0.002231
+    """
+    _check_axis(axis, "categorical_focal_crossentropy")
+    y_true, y_pred = _prep(y_true, y_pred, "categorical_focal_crossentropy", reconcile=False)
+    if y_pred.ndim and y_pred.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_focal_crossentropy, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={y_pred.shape}. Consider using 'binary_crossentropy' if you "
+            "only have 2 classes.", SyntaxWarning, stacklevel=2)
+    y_true = _smooth(y_true, label_smoothing, axis)
+    if from_logits:
+        y_pred = nn.softmax(y_pred, axis)
+    p = core.clip(core.divide(y_pred, core.sum(y_pred, axis=axis, keepdims=True)), EPSILON, 1.0 - EPSILON)
+    cce = core.negative(core.multiply(y_true, core.log(p)))
+    weight = core.multiply(core.power(core.subtract(1.0, p), float(gamma)), float(alpha))
+    return core.sum(core.multiply(weight, cce), axis=axis)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q) -> Tensor:
+    """The generalized cross entropy of Zhang & Sabuncu 2018 (noise-robust; Keras 3):
+    ``(1 - p^q) / q`` with ``p`` the predicted probability of the integer label; q -> 0
+    approaches crossentropy, q = 1 the mean absolute error.
+
+    Args:
+        y_true: Integer class labels (batch,).
+        y_pred: Probabilities (batch, num_classes).
+        q: In (0, 1).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.categorical_generalized_cross_entropy([1], [[0.2, 0.8]], q=0.5)[0]), 6)
+        0.211146
+    """
+    q = _check_real(q, "q", "categorical_generalized_cross_entropy", 0.0, 1.0, lo_open=True, hi_open=True)
+    y_pred = core._float(as_tensor(y_pred))
+    labels = as_tensor(y_true, device=y_pred.device)
+    if labels.ndim == y_pred.ndim and labels.ndim and labels.shape[-1] == 1:
+        labels = core.squeeze(labels, -1)
+    if labels.shape != y_pred.shape[:-1]:
+        raise ShapeError(f"categorical_generalized_cross_entropy: labels of shape {labels.shape} do not match "
+                         f"predictions of shape {y_pred.shape}")
+    onehot = nn.one_hot(core.cast(labels, "int32"), y_pred.shape[-1])
+    p = core.sum(core.multiply(y_pred, onehot), axis=-1)
+    return core.divide(core.subtract(1.0, core.power(p, q)), q)
+
+
+def dice(y_true, y_pred, axis=None) -> Tensor:
+    """The Dice loss ``1 - 2 sum(y_true y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)``
+    over ``axis`` (every axis when None: one value for the batch), Keras 3's formula.
+
+    Args:
+        y_true: Targets (masks in [0, 1]).
+        y_pred: Predictions, the same shape.
+        axis: The axes summed over (an int, a tuple, or None for all).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.dice([[1.0, 0.0, 1.0]], [[0.9, 0.2, 0.6]])), 6)
+        0.189189
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "dice", reconcile=False)
+    inter = core.sum(core.multiply(y_true, y_pred), axis=axis)
+    denom = core.add(core.add(core.sum(y_true, axis=axis), core.sum(y_pred, axis=axis)), EPSILON)
+    return core.subtract(1.0, core.divide(core.multiply(inter, 2.0), denom))
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None) -> Tensor:
+    """The Tversky loss (Salehi et al. 2017; Keras 3's formula) ``1 - TP / (TP + alpha FP
+    + beta FN + 1e-7)`` with ``TP = sum(y_true y_pred)``, ``FP = sum((1 - y_pred) y_true)``
+    and ``FN = sum(y_pred (1 - y_true))`` over ``axis`` (Keras's names: alpha weighs the
+    missed positives). alpha = beta = 0.5 is the Dice loss.
+
+    Args:
+        y_true: Targets (masks in [0, 1]).
+        y_pred: Predictions, the same shape.
+        alpha: The weight of ``FP`` as Keras computes it.
+        beta: The weight of ``FN`` as Keras computes it.
+        axis: The axes summed over (None: all).
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.tversky([[1.0, 0.0, 1.0]], [[0.9, 0.2, 0.6]], alpha=0.7, beta=0.3)), 6)
+        0.21466
+    """
+    y_true, y_pred = _prep(y_true, y_pred, "tversky", reconcile=False)
+    inter = core.sum(core.multiply(y_true, y_pred), axis=axis)
+    fp = core.sum(core.multiply(core.subtract(1.0, y_pred), y_true), axis=axis)
+    fn = core.sum(core.multiply(y_pred, core.subtract(1.0, y_true)), axis=axis)
+    denom = core.add(core.add(core.add(inter, core.multiply(fp, float(alpha))), core.multiply(fn, float(beta))),
+                     EPSILON)
+    return core.subtract(1.0, core.divide(inter, denom))
+
+
+_MASKED = -1e30  # a masked logit of the circle loss's log-sum-exps (finite, so gradients stay finite)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4) -> Tensor:
+    """The circle loss (Sun et al. 2020) of L2-normalized embeddings, Keras 3's formula:
+    with cosine distances ``d = max(1 - y_pred @ ref^T, 0)``, positives the reference
+    embeddings of the same label (the sample itself left out with ``remove_diagonal``) and
+    negatives the others, ``softplus(logsumexp_pos(-gamma max(margin + d, 0)(margin - d))
+    + logsumexp_neg(gamma max(1 + margin - d, 0)(1 - margin - d)))`` per sample. The
+    values carry the mask ``loss > 0`` (`Circle` averages over those, as Keras).
+
+    Args:
+        y_true: Integer labels (batch,).
+        y_pred: L2-normalized embeddings (batch, dim).
+        ref_labels, ref_embeddings: The reference set (default: the batch itself).
+        remove_diagonal: Leave each sample out of its own positives.
+        gamma: The scale.
+        margin: The relaxation margin.
+
+    Example:
+        >>> import ember as em
+        >>> import numpy as np
+        >>> e = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], np.float32)
+        >>> [round(v, 3) for v in em.losses.circle([0, 1, 0], e, gamma=2.0).numpy().tolist()]
+        [0.546, 0.0, 1.284]
+    """
+    y_pred = core._float(as_tensor(y_pred))
+    if y_pred.ndim != 2:
+        raise ShapeError(f"circle: y_pred must be embeddings (batch, dim), got shape {y_pred.shape}")
+    labels = core.reshape(core.cast(as_tensor(y_true, device=y_pred.device), "float32"), (-1, 1))
+    if labels.shape[0] != y_pred.shape[0]:
+        raise ShapeError(f"circle: {labels.shape[0]} labels for {y_pred.shape[0]} embeddings")
+    ref = y_pred if ref_embeddings is None else core._float(as_tensor(ref_embeddings, device=y_pred.device))
+    ref_l = labels if ref_labels is None else core.reshape(
+        core.cast(as_tensor(ref_labels, device=y_pred.device), "float32"), (-1, 1))
+    if ref.ndim != 2 or ref.shape[1] != y_pred.shape[1] or ref_l.shape[0] != ref.shape[0]:
+        raise ShapeError(f"circle: reference embeddings of shape {ref.shape} and {ref_l.shape[0]} labels do not "
+                         f"match embeddings of shape {y_pred.shape}")
+    gamma, margin = float(gamma), float(margin)
+    dist = core.maximum(core.subtract(1.0, nn.matmul(y_pred, core.transpose(ref))), 0.0)
+    pos = core.equal(labels, core.transpose(ref_l))
+    neg = core.subtract(1.0, pos)
+    if remove_diagonal:
+        n, m = y_pred.shape[0], ref.shape[0]
+        pos = core.multiply(pos, as_tensor(1.0 - np.eye(n, m, dtype=np.float32), device=y_pred.device))
+    pos_w = core.maximum(core.multiply(core.add(dist, margin), pos), 0.0)
+    neg_w = core.maximum(core.multiply(core.subtract(1.0 + margin, dist), neg), 0.0)
+    pos_d = core.multiply(core.multiply(pos_w, core.subtract(margin, dist)), -gamma)
+    neg_d = core.multiply(core.multiply(neg_w, core.subtract(1.0 - margin, dist)), gamma)
+    from .ops.array_ops import logsumexp, where
+
+    p_loss = logsumexp(where(pos, pos_d, _MASKED), axis=1)
+    n_loss = logsumexp(where(neg, neg_d, _MASKED), axis=1)
+    out = _softplus(core.add(p_loss, n_loss))
+    out._keras_mask = core.greater(out, 0.0)
+    return out
+
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 mape = MAPE = mean_absolute_percentage_error
@@ -579,6 +805,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> Tensor:
         values, mask = self._call_masked(y_true, y_pred)
+        if mask is None and getattr(values, "_keras_mask", None) is not None:
+            mask = core._float(values._keras_mask)  # Keras: the mask the loss values carry (circle's)
         values = core._float(as_tensor(values))
         # Keras: the mask a layer attached to the predictions (padded time steps) joins
         # the loss's own mask, so masked entries neither count nor dilute the mean.
@@ -789,6 +1017,8 @@ class SparseCategoricalCrossentropy(Loss):
             0 and the mean reductions average over the remaining entries only (Keras's
             mask, ``total / (valid + 1e-7)``). Defaults to None.
         reduction: See `Loss`.
+        axis: The class axis of ``y_pred``; only the last one (-1, the default) is
+            supported, as in Keras's TensorFlow backend.
         name: Defaults to ``"sparse_categorical_crossentropy"``.
         dtype: ``None`` or ``"float32"``.
 
@@ -801,18 +1031,20 @@ class SparseCategoricalCrossentropy(Loss):
 
     fn = staticmethod(sparse_categorical_crossentropy)
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
                  name="sparse_categorical_crossentropy", dtype=None):
         _check_bool(from_logits, "from_logits", "SparseCategoricalCrossentropy")
+        _check_axis(axis, "SparseCategoricalCrossentropy")
         if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
             raise InvalidArgumentError(
                 f"SparseCategoricalCrossentropy: `ignore_class` must be an int or None, got ignore_class={ignore_class!r}"
             )
         super().__init__(name, reduction, dtype, from_logits=bool(from_logits),
-                         ignore_class=None if ignore_class is None else int(ignore_class))
+                         ignore_class=None if ignore_class is None else int(ignore_class), axis=int(axis))
 
     def _call_masked(self, y_true, y_pred):
-        return _sparse_cce(y_true, y_pred, self._fn_kwargs["from_logits"], self._fn_kwargs["ignore_class"], -1)
+        kw = self._fn_kwargs
+        return _sparse_cce(y_true, y_pred, kw["from_logits"], kw["ignore_class"], kw["axis"])
 
 
 class Hinge(Loss):
@@ -912,12 +1144,199 @@ class CosineSimilarity(Loss):
         super().__init__(name, reduction, dtype, axis=int(axis))
 
 
+
+class BinaryFocalCrossentropy(Loss):
+    """Binary focal crossentropy (`binary_focal_crossentropy`), averaged over ``axis``.
+
+    Args:
+        apply_class_balancing: Weight the terms by ``alpha`` / ``1 - alpha``.
+        alpha: The class-balancing weight of positives, in [0, 1] (default 0.25).
+        gamma: The focusing exponent, >= 0 (default 2.0).
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: In [0, 1].
+        axis: The axis averaged over.
+        reduction: See `Loss`.
+        name: Defaults to ``"binary_focal_crossentropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> loss = em.losses.BinaryFocalCrossentropy(gamma=2.0, from_logits=True)
+        >>> round(float(loss([[0, 1], [0, 0]], [[-18.6, 0.51], [2.94, -12.8]])), 4)
+        0.6912
+    """
+
+    fn = staticmethod(binary_focal_crossentropy)
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        owner = "BinaryFocalCrossentropy"
+        _check_bool(apply_class_balancing, "apply_class_balancing", owner)
+        _check_bool(from_logits, "from_logits", owner)
+        _check_smoothing(label_smoothing, owner)
+        _check_axis(axis, owner)
+        super().__init__(name, reduction, dtype, apply_class_balancing=bool(apply_class_balancing),
+                         alpha=_check_real(alpha, "alpha", owner, 0.0, 1.0), gamma=_check_real(gamma, "gamma", owner, 0.0),
+                         from_logits=bool(from_logits), label_smoothing=float(label_smoothing), axis=int(axis))
+
+
+class CategoricalFocalCrossentropy(Loss):
+    """Categorical focal crossentropy (`categorical_focal_crossentropy`), summed over
+    ``axis``.
+
+    Args:
+        alpha: The weighting factor (default 0.25).
+        gamma: The focusing exponent, >= 0 (default 2.0).
+        from_logits: Whether ``y_pred`` holds logits.
+        label_smoothing: In [0, 1].
+        axis: The class axis.
+        reduction: See `Loss`.
+        name: Defaults to ``"categorical_focal_crossentropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.CategoricalFocalCrossentropy()([[0, 1, 0], [0, 0, 1]],
+        ...                                                    [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])), 4)
+        0.2332
+    """
+
+    fn = staticmethod(categorical_focal_crossentropy)
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        owner = "CategoricalFocalCrossentropy"
+        _check_bool(from_logits, "from_logits", owner)
+        _check_smoothing(label_smoothing, owner)
+        _check_axis(axis, owner)
+        super().__init__(name, reduction, dtype, alpha=_check_real(alpha, "alpha", owner),
+                         gamma=_check_real(gamma, "gamma", owner, 0.0), from_logits=bool(from_logits),
+                         label_smoothing=float(label_smoothing), axis=int(axis))
+
+
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """The generalized cross entropy (`categorical_generalized_cross_entropy`) against
+    integer labels.
+
+    Args:
+        q: In (0, 1) (default 0.5).
+        reduction: See `Loss`.
+        name: Defaults to ``"categorical_generalized_cross_entropy"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.CategoricalGeneralizedCrossEntropy(q=0.5)([1, 0], [[0.2, 0.8], [0.7, 0.3]])), 6)
+        0.268913
+    """
+
+    fn = staticmethod(categorical_generalized_cross_entropy)
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        q = _check_real(q, "q", "CategoricalGeneralizedCrossEntropy", 0.0, 1.0, lo_open=True, hi_open=True)
+        super().__init__(name, reduction, dtype, q=q)
+
+
+class Circle(Loss):
+    """The circle loss (`circle`) of a batch of L2-normalized embeddings against itself;
+    the mean reductions average over the samples whose loss is positive (the mask `circle`
+    attaches), as Keras.
+
+    Args:
+        gamma: The scale (default 80.0).
+        margin: The relaxation margin (default 0.4).
+        remove_diagonal: Leave each sample out of its own positives.
+        reduction: See `Loss`.
+        name: Defaults to ``"circle"``.
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> import numpy as np
+        >>> e = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], np.float32)
+        >>> round(float(em.losses.Circle(gamma=2.0)([0, 1, 0], e)), 3)
+        0.915
+    """
+
+    fn = staticmethod(circle)
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
+                 dtype=None):
+        owner = "Circle"
+        _check_bool(remove_diagonal, "remove_diagonal", owner)
+        super().__init__(name, reduction, dtype, gamma=_check_real(gamma, "gamma", owner),
+                         margin=_check_real(margin, "margin", owner), remove_diagonal=bool(remove_diagonal))
+
+    def _call_masked(self, y_true, y_pred):
+        values = self.call(y_true, y_pred)
+        return values, core._float(values._keras_mask)
+
+
+class Dice(Loss):
+    """The Dice loss (`dice`).
+
+    Args:
+        reduction: See `Loss`.
+        name: Defaults to ``"dice"``.
+        axis: The axes summed over (None: all, one value per batch).
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.Dice()([[1.0, 0.0, 1.0]], [[0.9, 0.2, 0.6]])), 6)
+        0.189189
+    """
+
+    fn = staticmethod(dice)
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(name, reduction, dtype, axis=_axes_arg(axis, "Dice"))
+
+
+class Tversky(Loss):
+    """The Tversky loss (`tversky`).
+
+    Args:
+        alpha: The weight of Keras's ``FP`` term (default 0.5).
+        beta: The weight of Keras's ``FN`` term (default 0.5).
+        reduction: See `Loss`.
+        name: Defaults to ``"tversky"``.
+        axis: The axes summed over (None: all).
+        dtype: ``None`` or ``"float32"``.
+
+    Example:
+        >>> import ember as em
+        >>> round(float(em.losses.Tversky(alpha=0.7, beta=0.3)([[1.0, 0.0, 1.0]], [[0.9, 0.2, 0.6]])), 6)
+        0.21466
+    """
+
+    fn = staticmethod(tversky)
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
+        owner = "Tversky"
+        super().__init__(name, reduction, dtype, alpha=_check_real(alpha, "alpha", owner),
+                         beta=_check_real(beta, "beta", owner), axis=_axes_arg(axis, owner))
+
+
+def _axes_arg(axis, owner: str):
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        if any(isinstance(a, bool) or not isinstance(a, numbers.Integral) for a in axis):
+            raise InvalidArgumentError(f"{owner}: `axis` must be None, an int or a list of ints, got axis={axis!r}")
+        return [int(a) for a in axis]
+    _check_axis(axis, owner)
+    return int(axis)
+
+
 # -- lookup and serialization ---------------------------------------------------------------------
 
 _CLASSES = (
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Huber, LogCosh,
     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge, CategoricalHinge,
-    KLDivergence, Poisson, CosineSimilarity,
+    KLDivergence, Poisson, CosineSimilarity, BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy, Circle, Dice, Tversky,
 )
 _FN_TO_CLASS: dict = {
     mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
@@ -926,7 +1345,10 @@ _FN_TO_CLASS: dict = {
     binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy, hinge: Hinge, squared_hinge: SquaredHinge,
     categorical_hinge: CategoricalHinge, kl_divergence: KLDivergence, poisson: Poisson,
-    cosine_similarity: CosineSimilarity,
+    cosine_similarity: CosineSimilarity, binary_focal_crossentropy: BinaryFocalCrossentropy,
+    categorical_focal_crossentropy: CategoricalFocalCrossentropy,
+    categorical_generalized_cross_entropy: CategoricalGeneralizedCrossEntropy, circle: Circle, dice: Dice,
+    tversky: Tversky,
 }
 _FUNCTIONS: dict = {fn.__name__: fn for fn in _FN_TO_CLASS}
 _FUNCTIONS.update({
@@ -1060,12 +1482,13 @@ def serialize(loss) -> dict:
     raise InvalidArgumentError(f"serialize: cannot serialize {loss!r} (argument `loss`): not a Loss or a loss function")
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(name, custom_objects=None):
     """The inverse of `serialize`: a `Loss`, or the function for a serialized function
-    or a function name (``deserialize("mse") is mean_squared_error``).
+    or a function name (``deserialize("mse") is mean_squared_error``). ``name`` is a
+    serialized config or a name (Keras's argument name).
 
     Raises:
         InvalidConfigError: (an InvalidArgumentError) for an unknown class or function
             name, or a malformed config.
     """
-    return _serialization.deserialize_family(config, custom_objects, _MODULE_OBJECTS, "loss", _unknown)
+    return _serialization.deserialize_family(name, custom_objects, _MODULE_OBJECTS, "loss", _unknown)

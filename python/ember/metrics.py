@@ -340,7 +340,7 @@ class SparseCategoricalCrossentropy(_FixedFunction):
 
 def _in_top_k(y_pred: Tensor, true_index: Tensor, k: int) -> Tensor:
     """1 where the true class's score is among the ``k`` largest (ties count for it)."""
-    from .ops.array import take_along_axis
+    from .ops.array_ops import take_along_axis
 
     true_score = take_along_axis(y_pred, core.reshape(core.cast(true_index, "int32"), true_index.shape + (1,)), axis=-1)
     above = core.sum(core.cast(core.greater(y_pred, true_score), "float32"), axis=-1)
@@ -355,7 +355,7 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_id
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = core.reshape(y_true, y_true.shape[:-1])
     if from_sorted_ids:
-        from .ops.array import take
+        from .ops.array_ops import take
 
         ids = core._float(take(y_pred, list(range(min(k, y_pred.shape[-1]))), axis=-1))
         hit = core.equal(ids, core.reshape(core._float(y_true), y_true.shape + (1,)))
@@ -459,14 +459,16 @@ from ._metrics_more import (  # noqa: E402
 )
 # Keras's keras.metrics re-exports these loss functions under the same names.
 from .losses import (  # noqa: E402
-    binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+    categorical_hinge, hinge, huber, kl_divergence, log_cosh,
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, poisson,
     sparse_categorical_crossentropy, squared_hinge,
 )
 
 _LOSS_FUNCTIONS = (binary_crossentropy, categorical_crossentropy, categorical_hinge, hinge, huber, kl_divergence,
                    log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
-                   mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
+                   mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge,
+                   binary_focal_crossentropy, categorical_focal_crossentropy)
 _NEW_CLASSES = tuple(getattr(_metrics_confusion, n) for n in _metrics_confusion.__all__) + tuple(
     getattr(_metrics_more, n) for n in _metrics_more.__all__ if isinstance(getattr(_metrics_more, n), type))
 _BY_NAME.update({c.__name__: c for c in _NEW_CLASSES})

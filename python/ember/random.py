@@ -133,7 +133,7 @@ def dropout_mask(shape, rate: float, seed=None, device=None) -> Tensor:
 
 
 def _ops():
-    from .ops import array, core
+    from .ops import array_ops as array, core
 
     return core, array
 

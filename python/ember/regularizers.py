@@ -28,7 +28,8 @@ from .ops import core
 from .saving import serialization_lib as _serialization
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2", "orthogonal_regularizer",
+           "get", "serialize", "deserialize"]
 
 
 def _factor(value, name: str, owner: str) -> float:
@@ -136,12 +137,62 @@ class L2(Regularizer):
         return {"l2": self.l2}
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2-D kernel towards orthogonality (Keras 3's
+    ``keras.regularizers.OrthogonalRegularizer``): with the rows L2-normalized (``x /
+    sqrt(max(sum(x^2), 1e-7))``) and ``P`` their Gram matrix,
+    ``factor * 0.5 * sum(|P - diag(P)|) / (n (n - 1) / 2)``: ``factor`` times the mean
+    absolute cosine between distinct rows.
+
+    Args:
+        factor: a non-negative float (default 0.01).
+        mode: "rows" (the default) or "columns".
+
+    Example:
+        >>> import ember as em
+        >>> reg = em.regularizers.OrthogonalRegularizer(factor=1.0)
+        >>> float(reg(em.tensor([[1.0, 0.0], [1.0, 0.0]])))   # two parallel rows: cosine 1
+        1.0
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor(factor, "factor", "OrthogonalRegularizer")
+        if mode not in ("rows", "columns"):
+            raise InvalidArgumentError(f"OrthogonalRegularizer: invalid value for argument `mode`; expected one of "
+                                       f"{{'rows', 'columns'}}, received mode={mode!r}")
+        self.mode = mode
+
+    def __call__(self, x) -> Tensor:
+        import numpy as np
+
+        from .ops.array_ops import rsqrt
+        from .ops.nn import matmul
+
+        x = _as_float_tensor(x)
+        if x.ndim != 2:
+            raise InvalidArgumentError(f"OrthogonalRegularizer: inputs must have rank 2, got inputs.shape={x.shape}")
+        axis = 1 if self.mode == "rows" else 0
+        n = x.shape[1 - axis]
+        if n < 2:
+            return core.multiply(core.sum(x), 0.0)  # one row: no pair to decorrelate
+        x = core.multiply(x, rsqrt(core.maximum(core.sum(core.square(x), axis=axis, keepdims=True), 1e-7)))
+        product = matmul(x, core.transpose(x)) if self.mode == "rows" else matmul(core.transpose(x), x)
+        off = core.multiply(product, as_tensor(1.0 - np.eye(n, dtype=np.float32), device=x.device))
+        pairs = n * (n - 1.0) / 2.0
+        return core.multiply(core.sum(core.abs(off)), self.factor * 0.5 / pairs)
+
+    def get_config(self) -> dict:
+        return {"factor": self.factor, "mode": self.mode}
+
+
 # Keras's lowercase aliases.
 l1 = L1
 l2 = L2
 l1_l2 = L1L2
+orthogonal_regularizer = OrthogonalRegularizer
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer,
+            "OrthogonalRegularizer": OrthogonalRegularizer, "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def _unknown(identifier) -> InvalidConfigError:

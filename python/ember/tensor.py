@@ -393,10 +393,30 @@ def install_operators(cls) -> None:
 install_operators(Tensor)
 
 _var_ids = itertools.count()
+_AGGREGATIONS = ("none", "mean", "sum", "only_first_replica")
+_SYNCHRONIZATIONS = ("auto", "on_read", "on_write", "none")
 
 
 class Variable(Tensor):
     """A mutable, named tensor: a model weight or optimizer slot (Keras ``keras.Variable``).
+
+    Args:
+        initializer: the initial value (array-like or Tensor), or a callable
+            ``initializer(shape, dtype=dtype)`` (an `ember.initializers` object).
+        shape: the expected shape (checked), or None.
+        dtype: the dtype (float32 for floating-point values by default).
+        trainable: whether optimizers train it (and gradients flow to it).
+        autocast: Keras's flag for casting to a layer's compute dtype; recorded
+            (float32 is the only compute dtype, so nothing is cast).
+        aggregation: "none" (default), "mean", "sum" or "only_first_replica"; recorded
+            as ``variable.aggregation``, as Keras's JAX and torch backends record it (Ember's
+            data parallelism all-reduces gradients and metric states itself).
+        synchronization: "auto" (default), "on_read", "on_write" or "none"; recorded
+            likewise.
+        name: the variable's name (its ``path``).
+        layout: must be None (NotImplementedError otherwise: Ember has no tensor layouts).
+        device: the device ("cpu", "gpu"); the default device when None.
+        **kwargs: none are accepted (an `InvalidArgumentError` names them).
 
     Example:
         >>> import ember as em
@@ -405,12 +425,29 @@ class Variable(Tensor):
         [3.0, 4.0]
     """
 
-    __slots__ = ("name", "trainable", "_id", "constraint")
+    __slots__ = ("name", "trainable", "_id", "constraint", "autocast", "aggregation", "synchronization")
 
-    def __init__(self, initializer: Any, shape=None, dtype=None, trainable: bool = True, name: str | None = None, device: str | None = None):
+    def __init__(self, initializer: Any, shape=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                 aggregation: str = "none", synchronization: str = "auto", name: str | None = None, layout=None,
+                 device: str | None = None, **kwargs):
         from ._boundary import public
+        from .errors import InvalidArgumentError
 
+        if kwargs:
+            raise InvalidArgumentError(f"Variable: unexpected keyword arguments {sorted(kwargs)}")
+        if layout is not None:
+            raise NotImplementedError(f"Variable: layout={layout!r} is not supported (Ember has no tensor layouts)")
+        if aggregation not in _AGGREGATIONS:
+            raise InvalidArgumentError(f"Variable: aggregation must be one of {_AGGREGATIONS}, got {aggregation!r}")
+        if synchronization not in _SYNCHRONIZATIONS:
+            raise InvalidArgumentError(
+                f"Variable: synchronization must be one of {_SYNCHRONIZATIONS}, got {synchronization!r}")
+        if not isinstance(autocast, (bool, np.bool_)):
+            raise InvalidArgumentError(f"Variable: autocast must be True or False, got {autocast!r}")
         public("Variable")(self._init)(initializer, shape, dtype, trainable, name, device)
+        self.autocast = bool(autocast)
+        self.aggregation = aggregation
+        self.synchronization = synchronization
 
     def _init(self, initializer, shape, dtype, trainable, name, device):
         value = initializer(shape, dtype=dtype) if callable(initializer) else initializer

@@ -1,7 +1,7 @@
 """Callbacks with the Keras 3 hook names: History (always attached), ProgbarLogger
 (through ``verbose``), EarlyStopping, LambdaCallback, LearningRateScheduler,
-ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, TensorBoard, BackupAndRestore and Ember's
-GradientHealth."""
+ReduceLROnPlateau, TerminateOnNaN, CSVLogger, ModelCheckpoint, TensorBoard, BackupAndRestore,
+SwapEMAWeights and Ember's GradientHealth."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..errors import InvalidArgumentError
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "LambdaCallback", "GradientHealth",
     "GradientHealthWarning", "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger",
-    "ModelCheckpoint", "TensorBoard", "BackupAndRestore",
+    "ModelCheckpoint", "TensorBoard", "BackupAndRestore", "SwapEMAWeights",
 ]
 
 
@@ -452,3 +452,4 @@ from .csv_logger import CSVLogger  # noqa: E402
 from .model_checkpoint import ModelCheckpoint  # noqa: E402
 from .tensorboard import TensorBoard  # noqa: E402
 from .backup_and_restore import BackupAndRestore  # noqa: E402
+from .swap_ema_weights import SwapEMAWeights  # noqa: E402

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, NonFiniteLossError
 from . import Callback
 
 
@@ -131,10 +131,26 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training as soon as a batch's loss is NaN or infinite."""
+    """Stops training as soon as a batch's loss is NaN or infinite.
+
+    Args:
+        raise_error: False (the default): stop gracefully (``model.stop_training = True``,
+            so every callback's ``on_train_end`` still runs); True: raise
+            `ember.errors.NonFiniteLossError` (a RuntimeError, as Keras raises) at once,
+            skipping the other callbacks' cleanup (a backup is kept as it was).
+    """
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        if not isinstance(raise_error, (bool, np.bool_)):
+            raise InvalidArgumentError(f"TerminateOnNaN: raise_error must be True or False, got {raise_error!r}")
+        self.raise_error = bool(raise_error)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
+            if self.raise_error:
+                raise NonFiniteLossError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                                         "Terminating training immediately.")
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True

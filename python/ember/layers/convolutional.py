@@ -25,8 +25,10 @@ from ..ops.conv import (
 from .input_spec import InputSpec
 from .layer import Layer
 
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
-           "SeparableConv1D", "SeparableConv2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D",
+           "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Convolution1D", "Convolution2D", "Convolution3D",
+           "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D",
+           "SeparableConvolution2D"]
 
 _FUSED = ("linear", "relu", "sigmoid", "tanh")
 # Config keys Keras names depthwise_* in the depthwise and separable layers.
@@ -452,6 +454,47 @@ def _positive_int(value, name: str, owner: str) -> int:
     return int(value)
 
 
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3-D convolution (Keras 3's ``keras.layers.Conv3DTranspose``) of
+    (batch, depth, height, width, channels) inputs, composed of 2-D transposed
+    convolutions over the depth taps (`ember.ops.conv.conv3d_transpose`); see
+    `Conv2DTranspose` for the output size along each axis.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a triple.
+        strides: an int or a triple.
+        padding: "valid" or "same".
+        data_format: "channels_last" (or None, the default) or "channels_first".
+        output_padding: None, an int or a triple, each strictly less than its stride.
+        dilation_rate: an int or a triple.
+        activation: an activation name or callable; None is linear.
+        use_bias: whether to add a bias per filter.
+        kernel_initializer, bias_initializer: initializers of the kernel (kd, kh, kw,
+            filters, in_channels), Keras's layout, and of the bias (filters,).
+        kernel_regularizer, bias_regularizer, activity_regularizer: regularizers.
+        kernel_constraint, bias_constraint: not supported yet (must be None).
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.Conv3DTranspose(2, 3, strides=2, padding="same")(em.ones((1, 3, 4, 5, 2))).shape
+        (1, 6, 8, 10, 2)
+    """
+
+    rank = 3
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", data_format=None, output_padding=None,
+                 dilation_rate=(1, 1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, output_padding=output_padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, **kwargs)
+
+
 class _DepthwiseConv(_Conv):
     """The shared body of DepthwiseConv1D/2D: a grouped convolution with groups =
     channels and ``depth_multiplier`` filters per channel."""
@@ -722,3 +765,14 @@ class SeparableConv1D(_SeparableConv):
                          activation, use_bias, depthwise_initializer, pointwise_initializer, bias_initializer,
                          depthwise_regularizer, pointwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
+
+
+# Keras's alternative names of the same classes.
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution3D = Conv3D
+Convolution1DTranspose = Conv1DTranspose
+Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D

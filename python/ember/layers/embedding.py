@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from ..errors import InvalidArgumentError
 from ..keras_tensor import KerasTensor
 from ..ops.core import _record, _scalar, _wrap, not_equal
@@ -96,12 +96,15 @@ class Embedding(Layer):
         embeddings_initializer: the initializer of the ``embeddings`` matrix
             (input_dim, output_dim); default "uniform", Keras's RandomUniform(-0.05, 0.05).
         embeddings_regularizer: an optional regularizer of the matrix.
-        embeddings_constraint: not supported yet; must be None.
+        embeddings_constraint: an optional constraint applied to the matrix after each update.
         mask_zero: whether index 0 is padding: `compute_mask` then returns ``inputs != 0``
             for later layers (index 0 is still looked up; as in Keras, ``input_dim`` should
             then count it).
         weights: an optional list holding the initial matrix (input_dim, output_dim).
-        lora_rank: Keras's LoRA rank; must be None (not implemented).
+        lora_rank, lora_alpha: Keras's LoRA adapter; must be None (NotImplementedError
+            otherwise: Ember has no LoRA).
+        quantization_config: must be None (NotImplementedError otherwise: Ember has no
+            quantization).
         **kwargs: the base `Layer` arguments (name, trainable, activity_regularizer, ...).
 
     Example:
@@ -117,7 +120,8 @@ class Embedding(Layer):
     integer_inputs = "keep"
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
         if "input_length" in kwargs:
             kwargs.pop("input_length")
             warnings.warn("Embedding: argument input_length is deprecated (Keras 3); just remove it", UserWarning,
@@ -127,11 +131,12 @@ class Embedding(Layer):
         self.output_dim = _check_dim(output_dim, "output_dim")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        if embeddings_constraint is not None:
-            raise InvalidArgumentError("Embedding: embeddings_constraint is not supported yet; it must be None")
-        if lora_rank is not None:
-            raise InvalidArgumentError("Embedding: lora_rank is not supported yet; it must be None")
-        self.embeddings_constraint = None
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        for arg, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha),
+                           ("quantization_config", quantization_config)):
+            if value is not None:
+                raise NotImplementedError(f"Embedding: argument {arg} is not supported (no LoRA or quantization); "
+                                          "it must be None")
         self.lora_rank = None
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
@@ -147,7 +152,8 @@ class Embedding(Layer):
         if self.embeddings is not None:
             return
         self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
-                                          name="embeddings", regularizer=self.embeddings_regularizer)
+                                          name="embeddings", regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
 
     def call(self, inputs):
         return embedding_lookup(self.embeddings, inputs, f"Embedding {self.name!r}")
@@ -174,7 +180,7 @@ class Embedding(Layer):
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "embeddings_constraint": None,
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
 

@@ -49,7 +49,7 @@ import numpy as np
 from .. import random as _random
 from ..errors import InvalidArgumentError, ShapeError
 from ..ops import core
-from ..ops.array import concatenate, flip, pad, take, where
+from ..ops.array_ops import concatenate, flip, pad, take, where
 from ..ops.conv import normalize_data_format, to_channels_first, to_channels_last
 from ..tensor import Tensor, as_tensor
 from .layer import Layer
@@ -548,8 +548,8 @@ class RandomCrop(_RandomImageLayer):
         (2, 24, 24, 1)
     """
 
-    def __init__(self, height, width, seed=None, data_format=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
         self.height = _size_arg(height, "height", "RandomCrop")
         self.width = _size_arg(width, "width", "RandomCrop")
         self._init_seed(seed)

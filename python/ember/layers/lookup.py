@@ -100,9 +100,16 @@ class _IndexLookup(_HostLayer):
                  output_mode, pad_to_max_tokens, sparse, vocabulary_size=None, has_input_vocabulary=None, **kwargs):
         owner = type(self).__name__
         kwargs.pop("vocabulary_dtype", None)
-        kwargs.pop("oov_method", None)
-        kwargs.pop("salt", None)
         kwargs.pop("encoding", None)
+        oov_method = kwargs.pop("oov_method", "floormod")
+        salt = kwargs.pop("salt", None)
+        if oov_method != "floormod":
+            raise NotImplementedError(
+                f"{owner}: oov_method={oov_method!r} is not supported (Keras's 'farmhash' needs TensorFlow's "
+                "FarmHash); use the default 'floormod'")
+        if salt is not None:
+            raise NotImplementedError(f"{owner}: salt={salt!r} is not supported (it salts Keras's FarmHash of "
+                                      "out-of-vocabulary tokens, which Ember does not have); leave it None")
         super().__init__(**kwargs)
         if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, numbers.Integral)
                                        or max_tokens <= 1):
@@ -399,6 +406,9 @@ class StringLookup(_IndexLookup):
             vocabulary.
         sparse: must be False (no sparse tensors).
         encoding: accepted; strings are Python str (bytes are decoded as UTF-8).
+        name: the layer's name.
+        salt: must be None: Keras salts the FarmHash of out-of-vocabulary tokens with
+            it, and Ember spreads them by CRC-32 (NotImplementedError otherwise).
         **kwargs: the base `Layer` arguments.
 
     Example:
@@ -414,12 +424,12 @@ class StringLookup(_IndexLookup):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", name=None, **kwargs):
+                 encoding="utf-8", name=None, salt=None, **kwargs):
         for what, token in (("mask_token", mask_token), ("oov_token", oov_token)):
             if token is not None and not isinstance(token, str):
                 raise InvalidArgumentError(f"StringLookup: {what} must be a string or None, got {token!r}")
         super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, idf_weights, invert,
-                         output_mode, pad_to_max_tokens, sparse, name=name, **kwargs)
+                         output_mode, pad_to_max_tokens, sparse, name=name, salt=salt, **kwargs)
         self.encoding = encoding
 
     def get_config(self):
@@ -436,6 +446,10 @@ class IntegerLookup(_IndexLookup):
         mask_token: an integer meaning "padding" (index 0 in int mode), or None.
         oov_token: the value an OOV index inverts to (default -1).
         vocabulary_dtype: accepted ("int64"); values are Python ints.
+        oov_method: "floormod" (the default: an OOV integer goes to index ``value %
+            num_oov_indices``); Keras's "farmhash" raises NotImplementedError.
+        salt: must be None (it salts Keras's FarmHash; NotImplementedError otherwise).
+        name: the layer's name.
         **kwargs: the base `Layer` arguments.
 
     Example:
@@ -447,19 +461,19 @@ class IntegerLookup(_IndexLookup):
 
     _strings = False
 
-    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, output_mode="int",
-                 pad_to_max_tokens=False, sparse=False, vocabulary=None, vocabulary_dtype="int64", idf_weights=None,
-                 invert=False, name=None, **kwargs):
+    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
+                 vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
+                 pad_to_max_tokens=False, oov_method="floormod", salt=None, name=None, **kwargs):
         for what, token in (("mask_token", mask_token), ("oov_token", oov_token)):
             if token is not None and (isinstance(token, bool) or not isinstance(token, (numbers.Integral, np.integer))):
                 raise InvalidArgumentError(f"IntegerLookup: {what} must be an integer or None, got {token!r}")
         super().__init__(max_tokens, num_oov_indices, None if mask_token is None else int(mask_token),
                          None if oov_token is None else int(oov_token), vocabulary, idf_weights, invert, output_mode,
-                         pad_to_max_tokens, sparse, name=name, **kwargs)
+                         pad_to_max_tokens, sparse, name=name, oov_method=oov_method, salt=salt, **kwargs)
         self.vocabulary_dtype = "int64"
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_dtype": "int64"}
+        return {**super().get_config(), "vocabulary_dtype": "int64", "oov_method": "floormod", "salt": None}
 
 
 __all__ = ["StringLookup", "IntegerLookup"]

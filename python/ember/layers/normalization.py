@@ -191,7 +191,7 @@ def _synchronized_batch_norm(self, x, dist):
     """Training-mode batch norm with the global batch's mean and biased variance:
     the per-channel sums of x and x**2 and the row count, all-reduced over the ranks."""
     from ..distribute.sync_ops import all_sum
-    from ..ops import array
+    from ..ops import array_ops as array
 
     x = core._float(x)
     axis = self.axis % x.ndim

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from ..ops.conv import (
-    conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, pool_nd, to_channels_first,
+    adaptive_average_pool, adaptive_max_pool, conv_output_length, normalize_data_format, normalize_padding, normalize_tuple, pool_nd, to_channels_first,
     to_channels_last,
 )
 from ..ops import core
@@ -22,7 +22,10 @@ from .layer import Layer
 __all__ = [
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPooling3D", "AveragePooling3D",
-    "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D",
+    "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+    "GlobalMaxPool3D", "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
 ]
 
 
@@ -31,8 +34,8 @@ class _Pooling(Layer):
     mode = "max"
     integer_inputs = "cast"
 
-    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
         owner = type(self).__name__
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", owner)
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", owner)
@@ -91,8 +94,8 @@ class MaxPooling2D(_Pooling):
 
     rank, mode = 2, "max"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class AveragePooling2D(_Pooling):
@@ -114,8 +117,8 @@ class AveragePooling2D(_Pooling):
 
     rank, mode = 2, "average"
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class MaxPooling1D(_Pooling):
@@ -136,8 +139,8 @@ class MaxPooling1D(_Pooling):
 
     rank, mode = 1, "max"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class AveragePooling1D(_Pooling):
@@ -158,8 +161,8 @@ class AveragePooling1D(_Pooling):
 
     rank, mode = 1, "average"
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class MaxPooling3D(_Pooling):
@@ -180,8 +183,8 @@ class MaxPooling3D(_Pooling):
 
     rank, mode = 3, "max"
 
-    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class AveragePooling3D(_Pooling):
@@ -203,8 +206,8 @@ class AveragePooling3D(_Pooling):
 
     rank, mode = 3, "average"
 
-    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
 
 
 class _GlobalPooling(Layer):
@@ -340,3 +343,71 @@ class GlobalMaxPooling3D(_GlobalPooling):
     """
 
     rank, mode = 3, "max"
+
+
+class _AdaptivePooling(Layer):
+    rank = 2
+    mode = "average"
+    integer_inputs = "cast"
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        self.output_size = normalize_tuple(output_size, self.rank, "output_size", owner)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != self.rank + 2:
+            raise ShapeError(f"{type(self).__name__} {self.name!r}: expected an input of rank {self.rank + 2}, got "
+                             f"input shape {input_shape}")
+        if self.data_format == "channels_last":
+            return (input_shape[0],) + self.output_size + (input_shape[-1],)
+        return (input_shape[0], input_shape[1]) + self.output_size
+
+    def call(self, inputs):
+        fn = adaptive_average_pool if self.mode == "average" else adaptive_max_pool
+        return fn(inputs, self.output_size, self.data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": list(self.output_size), "data_format": self.data_format}
+
+
+_ADAPTIVE_DOC = """{what} pooling to a fixed output size (Keras 3's ``keras.layers.{name}``):
+    output position i of each spatial axis is the {stat} of its input window
+    ``[floor(i L / out), ceil((i + 1) L / out))`` (PyTorch's adaptive windows), so any input
+    size gives ``output_size`` (`ember.ops.adaptive_{op}_pool`).
+
+    Args:
+        output_size: an int or {n} ints, the output's spatial size.
+        data_format: "channels_last" (or None, the default) or "channels_first".
+        **kwargs: the base `Layer` arguments.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.{name}({example_size})(em.ones({example_in})).shape
+        {example_out}
+    """
+
+
+def _adaptive(name: str, rank: int, mode: str, example_size, example_in, example_out):
+    what, stat, op = ("Average", "mean", "average") if mode == "average" else ("Max", "maximum", "max")
+    doc = _ADAPTIVE_DOC.format(what=what, name=name, stat=stat, op=op, n=rank, example_size=example_size,
+                               example_in=example_in, example_out=example_out)
+    return type(name, (_AdaptivePooling,), {"__doc__": doc, "rank": rank, "mode": mode, "__module__": __name__})
+
+
+AdaptiveAveragePooling1D = _adaptive("AdaptiveAveragePooling1D", 1, "average", 3, (2, 7, 4), (2, 3, 4))
+AdaptiveAveragePooling2D = _adaptive("AdaptiveAveragePooling2D", 2, "average", (2, 3), (2, 7, 8, 4), (2, 2, 3, 4))
+AdaptiveAveragePooling3D = _adaptive("AdaptiveAveragePooling3D", 3, "average", 2, (1, 5, 6, 7, 2), (1, 2, 2, 2, 2))
+AdaptiveMaxPooling1D = _adaptive("AdaptiveMaxPooling1D", 1, "max", 3, (2, 7, 4), (2, 3, 4))
+AdaptiveMaxPooling2D = _adaptive("AdaptiveMaxPooling2D", 2, "max", (2, 3), (2, 7, 8, 4), (2, 2, 3, 4))
+AdaptiveMaxPooling3D = _adaptive("AdaptiveMaxPooling3D", 3, "max", 2, (1, 5, 6, 7, 2), (1, 2, 2, 2, 2))
+
+
+# Keras's alternative names of the same classes.
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

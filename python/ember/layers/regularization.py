@@ -1,4 +1,4 @@
-"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout.
+"""Regularization layers: Dropout, SpatialDropout1D/2D/3D, AlphaDropout, GaussianNoise, GaussianDropout.
 
 Each is active only when called with ``training=True`` and is the identity otherwise.
 The noise comes from Philox on the input's device, so one seed gives the same mask on
@@ -125,8 +125,8 @@ def _data_format(data_format, owner: str) -> str:
 class _SpatialDropout(Dropout):
     _rank = 0
 
-    def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(rate, seed=seed, **kwargs)
+    def __init__(self, rate, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
 
     def _check_rank(self, inputs) -> None:
         if inputs.ndim != self._rank:
@@ -143,6 +143,10 @@ class SpatialDropout1D(_SpatialDropout):
     """Drops whole channels of (batch, timesteps, channels) inputs: one keep decision per
     (sample, channel), shared by every timestep; kept channels are scaled by 1/(1 - rate).
 
+    Args:
+        rate: the fraction of channels to drop, in [0, 1).
+        seed: an optional int seed of the dropout masks.
+
     Example:
         >>> import ember as em
         >>> import numpy as np
@@ -158,8 +162,8 @@ class SpatialDropout1D(_SpatialDropout):
 
 
 class _SpatialDropoutND(_SpatialDropout):
-    def __init__(self, rate, data_format=None, seed=None, **kwargs):
-        super().__init__(rate, seed=seed, **kwargs)
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype, **kwargs)
         self.data_format = _data_format(data_format, type(self).__name__)
 
     def _get_noise_shape(self, inputs):
@@ -196,6 +200,42 @@ class SpatialDropout3D(_SpatialDropoutND):
     """
 
     _rank = 5
+
+
+class AlphaDropout(Dropout):
+    """Dropout that keeps the mean and variance of its inputs (Keras 3's
+    ``keras.layers.AlphaDropout``, for self-normalising SELU networks): in training each
+    value is replaced with probability ``rate`` by SELU's negative saturation value
+    ``alpha' = -1.6732632 * 1.0507010``, then the result is mapped by the affine
+    ``a * x + b`` with ``a = ((1 - rate) (1 + rate alpha'^2))^-1/2`` and
+    ``b = -a alpha' rate``. At inference it is the identity.
+
+    Args:
+        rate: the drop probability, in [0, 1).
+        noise_shape: the shape of the keep mask, broadcast against the inputs (None
+            entries take the input's size), as in `Dropout`.
+        seed: an integer for reproducible masks.
+
+    Example:
+        >>> import ember as em
+        >>> import numpy as np
+        >>> y = em.layers.AlphaDropout(0.2, seed=1)(np.zeros((1000, 8), np.float32), training=True).numpy()
+        >>> abs(float(y.mean())) < 0.1
+        True
+    """
+
+    _ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        u = _random.uniform(self._get_noise_shape(inputs), seed=self._gen, device=inputs.device)
+        kept = core.cast(core.greater_equal(u, self.rate), "float32")
+        alpha_p = self._ALPHA_P
+        a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p ** 2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        x = core.add(core.multiply(inputs, kept), core.multiply(core.subtract(1.0, kept), alpha_p))
+        return core.add(core.multiply(x, a), b)
 
 
 class GaussianNoise(_Noise):

@@ -1,5 +1,5 @@
 """Reshaping layers: Flatten, Reshape, and the spatial ones: ZeroPadding1D/2D/3D,
-Cropping1D/2D/3D, UpSampling1D/2D (Keras 3's names, arguments and configs)."""
+Cropping1D/2D/3D, UpSampling1D/2D/3D and Permute (Keras 3's names, arguments and configs)."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ class _ZeroPadding(_Spatial):
         return tuple(out)
 
     def call(self, inputs):
-        from ..ops.array import pad
+        from ..ops.array_ops import pad
 
         widths = [(0, 0)] * inputs.ndim
         for a, pair in zip(self._spatial_axes(), self.padding):
@@ -336,7 +336,7 @@ class UpSampling1D(Layer):
         return (n, None if steps is None else steps * self.size, c)
 
     def call(self, inputs):
-        from ..ops.array import repeat
+        from ..ops.array_ops import repeat
 
         return repeat(inputs, self.size, axis=1)
 
@@ -381,7 +381,7 @@ class UpSampling2D(_Spatial):
         return tuple(out)
 
     def call(self, inputs):
-        from ..ops.array import repeat
+        from ..ops.array_ops import repeat
         from .image_preprocessing import resize_images
 
         if self.interpolation == "nearest":
@@ -393,3 +393,91 @@ class UpSampling2D(_Spatial):
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+class UpSampling3D(_Spatial):
+    """Repeats each depth, row and column slice of 5-D inputs by integer factors
+    (Keras 3's ``keras.layers.UpSampling3D``, nearest-neighbour).
+
+    Args:
+        size: an int or a triple (depth, height, width factors); default (2, 2, 2).
+        data_format: "channels_last" (or None, the default) or "channels_first".
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.UpSampling3D((1, 2, 3))(em.ones((1, 2, 3, 4, 5))).shape
+        (1, 2, 6, 12, 5)
+    """
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        from ..ops.conv import normalize_tuple
+
+        self._init_format(data_format)
+        self.size = normalize_tuple(size, 3, "size", "UpSampling3D")
+
+    def compute_output_shape(self, input_shape):
+        out = list(self._check_rank(input_shape))
+        for a, f in zip(self._spatial_axes(), self.size):
+            out[a] = None if out[a] is None else out[a] * f
+        return tuple(out)
+
+    def call(self, inputs):
+        from ..ops.array_ops import repeat
+
+        y = inputs
+        for a, f in zip(self._spatial_axes(), self.size):
+            if f != 1:
+                y = repeat(y, f, axis=a)
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format}
+
+
+class Permute(Layer):
+    """Permutes the non-batch axes (Keras 3's ``keras.layers.Permute``): ``dims`` is a
+    permutation of 1..rank-1 (the batch axis is 0 and stays first).
+
+    Args:
+        dims: a tuple of ints, the permutation, 1-indexed (``(2, 1)`` swaps the first
+            two non-batch axes).
+        **kwargs: the base `Layer` arguments.
+
+    Example:
+        >>> import ember as em
+        >>> em.layers.Permute((2, 1))(em.ones((4, 10, 64))).shape
+        (4, 64, 10)
+    """
+
+    _supports_masking = True
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            dims = tuple(dims)
+        except TypeError:
+            raise InvalidArgumentError(f"Permute: dims must be a tuple of ints, got {dims!r}") from None
+        if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims):
+            raise InvalidArgumentError(f"Permute: dims must be a tuple of ints, got {dims!r}")
+        dims = tuple(int(d) for d in dims)
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise InvalidArgumentError(f"Permute: invalid permutation argument `dims`: it should contain all "
+                                       f"integers from 1 to {len(dims)}; received dims={dims}")
+        self.dims = dims
+        self.input_spec = InputSpec(ndim=len(dims) + 1)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != len(self.dims) + 1:
+            raise ShapeError(f"Permute {self.name!r}: dims {self.dims} need inputs of rank {len(self.dims) + 1}, got "
+                             f"input shape {input_shape}")
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def call(self, inputs):
+        return core.transpose(inputs, (0,) + self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}

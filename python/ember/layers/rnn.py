@@ -779,8 +779,8 @@ class GRUCell(_Cell):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 reset_after=True, **kwargs):
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 reset_after=True, seed=None, **kwargs):
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
                          kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
@@ -1020,7 +1020,7 @@ class RNN(_Sequence, Layer):
 
     def _loop(self, sequences, initial_state, m, training):
         """The steps as a Python loop over the cell (Keras's ``backend.rnn`` semantics)."""
-        from ..ops import array
+        from ..ops import array_ops as array
 
         b, steps = sequences.shape[0], sequences.shape[1]
         rest = tuple(sequences.shape[2:])
@@ -1157,7 +1157,7 @@ class Bidirectional(Layer):
             self._initial_weights = None
 
     def _merge(self, y, y_rev):
-        from ..ops import array
+        from ..ops import array_ops as array
 
         if self.merge_mode == "concat":
             return array.concatenate([y, y_rev], axis=-1)
@@ -1170,7 +1170,7 @@ class Bidirectional(Layer):
         return [y, y_rev]
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
-        from ..ops import array
+        from ..ops import array_ops as array
 
         fw_state = bw_state = None
         if initial_state is not None:

@@ -8,7 +8,7 @@ import numbers
 from .. import tree
 from ..errors import InvalidArgumentError, ShapeError
 from ..keras_tensor import KerasTensor
-from ..ops import array
+from ..ops import array_ops as array
 from ..ops.core import broadcast_to, cast, multiply, not_equal, reshape
 from .input_spec import InputSpec
 from .layer import Layer, _AnyRank

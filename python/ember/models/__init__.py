@@ -6,6 +6,7 @@ from .perceptron import NotLinearlySeparableWarning, Perceptron
 from .sequential import Sequential
 from ..saving.saving_lib import load_model, save_model
 from ..saving.weights import model_from_json
+from .cloning import clone_model
 
 __all__ = ["Model", "Functional", "Sequential", "Perceptron", "NotLinearlySeparableWarning", "model_from_json", "load_model",
-           "save_model"]
+           "save_model", "clone_model"]

@@ -26,7 +26,7 @@ from ..autograd import enable_grad, grad, no_grad
 from ..errors import InvalidArgumentError, NotBuiltError, ShapeError
 from ..layers.layer import Layer, _collect_losses
 from ..ops import core
-from ..ops.array import take
+from ..ops.array_ops import take
 from ..tensor import Tensor
 from . import data_adapters
 from .compile_utils import CompileLoss, CompileMetrics, match_targets
@@ -584,7 +584,10 @@ class Model(Layer):
         # A distributed step starts all-reducing each gradient bucket as soon as the
         # backward walk has finished its gradients (ember.distribute, overlap=True).
         ready = dist.begin_backward(variables) if dist is not None else None
-        grads = grad(loss, variables, retain_graph=False, leaf_ready=ready)
+        # Keras: the optimizer's loss_scale_factor scales the loss differentiated (apply
+        # divides the gradients again); the loss reported is the unscaled one.
+        scaled = self.optimizer.scale_loss(loss) if getattr(self.optimizer, "loss_scale_factor", None) is not None else loss
+        grads = grad(scaled, variables, retain_graph=False, leaf_ready=ready)
         for observe in self._grad_observers:  # e.g. callbacks.GradientHealth; empty on the fast path
             observe(variables, grads)
         self.optimizer.apply(grads, variables)
@@ -760,11 +763,18 @@ class Model(Layer):
                         break
                 logs = _pythonify(logs) if custom_step else self._logs()
                 if val is not None and validation_freq and (epoch + 1) % validation_freq == 0:
+                    # Keras's fit validates through evaluate with fit's callbacks: their
+                    # on_test_begin / on_test_end run (SwapEMAWeights swaps there).
+                    cbl.on_test_begin()
                     vlogs = self._evaluate_data(val, validation_batch_size or batch_size)
+                    cbl.on_test_end(dict(vlogs))
                     logs.update({f"val_{k}": v for k, v in vlogs.items()})
                 cbl.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
+            if epochs > 0:
+                # Keras: with use_ema the weights end as their moving averages.
+                self.optimizer.finalize_variable_values(self.trainable_variables)
             cbl.on_train_end(logs)  # Keras: the last epoch's logs
         except BaseException as e:
             if dist is not None:
@@ -823,21 +833,38 @@ class Model(Layer):
         self._require_compiled("evaluate")
         batch_size = _check_batch_size(batch_size, "evaluate")
         steps = _check_steps(steps, "steps", "evaluate")
+        cbl = callbacks_module.CallbackList(callbacks, model=self, params={"verbose": 0}) if callbacks else None
         if data_adapters.is_iterable_data(x):
             data_adapters.check_iterable_args("evaluate", y=y, sample_weight=sample_weight)
-            return data_adapters.evaluate_iterable(self, x, steps, callbacks, return_dict)
+            if cbl is not None:
+                cbl.on_test_begin()
+            result = data_adapters.evaluate_iterable(self, x, steps, callbacks, True)
+            if cbl is not None:
+                cbl.on_test_end(dict(result))
+            return result if return_dict else self._result(result, False)
         if x is None or (y is None and type(self).test_step is Model.test_step):
             raise InvalidArgumentError("evaluate: x and y are required")
         data = _Data(self, x, y, sample_weight, "evaluate")
         self._ensure_built(data, "evaluate")
         self._check_targets(data, "evaluate")
+        if cbl is not None:  # the begin/end hooks (SwapEMAWeights); Ember runs no per-batch test hooks
+            cbl.on_test_begin()
         logs = self._evaluate_data(data, batch_size)
+        if cbl is not None:
+            cbl.on_test_end(dict(logs))
         return self._result(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x`` as numpy arrays (the model's output structure),
         computed in batches without gradients."""
         batch_size = _check_batch_size(batch_size, "predict")
+        cbl = callbacks_module.CallbackList(callbacks, model=self, params={"verbose": 0}) if callbacks else None
+        if cbl is not None:  # the begin/end hooks (SwapEMAWeights); Ember runs no per-batch predict hooks
+            cbl.on_predict_begin()
+            try:
+                return self.predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
+            finally:
+                cbl.on_predict_end()
         if data_adapters.is_iterable_data(x):
             return data_adapters.predict_iterable(self, x, _check_steps(steps, "steps", "predict"))
         data = _Data(self, x, None, None, "predict")

@@ -21,6 +21,8 @@ class Sequential(Model):
         layers: the layers in order (``keras.Input(...)`` may come first).
         trainable: whether the model's weights are trained.
         name: the model's name.
+        **kwargs: ``dtype`` (float32, the only compute dtype); any other keyword is an
+            `InvalidArgumentError`.
 
     Example:
         >>> import ember as em
@@ -29,8 +31,11 @@ class Sequential(Model):
         67
     """
 
-    def __init__(self, layers=None, trainable=True, name=None):
-        super().__init__(trainable=trainable, name=name)
+    def __init__(self, layers=None, trainable=True, name=None, **kwargs):
+        unknown = sorted(k for k in kwargs if k != "dtype")
+        if unknown:
+            raise InvalidArgumentError(f"Sequential: unexpected keyword arguments {unknown}")
+        super().__init__(trainable=trainable, name=name, **kwargs)
         self._functional = None
         if layers is None:
             layers = []

@@ -6,7 +6,7 @@ from .core import (
     not_equal, power, relu, reshape, sigmoid, sqrt, square, squeeze, stop_gradient, subtract, sum, tanh,
     transpose,
 )
-from .array import (
+from .array_ops import (
     all, any, arange, argsort, ceil, concatenate, cumprod, cumsum, dot, einsum, erf, expand_dims, expm1, eye, flip,
     floor, full_like, getitem, log1p, logsumexp, meshgrid, moveaxis, nonzero, norm, one_hot, pad, prod, repeat, roll,
     round, rsqrt, shape, sign, sort, split, stack, std, swapaxes, take, take_along_axis, tensordot, tile, top_k, tril,
@@ -18,7 +18,16 @@ from .nn import (
 )
 from .normalization import batch_norm, batch_normalization, layer_norm, moments
 from . import rnn  # noqa: F401  (ops.rnn.simple_rnn / lstm / gru: whole-sequence recurrent ops)
-from .conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv
+from . import linalg  # noqa: F401  (ops.linalg, keras.ops.linalg: host LAPACK through numpy)
+from .rearranging import array, depth_to_space, fold, rearrange, space_to_depth, unfold
+from .linalg import (
+    cholesky, cholesky_inverse, det, eigh, inv, logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd,
+)
+from .conv import (
+    adaptive_average_pool, adaptive_max_pool, average_pool, conv, conv_transpose, depthwise_conv, max_pool,
+    separable_conv,
+)
 from ..tensor import as_tensor as convert_to_tensor, full, ones, zeros, ones_like, zeros_like
 
 
@@ -47,7 +56,14 @@ average_pool = _public("average_pool")(average_pool)
 conv_transpose = _public("conv_transpose")(conv_transpose)
 depthwise_conv = _public("depthwise_conv")(depthwise_conv)
 separable_conv = _public("separable_conv")(separable_conv)
+adaptive_average_pool = _public("adaptive_average_pool")(adaptive_average_pool)
+adaptive_max_pool = _public("adaptive_max_pool")(adaptive_max_pool)
 transpose = _public("transpose")(transpose)
+for _op_name in ("array", "depth_to_space", "space_to_depth", "unfold", "fold", "rearrange"):
+    globals()[_op_name] = _public(_op_name)(globals()[_op_name])
+for _op_name in ("cholesky", "cholesky_inverse", "det", "eigh", "inv", "logdet", "lstsq", "lu_factor", "matrix_rank",
+                 "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd"):
+    globals()[_op_name] = _public(_op_name)(globals()[_op_name])
 for _op_name in ("all", "any", "argsort", "cumprod", "cumsum", "dot", "einsum", "expand_dims", "flip", "logsumexp",
                  "moveaxis", "norm", "pad", "prod", "repeat", "roll", "sort", "split", "stack", "swapaxes", "take_along_axis",
                  "tensordot", "tile", "top_k", "tril", "triu", "var", "std", "where", "squeeze", "clip"):
@@ -75,10 +91,16 @@ __all__ = [
     "log_softmax", "matmul", "one_hot", "sigmoid_binary_cross_entropy", "softmax", "softmax_cross_entropy",
     "batch_norm", "batch_normalization", "layer_norm", "moments",
     "conv", "max_pool", "average_pool", "conv_transpose", "depthwise_conv", "separable_conv",
+    "adaptive_average_pool", "adaptive_max_pool",
+    # linear algebra (ops/linalg.py), also as the module ops.linalg
+    "cholesky", "cholesky_inverse", "det", "eigh", "inv", "logdet", "lstsq", "lu_factor", "matrix_rank", "pinv", "qr",
+    "slogdet", "solve", "solve_triangular", "svd",
+    # layout (ops/rearranging.py)
+    "array", "depth_to_space", "space_to_depth", "unfold", "fold", "rearrange",
     "relu6", "hard_sigmoid", "step", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign",
     "mish",
     "convert_to_tensor", "convert_to_numpy", "full", "ones", "zeros", "ones_like", "zeros_like",
-    # layout, indexing, scans and sorting, einsum and composites (ops/array.py)
+    # layout, indexing, scans and sorting, einsum and composites (ops/array_ops.py)
     "all", "any", "arange", "argsort", "ceil", "cumprod", "cumsum", "dot", "einsum", "erf", "expm1", "eye", "flip",
     "floor", "full_like", "log1p", "logsumexp", "meshgrid", "moveaxis", "nonzero", "norm", "pad", "prod", "repeat",
     "roll", "round", "rsqrt", "shape", "sign", "sort", "split", "stack", "std", "swapaxes", "take_along_axis",
@@ -107,3 +129,15 @@ for _name in __all__:
     if callable(_fn) and not getattr(_fn, "_ember_symbolic", False) and _name != "convert_to_numpy":
         globals()[_name] = _symbolic_op(_fn, _name)
 del _name, _fn
+
+# keras.ops.linalg.inv is keras.ops.inv: the module's names are the checked, symbolic ops.
+for _name in linalg.__all__:
+    setattr(linalg, _name, globals()[_name])
+del _name
+
+# The namespace modules keras.ops.numpy and keras.ops.image (the first holds the same
+# objects as ember.ops; the second ops of its own).
+from . import image, numpy  # noqa: E402
+for _name in image.__all__:
+    setattr(image, _name, _public(_name)(getattr(image, _name)))
+del _name

@@ -17,7 +17,7 @@ from ..autograd import _state
 from ..errors import DeviceError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor
 from .core import _float, _record, _wrap, add, getitem, reshape, transpose
-from .array import pad as _pad
+from .array_ops import pad as _pad
 from .nn import FUSED_ACTIVATIONS
 
 __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool", "conv2d",
@@ -410,6 +410,89 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
     return _activate(y, activation)
 
 
+def conv3d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation_rate=1,
+                     activation: str = "linear") -> Tensor:
+    """The transposed 3-D convolution (Keras's ``Conv3DTranspose``) of x (batch, depth,
+    height, width, in_channels) with kernel (kd, kh, kw, filters, in_channels), composed
+    of 2-D transposed convolutions: every depth tap ``p`` of the kernel transposes each
+    input depth slice with ``kernel[p]`` (the 2-D kernels, on every backend), and the
+    results land at output depths ``i * stride + p * dilation - pad`` (a stride-dilated,
+    shifted sum over the taps), Keras's geometry along every axis.
+
+    Args:
+        x: (batch, depth, height, width, in_channels).
+        kernel: (kd, kh, kw, filters, in_channels).
+        bias: (filters,) or None.
+        strides, dilation_rate: an int or a triple.
+        padding: "valid" or "same".
+        output_padding: None, an int or a triple, each smaller than its stride.
+        activation: one of linear, relu, sigmoid, tanh.
+
+    Returns:
+        (batch, out_depth, out_height, out_width, filters).
+    """
+    op = "conv3d_transpose"
+    x = _float(as_tensor(x))
+    if not isinstance(kernel, Tensor):
+        kernel = as_tensor(kernel, device=x.device)
+    if bias is not None and not isinstance(bias, Tensor):
+        bias = as_tensor(bias, device=x.device)
+    _same_device(op, x, kernel=kernel, bias=bias)
+    if x.ndim != 5:
+        raise ShapeError(f"{op}: expected an input of rank 5 (batch, depth, height, width, channels), got shape "
+                         f"{x.shape}")
+    if kernel.ndim != 5:
+        raise ShapeError(f"{op}: expected a kernel of rank 5 (kd, kh, kw, filters, in_channels), got shape "
+                         f"{kernel.shape}")
+    if activation not in FUSED_ACTIVATIONS:
+        raise InvalidArgumentError(f"{op}: activation {activation!r} is not one of {', '.join(FUSED_ACTIVATIONS)}")
+    kd, kh, kw, f, cin = kernel.shape
+    if cin != x.shape[4]:
+        raise ShapeError(f"{op}: input of shape {x.shape} does not match kernel of shape {kernel.shape} (the kernel's "
+                         f"last axis, {cin}, must equal the input's channels {x.shape[4]})")
+    if bias is not None and bias.shape != (f,):
+        raise ShapeError(f"{op}: bias of shape {bias.shape} does not match the kernel's {f} filters")
+    strides = normalize_tuple(strides, 3, "strides", op)
+    dilation = normalize_tuple(dilation_rate, 3, "dilation_rate", op)
+    padding = normalize_padding(padding, op)
+    outp = (None,) * 3 if output_padding is None else _output_padding(output_padding, 3, strides, op)
+    n, depth, h, w, _ = x.shape
+    out_d, (pad_before, _) = conv_transpose_padding(depth, kd, strides[0], dilation[0], padding, outp[0])
+    if out_d <= 0:
+        raise ShapeError(f"{op}: the output would have size {out_d} along the depth (input shape {x.shape}, kernel "
+                         f"shape {kernel.shape}, padding {padding!r})")
+    slices = reshape(x, (n * depth, h, w, cin))
+    inner_outp = None if output_padding is None else outp[1:]
+    acc = None
+    s = strides[0]
+    for p in range(kd):
+        z = conv2d_transpose(slices, getitem(kernel, p), None, strides[1:], padding, inner_outp, dilation[1:])
+        oh, ow = z.shape[1:3]
+        z = reshape(z, (n, depth, 1, oh * ow * f))
+        if s > 1:  # input depth i lands at i * s: s - 1 zero slices after each
+            z = reshape(_pad(z, [(0, 0), (0, 0), (0, s - 1), (0, 0)]), (n, depth * s, oh * ow * f))
+            z = getitem(z, (slice(None), slice(0, (depth - 1) * s + 1)))
+        else:
+            z = reshape(z, (n, depth, oh * ow * f))
+        offset = p * dilation[0] - pad_before  # output depth of input depth 0 for this tap
+        length = z.shape[1]
+        if offset < 0:
+            z = getitem(z, (slice(None), slice(-offset, None)))
+            length += offset
+            offset = 0
+        after = out_d - offset - length
+        if after < 0:
+            z = getitem(z, (slice(None), slice(0, length + after)))
+            after = 0
+        if offset or after:
+            z = _pad(z, [(0, 0), (offset, after), (0, 0)])
+        acc = z if acc is None else add(acc, z)
+    y = reshape(acc, (n, out_d, oh, ow, f))
+    if bias is not None:
+        y = add(y, bias)
+    return _activate(y, activation)
+
+
 def _output_padding(value, n: int, strides: tuple, op: str) -> tuple:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         out = (int(value),) * n
@@ -486,9 +569,12 @@ def conv_nd(x: Tensor, kernel, bias, strides: tuple, padding: str, dilation: tup
 
 def conv_transpose_nd(x: Tensor, kernel, bias, strides: tuple, padding: str, output_padding, dilation: tuple,
                       activation: str = "linear") -> Tensor:
-    """A 1- or 2-D channels_last transposed convolution (1-D over a unit height axis)."""
+    """A 1-, 2- or 3-D channels_last transposed convolution (1-D over a unit height axis,
+    3-D composed of 2-D ones, `conv3d_transpose`)."""
     if len(strides) == 2:
         return conv2d_transpose(x, kernel, bias, strides, padding, output_padding, dilation, activation)
+    if len(strides) == 3:
+        return conv3d_transpose(x, kernel, bias, strides, padding, output_padding, dilation, activation)
     if x.ndim != 3:
         raise ShapeError(f"conv1d_transpose: expected an input of rank 3 (batch, steps, channels), got shape {x.shape}")
     outp = None if output_padding is None else (0,) + tuple(output_padding)
@@ -571,13 +657,15 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
                    dilation_rate=1) -> Tensor:
-    """Transposed convolution (``keras.ops.conv_transpose``), 1-D or 2-D: the input
+    """Transposed convolution (``keras.ops.conv_transpose``), 1-, 2- or 3-D: the input
     gradient of the convolution that maps the output back to the input.
 
     Args:
-        inputs: (batch, steps, channels) or (batch, height, width, channels).
-        kernel: (k, filters, in_channels) or (kh, kw, filters, in_channels) (Keras's
-            layout: the output channels come before the input channels).
+        inputs: (batch, steps, channels), (batch, height, width, channels) or (batch,
+            depth, height, width, channels).
+        kernel: (k, filters, in_channels), (kh, kw, filters, in_channels) or (kd, kh, kw,
+            filters, in_channels) (Keras's layout: the output channels come before the
+            input channels).
         strides: an int or a tuple with one int per spatial axis.
         padding: "valid" or "same".
         output_padding: None, an int or a tuple: extra size at the end of each output
@@ -594,8 +682,6 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     fmt = normalize_data_format(data_format, op)
     x = to_channels_last(_float(as_tensor(inputs)), fmt)
     rank = _spatial_rank(op, x)
-    if rank == 3:
-        raise ShapeError(f"{op}: 3-D transposed convolution is not supported; got an input of shape {x.shape}")
     k = _kernel_arg(kernel, x)
     if k.ndim != rank + 2:
         raise ShapeError(f"{op}: a {rank}-D transposed convolution of an input of shape {x.shape} needs a kernel of "
@@ -722,3 +808,88 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
         (2, 2, 3)
     """
     return _pool("average_pool", "average", inputs, pool_size, strides, padding, data_format)
+
+
+# -- adaptive pooling (keras.ops.adaptive_average_pool / adaptive_max_pool) ------------------------
+
+def _adaptive_windows(size: int, out: int):
+    """PyTorch's (and Keras's) adaptive windows: bin i covers [floor(i L / out),
+    ceil((i + 1) L / out))."""
+    import numpy as np
+
+    i = np.arange(out)
+    starts = (i * size) // out
+    ends = -((-(i + 1) * size) // out)
+    return starts, ends
+
+
+def _adaptive_pool(op: str, mode: str, inputs, output_size, data_format) -> Tensor:
+    import numpy as np
+
+    from .array_ops import take
+    from .core import max as _max, mean as _mean
+
+    fmt = normalize_data_format(data_format, op)
+    x = to_channels_last(_float(as_tensor(inputs)), fmt)
+    rank = x.ndim - 2
+    if rank not in (1, 2, 3):
+        raise ShapeError(f"{op}: expected an input of rank 3, 4 or 5 (batch, *spatial, channels), got shape {x.shape}")
+    out = normalize_tuple(output_size, rank, "output_size", op)
+    for axis in range(1, rank + 1):
+        size, n_out = x.shape[axis], out[axis - 1]
+        if size == 0:
+            raise ShapeError(f"{op}: spatial axis {axis} of the input of shape {x.shape} is empty")
+        starts, ends = _adaptive_windows(size, n_out)
+        if mode == "average":
+            # a (n_out, size) averaging matrix along this axis: one contraction, exact means
+            w = np.zeros((n_out, size), np.float32)
+            for j, (s, e) in enumerate(zip(starts, ends)):
+                w[j, s:e] = 1.0 / (e - s)
+            from .array_ops import tensordot
+
+            moved = tensordot(x, as_tensor(w.T.copy(), device=x.device), axes=[[axis], [0]])  # axis moves last
+            perm = list(range(axis)) + [moved.ndim - 1] + list(range(axis, moved.ndim - 1))
+            x = transpose(moved, perm)
+        else:
+            # gather every window padded to the longest with its own last element, then max
+            width = int((ends - starts).max())
+            idx = np.minimum(starts[:, None] + np.arange(width)[None, :], (ends - 1)[:, None])  # (n_out, width)
+            g = take(x, as_tensor(idx.astype(np.int32), dtype="int32", device=x.device), axis=axis)
+            x = _max(g, axis=axis + 1)
+    return to_channels_first(x, fmt)
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None) -> Tensor:
+    """Adaptive average pooling (``keras.ops.adaptive_average_pool``): each output
+    position is the mean over its input window ``[floor(i L / out), ceil((i + 1) L /
+    out))`` along every spatial axis (PyTorch's windows), so any input size pools to
+    ``output_size``. 1-, 2- or 3-D.
+
+    Args:
+        inputs: (batch, *spatial, channels), or channels first.
+        output_size: an int or one int per spatial axis.
+        data_format: "channels_last" (or None) or "channels_first".
+
+    Example:
+        >>> import ember as em
+        >>> em.ops.adaptive_average_pool(em.ones((2, 7, 9, 3)), (2, 4)).shape
+        (2, 2, 4, 3)
+    """
+    return _adaptive_pool("adaptive_average_pool", "average", inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None) -> Tensor:
+    """Adaptive max pooling (``keras.ops.adaptive_max_pool``): each output position is
+    the maximum over its input window (see `adaptive_average_pool`). 1-, 2- or 3-D.
+
+    Args:
+        inputs: (batch, *spatial, channels), or channels first.
+        output_size: an int or one int per spatial axis.
+        data_format: "channels_last" (or None) or "channels_first".
+
+    Example:
+        >>> import ember as em
+        >>> em.ops.adaptive_max_pool(em.ones((2, 7, 3)), 3).shape
+        (2, 3, 3)
+    """
+    return _adaptive_pool("adaptive_max_pool", "max", inputs, output_size, data_format)

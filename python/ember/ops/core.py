@@ -402,28 +402,28 @@ def stop_gradient(x) -> Tensor:
     return as_tensor(x).detach()
 
 
-# Kept for the ops modules that import them from here; they live in ops/array.py.
+# Kept for the ops modules that import them from here; they live in ops/array_ops.py.
 def take(x, indices, axis=0) -> Tensor:
-    """`ops.array.take` with the leading axis as default (``ops.take`` follows Keras: axis=None)."""
-    from .array import take as _take
+    """`ops.array_ops.take` with the leading axis as default (``ops.take`` follows Keras: axis=None)."""
+    from .array_ops import take as _take
 
     return _take(x, indices, axis)
 
 
 def expand_dims(x, axis) -> Tensor:
-    from .array import expand_dims as _expand_dims
+    from .array_ops import expand_dims as _expand_dims
 
     return _expand_dims(x, axis)
 
 
 def getitem(x, key) -> Tensor:
-    from .array import getitem as _getitem
+    from .array_ops import getitem as _getitem
 
     return _getitem(x, key)
 
 
 def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
-    from .array import concatenate as _concatenate
+    from .array_ops import concatenate as _concatenate
 
     return _concatenate(tensors, axis)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor, as_tensor
 from ..tensor import full as _full
-from . import array, core
+from . import array_ops as array, core
 from .nn import matmul as _matmul
 
 

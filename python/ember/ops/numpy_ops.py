@@ -29,7 +29,7 @@ import numpy as np
 from .._validation import check_axis, check_num_elements, check_int, check_number
 from ..errors import InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor, full, ones, zeros
-from . import array, core
+from . import array_ops as array, core
 from .nn import log_softmax as _log_softmax
 from .nn import matmul as _matmul
 from .nn import softmax as _softmax

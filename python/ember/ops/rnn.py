@@ -38,8 +38,8 @@ from ..autograd import _state
 from ..backend.base import contiguous_strides
 from ..errors import DeviceError, InvalidArgumentError, ShapeError
 from ..tensor import Tensor, as_tensor, zeros
-from .array import stack as _stack
-from .array import where as _where
+from .array_ops import stack as _stack
+from .array_ops import where as _where
 from .core import _float, _record, _scalar, _wrap, add, multiply, reshape, subtract, take
 from .nn import dense, matmul
 

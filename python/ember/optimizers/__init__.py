@@ -13,17 +13,22 @@ from .adam import Adam
 from .adamax import Adamax
 from .adamw import AdamW
 from .base import Optimizer
+from .composed import Adafactor, Ftrl, Lamb, Lion, Muon, ScheduleFreeAdamW
+from .multi import MultiOptimizer, OptimizerMap
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "schedules",
-           "get", "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Lion", "Lamb",
+           "Ftrl", "Adafactor", "ScheduleFreeAdamW", "Muon", "MultiOptimizer", "OptimizerMap", "schedules", "get",
+           "serialize", "deserialize"]
 
 # The built-ins a name resolves to (Keras's ALL_OBJECTS_DICT: lowercase names, plus the
 # class names); lookups go through ember.saving, custom objects first.
-_BY_NAME = {c.__name__.lower(): c for c in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam)}
-_MODULE_OBJECTS = {**_BY_NAME, **{c.__name__: c for c in _BY_NAME.values()}, "Optimizer": Optimizer}
+_BY_NAME = {c.__name__.lower(): c for c in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Adamax, Nadam, Lion, Lamb,
+                                            Ftrl, Adafactor, ScheduleFreeAdamW, Muon)}
+_MODULE_OBJECTS = {**_BY_NAME, **{c.__name__: c for c in _BY_NAME.values()}, "Optimizer": Optimizer,
+                   "MultiOptimizer": MultiOptimizer, "OptimizerMap": OptimizerMap}
 
 
 def _unknown(identifier) -> InvalidConfigError:

@@ -25,7 +25,7 @@ from .. import _boundary
 from ..autograd import no_grad
 from ..errors import DTypeError, EmberError, InvalidArgumentError, ShapeError
 from ..ops import core
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor, Variable, zeros_like
 from ..saving import serialization_lib as _serialization
 from . import schedules as schedules_module
 
@@ -50,6 +50,15 @@ def check_bool(name: str, value, owner: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise InvalidArgumentError(f"{owner}: argument {name} must be a bool, got {value!r}")
     return bool(value)
+
+
+def _optional_int(name: str, value, lowest: int, owner: str):
+    """None, or ``value`` as an int >= ``lowest`` (else InvalidArgumentError)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < lowest:
+        raise InvalidArgumentError(f"{owner}: argument {name} must be None or an integer >= {lowest}, got {value!r}")
+    return int(value)
 
 
 _REMOVED = {"lr": "learning_rate", "decay": "a learning-rate schedule (ember.optimizers.schedules)"}
@@ -106,11 +115,37 @@ class Optimizer:
         clipvalue: clip gradient elements to [-clipvalue, clipvalue] (0 or None: off).
         global_clipnorm: scale all gradients together so that their joint L2 norm is at
             most this (0 or None: off). At most one of the three clipping arguments.
-        use_ema, ema_momentum, ema_overwrite_frequency, loss_scale_factor,
-            gradient_accumulation_steps: Keras arguments; Ember does not implement them
-            yet and raises InvalidArgumentError when they ask for anything.
-        name: the optimizer's name.
+        use_ema: keep an exponential moving average of every trained variable (Polyak
+            averaging): after each update ``average = m * average + (1 - m) * variable``
+            with ``m = ema_momentum`` (0 at the first step, so the average starts at the
+            variable). ``Model.fit`` then ends by writing the averages into the model's
+            weights (`finalize_variable_values`); `ember.callbacks.SwapEMAWeights`
+            evaluates with them.
+        ema_momentum: the EMA momentum m, in [0, 1] (default 0.99).
+        ema_overwrite_frequency: with ``use_ema``, every this many steps the variables are
+            overwritten by their averages (None: never during training).
+        loss_scale_factor: a positive number the training loss is multiplied by before
+            the gradients are taken (`scale_loss`, which ``Model.fit`` calls); `apply`
+            divides the gradients by it again (None: off).
+        gradient_accumulation_steps: an int >= 2: gradients are summed over this many
+            `apply` calls and the variables updated on every last one of them with the
+            mean (clipped, decayed and counted as one step: ``iterations`` counts
+            updates, as Keras's ``iterations`` property). A learning-rate schedule sees
+            the number of `apply` calls, as in Keras. None: off.
+        name: the optimizer's name (None: a default from the class name).
+
+    Example:
+        >>> import ember as em
+        >>> v = em.Variable([0.0]); opt = em.optimizers.SGD(1.0, gradient_accumulation_steps=2)
+        >>> _ = opt.apply([em.tensor([1.0])], [v]); v.numpy().tolist()   # accumulated, no update
+        [0.0]
+        >>> _ = opt.apply([em.tensor([3.0])], [v]); v.numpy().tolist()   # the mean, 2.0
+        [-2.0]
     """
+
+    #: The name an instance gets when ``name`` is None (the class name in lower case by
+    #: default).
+    _default_name: str | None = None
 
     # The built-in optimizers fold weight decay into their fused kernel (see `_decay`); a
     # subclass that does not gets it applied through ops before its update_step.
@@ -132,7 +167,7 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -162,20 +197,24 @@ class Optimizer:
         self.clipnorm = None if clipnorm is None else check_nonnegative("clipnorm", clipnorm, owner)
         self.clipvalue = None if clipvalue is None else check_nonnegative("clipvalue", clipvalue, owner)
         self.global_clipnorm = None if global_clipnorm is None else check_nonnegative("global_clipnorm", global_clipnorm, owner)
-        if use_ema:
-            raise InvalidArgumentError(f"{owner}: argument use_ema=True is not supported yet")
-        for arg, value in (("ema_overwrite_frequency", ema_overwrite_frequency), ("loss_scale_factor", loss_scale_factor),
-                           ("gradient_accumulation_steps", gradient_accumulation_steps)):
-            if value is not None:
-                raise InvalidArgumentError(f"{owner}: argument {arg} is not supported yet (got {value!r})")
-        self.use_ema = False
-        self.ema_momentum = check_nonnegative("ema_momentum", ema_momentum, owner)
-        self.ema_overwrite_frequency = None
-        self.loss_scale_factor = None
-        self.gradient_accumulation_steps = None
+        self.use_ema = check_bool("use_ema", use_ema, owner)
+        if (isinstance(ema_momentum, bool) or not isinstance(ema_momentum, numbers.Real)
+                or not math.isfinite(float(ema_momentum)) or not 0 <= ema_momentum <= 1):
+            raise InvalidArgumentError(f"{owner}: argument ema_momentum must be a float in [0, 1], got {ema_momentum!r}")
+        self.ema_momentum = float(ema_momentum)
+        self.ema_overwrite_frequency = _optional_int("ema_overwrite_frequency", ema_overwrite_frequency, 1, owner)
+        if loss_scale_factor is not None:
+            loss_scale_factor = check_nonnegative("loss_scale_factor", loss_scale_factor, owner)
+            if loss_scale_factor == 0:
+                raise InvalidArgumentError(f"{owner}: argument loss_scale_factor must be > 0, got 0")
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = _optional_int("gradient_accumulation_steps", gradient_accumulation_steps, 2,
+                                                         owner)
+        self._accumulated = 0  # apply calls summed into the accumulators since the last update
+        self._ema_started = False  # whether an update has completed (Keras: iterations != 0)
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentError(f"{owner}: argument name must be a string, got {name!r}")
-        self.name = name or owner.lower()
+        self.name = name or type(self)._default_name or owner.lower()
         self.iterations = 0
         self.built = False
         # Keyed by the trained variable's path (``dense_1/kernel``), never by id() or a
@@ -212,7 +251,9 @@ class Optimizer:
     def _current_learning_rate(self) -> float:
         lr = self._learning_rate
         if isinstance(lr, schedules_module.LearningRateSchedule):
-            value = lr(self.iterations)
+            steps = self.gradient_accumulation_steps
+            # Keras evaluates a schedule at its raw counter of apply calls.
+            value = lr(self.iterations * steps + self._accumulated if steps else self.iterations)
         elif callable(lr):
             value = lr()
         else:
@@ -282,6 +323,10 @@ class Optimizer:
         for v in var_list:
             self._tracked[v.path] = v
             self._slots.setdefault(v.path, {})
+            if self.use_ema:
+                self.add_variable_from_reference(v, "average")
+            if self.gradient_accumulation_steps:
+                self.add_variable_from_reference(v, "gradient_accumulator")
         self.built = True
 
     @property
@@ -291,11 +336,17 @@ class Optimizer:
 
     # -- state ----------------------------------------------------------------------------
     def _scalar_state(self) -> dict:
-        """Host-side scalars that are part of the state besides ``iterations``."""
-        return {}
+        """Host-side scalars that are part of the state besides ``iterations`` (subclasses
+        extend the base's dict)."""
+        return {"gradient_accumulation_count": self._accumulated} if self.gradient_accumulation_steps else {}
 
     def _set_scalar_state(self, state: dict) -> None:
-        pass
+        if self.gradient_accumulation_steps:
+            count = state["gradient_accumulation_count"]
+            if count != int(count) or not 0 <= count < self.gradient_accumulation_steps:
+                raise InvalidArgumentError(f"{self.name}: stored gradient_accumulation_count must be an integer in "
+                                           f"[0, {self.gradient_accumulation_steps}), got {count!r}")
+            self._accumulated = int(count)
 
     def save_own_variables(self, store: dict) -> None:
         """Writes the state into ``store`` (Keras's layout: string keys "0", "1", ... in
@@ -352,6 +403,7 @@ class Optimizer:
         if iterations < 0:
             raise InvalidArgumentError(f"{self.name}: stored iterations must be >= 0, got {iterations}")
         self.iterations = iterations
+        self._ema_started = iterations > 0
         self._set_scalar_state({k: float(a) for k, a in zip(scalars, arrays[1:1 + len(scalars)])})
         for v, a in zip(slots, arrays[1 + len(scalars):]):
             v.assign(a.astype(np.float32))
@@ -469,27 +521,128 @@ class Optimizer:
         new = self._untracked([v for _, v in pairs])
         if new:
             self.build(new)
-        lr = self._current_learning_rate()
         with no_grad():
-            grads = self._clip([g for g, _ in pairs])
+            grads = [g for g, _ in pairs]
             variables = [v for _, v in pairs]
-            if self.weight_decay and not self._fused_weight_decay:
-                for v in variables:
-                    if self._use_weight_decay(v):
-                        d = v.detach()
-                        v.assign(core.subtract(d, core.multiply(d, self.weight_decay * lr)))
+            if self.loss_scale_factor is not None:
+                grads = [core.divide(g, self.loss_scale_factor) for g in grads]
+            steps = self.gradient_accumulation_steps
+            if steps:
+                accumulators = [self._slots[v.path]["gradient_accumulator"] for v in variables]
+                if self._accumulated + 1 < steps:
+                    # Not an update step: sum into the accumulators, the variables unchanged.
+                    for g, acc in zip(grads, accumulators):
+                        acc.assign(core.add(acc.detach(), g))
+                    self._accumulated += 1
+                    self._apply_constraints(variables)
+                    self._after_apply()
+                    return self.iterations
+                grads = [core.divide(core.add(g, acc.detach()), float(steps)) for g, acc in zip(grads, accumulators)]
+                for acc in accumulators:
+                    acc.assign(zeros_like(acc))
+            lr = self._current_learning_rate()
+            grads = self._clip(grads)
+            if not self._fused_weight_decay:
+                self._apply_weight_decay(variables, lr)
             self._prepare_step(self.iterations + 1)
             # (an update_step set on the instance itself is honoured, as before)
             rule = self.__dict__.get("update_step") or self._update_step_unchecked
             for g, v in zip(grads, variables):
                 rule(g, v, lr)
-            # Keras's BaseOptimizer.apply: each variable's constraint projects it after the update.
-            for v in variables:
-                constraint = getattr(v, "constraint", None)
-                if constraint is not None:
-                    v.assign(constraint(v.detach()))
+            self._apply_constraints(variables)
+            self._accumulated = 0
+            self._after_apply()
         self.iterations += 1
         return self.iterations
+
+    def _after_apply(self) -> None:
+        """Keras's end of ``_backend_apply_gradients`` (every apply call, an accumulating
+        one too): the moving averages, then every ``ema_overwrite_frequency`` steps the
+        variables overwritten by them."""
+        if not self.use_ema:
+            return
+        self._update_ema()
+        if self.ema_overwrite_frequency and (self.iterations + 1) % self.ema_overwrite_frequency == 0:
+            self._overwrite_with_averages()
+
+    def _apply_weight_decay(self, variables: list, learning_rate: float) -> None:
+        """Keras's ``_apply_weight_decay``: ``theta -= theta * weight_decay * lr`` for every
+        variable not excluded (optimizers whose kernels fuse the decay skip this)."""
+        if not self.weight_decay:
+            return
+        for v in variables:
+            if self._use_weight_decay(v):
+                d = v.detach()
+                v.assign(core.subtract(d, core.multiply(d, self.weight_decay * learning_rate)))
+
+    @staticmethod
+    def _apply_constraints(variables: list) -> None:
+        # Keras's BaseOptimizer.apply: each variable's constraint projects it after the update.
+        for v in variables:
+            constraint = getattr(v, "constraint", None)
+            if constraint is not None:
+                v.assign(constraint(v.detach()))
+
+    # -- exponential moving average, loss scaling -------------------------------------------
+    def _ema_pairs(self) -> list:
+        """(variable, average) for every tracked variable, in build order."""
+        return [(self._tracked[p], slots["average"]) for p, slots in self._slots.items()
+                if "average" in slots and p in self._tracked]
+
+    def _update_ema(self) -> None:
+        """Keras's ``_update_model_variables_moving_average``: ``average = m * average +
+        (1 - m) * variable`` over every tracked variable, with m = 0 before the first
+        completed update (so the average starts at the variable)."""
+        if not self.use_ema:
+            return
+        # A plain host flag rather than a comparison of ``iterations`` (which a compiled
+        # step traces as a symbolic number).
+        m = self.ema_momentum if self._ema_started else 0.0
+        for v, avg in self._ema_pairs():
+            avg.assign(core.add(core.multiply(avg.detach(), m), core.multiply(v.detach(), 1.0 - m)))
+        if self._accumulated == 0:  # a completed update (always, without accumulation)
+            self._ema_started = True
+
+    def _overwrite_with_averages(self, var_list=None) -> None:
+        pairs = self._ema_pairs()
+        if var_list is not None:
+            by_path = {v.path: avg for v, avg in pairs}
+            pairs = [(v, by_path[v.path]) for v in var_list if isinstance(v, Variable) and v.path in by_path]
+        for v, avg in pairs:
+            v.assign(avg.detach())
+
+    def finalize_variable_values(self, var_list) -> None:
+        """Sets the final values of ``var_list`` (Keras's method, which ``Model.fit`` calls
+        when it ends): with ``use_ema``, each variable takes its moving average; otherwise
+        nothing changes."""
+        var_list = self._list_arg("finalize_variable_values", "var_list", var_list)
+        bad = next((v for v in var_list if not isinstance(v, Variable)), None)
+        if bad is not None:
+            raise InvalidArgumentError(f"{self.name}.finalize_variable_values: var_list must hold ember Variables, "
+                                       f"got {_brief(bad)}")
+        if self.use_ema:
+            with no_grad():
+                self._overwrite_with_averages(var_list)
+
+    def scale_loss(self, loss):
+        """``loss * loss_scale_factor`` (``loss`` unchanged when it is None): what a training
+        step differentiates; `apply` divides the gradients by the factor again."""
+        if self.loss_scale_factor is None:
+            return loss
+        if not isinstance(loss, Tensor):
+            if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+                raise InvalidArgumentError(f"{self.name}.scale_loss: loss must be a Tensor or a number, got {_brief(loss)}")
+            return float(loss) * self.loss_scale_factor
+        return core.multiply(loss, self.loss_scale_factor)
+
+    def _untraceable_reason(self) -> str | None:
+        """Why a compiled step cannot replay this optimizer's `apply` (its kernels depend
+        on host counters), or None."""
+        if self.gradient_accumulation_steps:
+            return f"optimizer {self.name!r} accumulates gradients (gradient_accumulation_steps)"
+        if self.use_ema and self.ema_overwrite_frequency:
+            return f"optimizer {self.name!r} overwrites the weights every ema_overwrite_frequency steps"
+        return None
 
     def _decay(self, variable: Variable, learning_rate: float) -> float:
         """The factor ``weight_decay * lr`` that the built-in optimizers' fused kernels apply

@@ -30,7 +30,7 @@ class Nadam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
-                 ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None, name="nadam", **kwargs):
+                 ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
                          ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name=name, **kwargs)
         self.beta_1 = check_beta("beta_1", beta_1, "Nadam")
@@ -39,9 +39,10 @@ class Nadam(Optimizer):
         self._u_product = 1.0
 
     def _scalar_state(self) -> dict:
-        return {"u_product": self._u_product}
+        return {**super()._scalar_state(), "u_product": self._u_product}
 
     def _set_scalar_state(self, state: dict) -> None:
+        super()._set_scalar_state(state)
         self._u_product = float(state["u_product"])
 
     def _prepare_step(self, t: int) -> None:

@@ -316,12 +316,13 @@ _SCHEDULES = {c.__name__: c for c in (LearningRateSchedule, ExponentialDecay, Pi
                                       InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
+def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
     """Keras's serialized form (`ember.saving.serialize`) of a schedule:
     ``{"module": "keras.optimizers.schedules", "class_name", "config", "registered_name"}``."""
-    if not isinstance(schedule, LearningRateSchedule):
-        raise InvalidArgumentError(f"serialize: expected a LearningRateSchedule, got {type(schedule).__name__}")
-    return _serialization.serialize_keras_object(schedule)
+    if not isinstance(learning_rate_schedule, LearningRateSchedule):
+        raise InvalidArgumentError(
+            f"serialize: expected a LearningRateSchedule, got {type(learning_rate_schedule).__name__}")
+    return _serialization.serialize_keras_object(learning_rate_schedule)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> LearningRateSchedule:

@@ -62,7 +62,8 @@ class CustomObjectScope:
     belong to the thread that entered them: another thread does not see them.
 
     Args:
-        custom_objects: a dict ``{name: class or function}``, or None.
+        custom_objects: a dict ``{name: class or function}`` (required, as in Keras; None
+            is an empty scope).
 
     Example:
         >>> import ember as em
@@ -73,7 +74,7 @@ class CustomObjectScope:
         True
     """
 
-    def __init__(self, custom_objects: dict | None = None):
+    def __init__(self, custom_objects: dict | None):
         if custom_objects is not None and not isinstance(custom_objects, dict):
             raise InvalidArgumentError(
                 f"CustomObjectScope: custom_objects must be a dict of name -> object, got {type(custom_objects).__name__}"

@@ -286,7 +286,7 @@ def _serialize_model(model) -> dict:
 
 
 @public("save_model")
-def save_model(model, filepath, overwrite=True, weights_format=None, **kwargs):
+def save_model(model, filepath, overwrite=True, zipped=None, weights_format=None, **kwargs):
     """Saves ``model`` (config, weights, optimizer state) as a Keras 3 ``.keras`` file.
 
     Args:
@@ -294,6 +294,8 @@ def save_model(model, filepath, overwrite=True, weights_format=None, **kwargs):
         filepath: the file to write; it must end in ``.keras``.
         overwrite: whether an existing file may be replaced (else
             `InvalidArgumentError`).
+        zipped: None or True: the zipped ``.keras`` archive; False (Keras's unzipped
+            folder) raises NotImplementedError.
         weights_format: ``"h5"`` (Keras's default; needs h5py), ``"npz"`` (no extra
             dependency; Ember reads it, Keras 3 does not), or None: ``"h5"`` when h5py
             is installed, else ``"npz"``.
@@ -306,6 +308,11 @@ def save_model(model, filepath, overwrite=True, weights_format=None, **kwargs):
 
     if kwargs:
         raise InvalidArgumentError(f"save_model: unexpected keyword arguments {sorted(kwargs)}")
+    if zipped is not None and not isinstance(zipped, (bool, np.bool_)):
+        raise InvalidArgumentError(f"save_model: zipped must be None, True or False, got {zipped!r:.80}")
+    if zipped is False or (zipped is not None and not zipped):
+        raise NotImplementedError("save_model: zipped=False (an unzipped .keras folder) is not supported; Ember "
+                                  "writes the zipped archive (zipped=None or True)")
     if not isinstance(model, Model):
         raise InvalidArgumentError(f"save_model: model must be an ember Model, got {type(model).__name__}")
     filepath = _check_path(filepath, "save_model")

@@ -155,7 +155,10 @@ def keras_module_of(cls) -> tuple[str, str, str | None] | None:
     ``cls``, or None when ``cls`` is not one of Ember's public classes or functions."""
     if not str(getattr(cls, "__module__", "")).startswith("ember"):
         return None
-    name = getattr(cls, "__name__", None)
+    # A class Keras exports under another name than its own (GroupedQueryAttention is
+    # keras.layers.GroupQueryAttention) says so in ``_keras_class_name``.
+    name = cls.__dict__.get("_keras_class_name") if isinstance(cls, type) else None
+    name = name or getattr(cls, "__name__", None)
     if not isinstance(name, str):
         return None
     for ember_name, keras_name in _NAMESPACES:
@@ -478,8 +481,7 @@ def _merged_custom(custom_objects) -> dict:
     return custom_objects
 
 
-def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True, *,
-                             module_objects: dict | None = None):
+def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True, **kwargs):
     """The object that ``config`` (output of `serialize_keras_object`, or a Keras file's
     config) describes.
 
@@ -489,13 +491,21 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
         custom_objects: ``{name: class or function}`` consulted before everything else.
         safe_mode: refuse ``lambda`` configs (and tell ``Lambda``-like layers, which read
             `in_safe_mode`, to refuse code). An enclosing `SafeModeScope` overrides it.
-        module_objects: ``{name: object}`` of built-ins a family accepts by bare name
-            (the families' ``get`` pass theirs); consulted after the custom objects.
+        **kwargs: ``module_objects``, ``{name: object}`` of built-ins a family accepts by
+            bare name (the families' ``get`` pass theirs; consulted after the custom
+            objects), as Keras reads it from its ``**kwargs``; any other keyword is an
+            `InvalidArgumentError`.
 
     Raises:
         InvalidConfigError: (a SerializationError) for an unknown or unregistered class or
             function, a malformed config, or a config its class's ``from_config`` rejects.
     """
+    module_objects = kwargs.pop("module_objects", None)
+    if kwargs:
+        raise InvalidArgumentError(f"deserialize_keras_object: unexpected keyword arguments {sorted(kwargs)}")
+    if module_objects is not None and not isinstance(module_objects, dict):
+        raise InvalidArgumentError(
+            f"deserialize_keras_object: module_objects must be a dict, got {type(module_objects).__name__}")
     scoped = in_safe_mode()
     safe_mode = bool(scoped if scoped is not None else safe_mode)
     custom_objects = _merged_custom(custom_objects)

@@ -408,13 +408,16 @@ def _h5_pairs(model, data: bytes, what: str, path: str):
 # ---------------------------------------------------------------------------------------------
 
 @public("save_weights")
-def save_weights(model, filepath, overwrite=True) -> None:
+def save_weights(model, filepath, overwrite=True, max_shard_size=None, **kwargs) -> None:
     """Saves ``model``'s weights to ``filepath`` (``.safetensors`` or ``.weights.h5``).
 
     Args:
         model: a built ember model.
         filepath: the file to write; its extension chooses the format.
         overwrite: when False, an existing file is a `SerializationError`.
+        max_shard_size: must be None: Keras's sharded weights (a ``.weights.json``
+            manifest and several files) raise NotImplementedError.
+        **kwargs: none are accepted (an `InvalidArgumentError` names them).
 
     Example:
         >>> import os, tempfile
@@ -427,6 +430,11 @@ def save_weights(model, filepath, overwrite=True) -> None:
         ['out/bias', 'out/kernel']
     """
     what = "save_weights"
+    if kwargs:
+        raise InvalidArgumentError(f"{what}: unexpected keyword arguments {sorted(kwargs)}")
+    if max_shard_size is not None:
+        raise NotImplementedError(f"{what}: max_shard_size={max_shard_size!r} (sharded weights files) is not "
+                                  "supported; leave it None")
     path, fmt = _filepath(filepath, what)
     overwrite = _check_flag(overwrite, "overwrite", what)
     _check_model(model, what)
@@ -437,7 +445,7 @@ def save_weights(model, filepath, overwrite=True) -> None:
 
 
 @public("load_weights")
-def load_weights(model, filepath, skip_mismatch=False) -> None:
+def load_weights(model, filepath, skip_mismatch=False, **kwargs) -> None:
     """Loads weights saved by `save_weights` (or by Keras 3, for ``.weights.h5``).
 
     Every weight is checked (present, same shape, same dtype) before any is assigned;
@@ -459,6 +467,8 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
         load_weights: 2 weights do not match, nothing was
     """
     what = "load_weights"
+    if kwargs:
+        raise InvalidArgumentError(f"{what}: unexpected keyword arguments {sorted(kwargs)}")
     path, fmt = _filepath(filepath, what)
     skip_mismatch = _check_flag(skip_mismatch, "skip_mismatch", what)
     _check_model(model, what)

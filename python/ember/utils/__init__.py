@@ -21,6 +21,7 @@ from .config_container import Config
 from .._settings import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from ..backend.keras_api import clear_session, is_keras_tensor, standardize_dtype
 from .model_visualization import model_to_dot, plot_model
+from .progbar import Progbar
 
 __all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable", "get_custom_objects",
            "CustomObjectScope", "custom_object_scope", "get_registered_name", "get_registered_object",
@@ -28,7 +29,7 @@ __all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_ser
            "plot_model", "model_to_dot"]
 __all__ += ["split_dataset", "pack_x_y_sample_weight", "unpack_x_y_sample_weight", "get_source_inputs", "PyDataset",
             "Sequence", "Config", "enable_interactive_logging", "disable_interactive_logging",
-            "is_interactive_logging_enabled", "clear_session", "is_keras_tensor", "standardize_dtype"]
+            "is_interactive_logging_enabled", "clear_session", "is_keras_tensor", "standardize_dtype", "Progbar"]
 
 
 def to_categorical(x, num_classes: int | None = None) -> np.ndarray:

@@ -129,7 +129,7 @@ def _graph_of(model):
 @public("model_to_dot")
 def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=True, rankdir="TB",
                  expand_nested=False, dpi=200, subgraph=False, show_layer_activations=False, show_trainable=False,
-                 **kwargs):
+                 splines="ortho", **kwargs):
     """The model's layer graph as a ``pydot.Dot`` (Keras's ``keras.utils.model_to_dot``).
 
     Each layer is a node labelled ``name (ClassName)``, with its input and output shapes,
@@ -147,6 +147,8 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         subgraph: return a ``pydot.Cluster`` (used for nested models).
         show_layer_activations: add the layers' activations.
         show_trainable: add whether each layer is trainable.
+        splines: Graphviz's edge style (``"ortho"``, the default, ``"line"``,
+            ``"polyline"``, ``"curved"``, ``"spline"``...), set on the graph.
 
     Raises:
         BackendUnavailableError: pydot is not installed.
@@ -165,6 +167,9 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         raise InvalidArgumentError(f"model_to_dot: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or dpi <= 0:
         raise InvalidArgumentError(f"model_to_dot: dpi must be a positive number, got {dpi!r}")
+    if not isinstance(splines, str) or not splines.isidentifier():
+        raise InvalidArgumentError(f"model_to_dot: splines must be a Graphviz splines name such as 'ortho', got "
+                                   f"{splines!r}")
     flags = dict(show_shapes=show_shapes, show_dtype=show_dtype, show_layer_names=show_layer_names,
                  show_layer_activations=show_layer_activations, show_trainable=show_trainable)
     for name, value in {**flags, "expand_nested": expand_nested, "subgraph": subgraph}.items():
@@ -178,6 +183,7 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         dot = pydot.Dot()
         dot.set("rankdir", rankdir)
         dot.set("concentrate", True)
+        dot.set("splines", splines)
         dot.set("dpi", dpi)
         dot.set_node_defaults(shape="record")
 
@@ -189,7 +195,8 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
     entry, exit_ = {}, {}  # a nested model drawn expanded: where edges into / out of it attach
     for layer in layers:
         if expand_nested and _is_graph(layer):
-            inner = model_to_dot(layer, rankdir=rankdir, expand_nested=True, dpi=dpi, subgraph=True, **flags)
+            inner = model_to_dot(layer, rankdir=rankdir, expand_nested=True, dpi=dpi, subgraph=True, splines=splines,
+                                 **flags)
             dot.add_subgraph(inner)
             inner_layers, _, inner_edges = _graph_of(layer)
             targets = {id(b) for _, b in inner_edges}
@@ -210,16 +217,19 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
 
 
 @public("plot_model")
-def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=True, rankdir="TB",
-               expand_nested=False, dpi=200, show_layer_activations=False, show_trainable=False, **kwargs):
+def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=False, rankdir="TB",
+               expand_nested=False, dpi=200, show_layer_activations=False, show_trainable=False, splines="ortho",
+               **kwargs):
     """Draws the model's layer graph to an image file (Keras's ``keras.utils.plot_model``).
 
     Args:
         model: a built ember `Model`.
         to_file: the image to write; its extension picks the format (``.png``,
             ``.svg``, ``.pdf``, ``.jpg``, ``.dot``...).
-        show_shapes, show_dtype, show_layer_names, rankdir, expand_nested, dpi,
-            show_layer_activations, show_trainable: as in `model_to_dot`.
+        show_shapes, show_dtype, rankdir, expand_nested, dpi, show_layer_activations,
+            show_trainable, splines: as in `model_to_dot`.
+        show_layer_names: label nodes with the layer names (default False, as Keras 3's
+            plot_model: the class names only).
 
     Raises:
         BackendUnavailableError: pydot, or Graphviz's ``dot`` program, is missing.
@@ -237,7 +247,7 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
         raise InvalidArgumentError(f"plot_model: cannot write {fmt!r} images; use one of {', '.join(_FORMATS)}")
     dot = model_to_dot(model, show_shapes=show_shapes, show_dtype=show_dtype, show_layer_names=show_layer_names,
                        rankdir=rankdir, expand_nested=expand_nested, dpi=dpi,
-                       show_layer_activations=show_layer_activations, show_trainable=show_trainable)
+                       show_layer_activations=show_layer_activations, show_trainable=show_trainable, splines=splines)
     if fmt == "dot":
         with open(to_file, "w", encoding="utf-8") as f:
             f.write(dot.to_string())

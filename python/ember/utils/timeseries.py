@@ -101,7 +101,7 @@ def _check_int(value, name: str, minimum: int) -> int:
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1, sampling_rate=1,
                                   batch_size=128, shuffle=False, seed=None, start_index=None,
-                                  end_index=None) -> TimeseriesDataset:
+                                  end_index=None, format="tf") -> TimeseriesDataset:
     """Sliding windows over ``data`` with Keras 3's arguments and indexing: window i
     holds ``data[start_index + p_i + k * sampling_rate]`` for k < sequence_length, with
     start positions ``p_i = i * sequence_stride``, and its target is
@@ -119,6 +119,9 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
             Keras draws them).
         seed: the shuffle seed.
         start_index, end_index: use only ``data[start_index:end_index]``.
+        format: "tf" (Keras's default, a ``tf.data.Dataset`` there): Ember's
+            `TimeseriesDataset`, which `fit` takes and which iterates batch by batch as
+            the tf.data one does; Keras's "grain" raises NotImplementedError.
 
     Returns:
         A `TimeseriesDataset` (iterate it for batches, or ``arrays()`` for `fit`).
@@ -133,6 +136,10 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         ([3, 5, 7, 9, 11, 13, 15, 17, 19, 21], 27)
     """
     what = "timeseries_dataset_from_array"
+    if format == "grain":
+        raise NotImplementedError(f"{what}: format='grain' (a Grain dataset) is not supported; use format='tf'")
+    if format != "tf":
+        raise InvalidArgumentError(f"{what}: format must be 'tf' or 'grain', got {format!r}")
     data = _host_array(data, "data")
     if data.ndim == 0:
         raise InvalidArgumentError(f"{what}: data must have a time axis, got a scalar")
