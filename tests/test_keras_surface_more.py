@@ -1239,7 +1239,7 @@ def test_clone_model_sequential_functional_and_options():
     inp = em.Input((4,), name="x")
     a = em.layers.Dense(3, name="a")(inp)
     shared = em.layers.Dense(3, name="s")
-    out = em.layers.Add()([a, shared(shared(a))])
+    out = em.layers.Add(name="add")([a, shared(shared(a))])  # named: auto names depend on earlier tests
     model = em.Model(inp, out)
     clone = em.models.clone_model(model)
     assert [l.name for l in clone.layers] == [l.name for l in model.layers]
