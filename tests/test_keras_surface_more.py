@@ -1729,7 +1729,8 @@ def test_augmentation_layer_arguments_and_errors():
                         (lambda: L.RandomGaussianBlur(kernel_size=4), "odd"),
                         (lambda: L.RandomShear(fill_mode="mirror"), "fill_mode"),
                         (lambda: L.RandomErasing(fill_value=(1, 2)), "fill_value"),
-                        (lambda: L.MixUp(alpha=0), "alpha"), (lambda: L.AutoContrast(value_range=(1, 1)), "value_range"),
+                        (lambda: L.MixUp(alpha=0), "alpha"),
+                        (lambda: L.AutoContrast(value_range=(1, 1)), "value_range"),
                         (lambda: L.Equalization(bins=1), "bins")):
         with pytest.raises(InvalidArgumentError, match=match):
             make()

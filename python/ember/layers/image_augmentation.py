@@ -263,7 +263,8 @@ class Solarization(_ColorLayer):
         return _to_range(y, (0, 255), self.value_range)
 
     def get_config(self):
-        return {**super().get_config(), "value_range": list(self.value_range), "addition_factor": list(self.addition_factor),
+        return {**super().get_config(), "value_range": list(self.value_range),
+                "addition_factor": list(self.addition_factor),
                 "threshold_factor": list(self.threshold_factor), "seed": self.seed,
                 "data_format": self.data_format}
 
