@@ -86,6 +86,7 @@ OUT: dict[str, dict[str, str]] = {
         "HashedCrossing": _STR, "Hashing": _STR,
         "MelSpectrogram": "audio preprocessing (STFT): out of scope", "STFTSpectrogram": "audio preprocessing (STFT): out of scope",
         "ReversibleEmbedding": "quantization-oriented KerasHub layer: out of scope",
+        "MaxNumBoundingBoxes": "KerasCV-style bounding boxes: out of scope (as utils.bounding_boxes)",
     },
     "losses": {"CTC": "connectionist temporal classification: out of scope", "ctc": "connectionist temporal classification: out of scope"},
     "optimizers": {"LossScaleOptimizer": _F32, "legacy": "Keras 2 legacy optimizers"},
@@ -128,6 +129,12 @@ NOTES: dict[str, dict[str, str]] = {
     "layers": {
         **{n: "not yet: needs a convolutional LSTM cell over ops.conv (a recurrent loop of convolutions)" for n in (
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")},
+        **{n: "not yet: Keras's random choice over its table of augmentation layers (the layers it draws from exist)"
+           for n in ("AugMix", "RandAugment")},
+        "RandomPerspective": "not yet: needs a projective (homography) sampler; the image sampler takes affine "
+                             "transforms only",
+        "RandomElasticTransform": "not yet: needs a per-pixel displacement-field sampler",
+        "ContrastLimitedAdaptiveHistogramEqualization": "not yet: tiled, clipped histograms (CLAHE)",
     },
 }
 

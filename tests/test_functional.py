@@ -534,7 +534,10 @@ def test_every_builtin_layer_config_round_trips():
     needs.update({"Conv3DTranspose": (2, 3), "EinsumDense": ("ab,bc->ac", 3), "MultiHeadAttention": (2, 4),
                   "GroupQueryAttention": (2, 2, 1), "SpectralNormalization": lambda: (keras.layers.Dense(2),),
                   "CategoryEncoding": (4,), "Discretization": ([0.0, 1.0],), "Permute": ((2, 1),),
-                  **{f"Adaptive{k}Pooling{r}D": (2,) for k in ("Average", "Max") for r in (1, 2, 3)}})
+                  **{f"Adaptive{k}Pooling{r}D": (2,) for k in ("Average", "Max") for r in (1, 2, 3)},
+                  **{n: (0.2,) for n in ("RandomBrightness", "RandomColorDegeneration", "RandomSaturation", "RandomHue",
+                                         "RandomSharpness")},
+                  "RandomPosterization": (4,), "Pipeline": lambda: ([keras.layers.RandomInvert()],)})
     skip = {"Layer", "Lambda", "InputSpec", "KerasTensor", "Wrapper"}
     checked = 0
     seen = set()

@@ -54,6 +54,11 @@ from .pooling import (
     AdaptiveMaxPooling2D, AdaptiveMaxPooling3D,
 )
 from .attention import AdditiveAttention, Attention, GroupQueryAttention, MultiHeadAttention
+from .image_augmentation import (
+    AutoContrast, CutMix, Equalization, MixUp, Pipeline, RandomBrightness, RandomColorDegeneration, RandomColorJitter,
+    RandomErasing, RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,
+    RandomSharpness, RandomShear, Solarization,
+)
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, Bidirectional, SimpleRNN, SimpleRNNCell, StackedRNNCells
 
 __all__ = [
@@ -84,6 +89,9 @@ __all__ = [
     "CategoryEncoding", "Discretization", "Permute", "UpSampling3D", "AdaptiveAveragePooling1D",
     "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D",
     "AdaptiveMaxPooling3D", "serialize", "deserialize",
+    "RandomBrightness", "RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization", "AutoContrast",
+    "Equalization", "RandomColorDegeneration", "RandomSaturation", "RandomHue", "RandomSharpness",
+    "RandomGaussianBlur", "RandomColorJitter", "RandomShear", "RandomErasing", "MixUp", "CutMix", "Pipeline",
 ]
 
 
