@@ -62,6 +62,22 @@ def test_char_lstm_full_run_reaches_target(cpu):
     assert val_loss <= 1.6, f"validation loss {val_loss:.3f} nats/char"
 
 
+def test_timeseries_lstm_beats_the_naive_forecast_on_real_sunspots(cpu):
+    """examples/timeseries_lstm.py, its full default run (20 epochs, about 4 s): the monthly
+    sunspot numbers 1749-2008 that statsmodels ships (installed with --no-deps as a data
+    package). Measured: test MAE 13.54 against the naive last-value forecast's 14.75
+    (+8.2%), the same on 1 and 2 threads."""
+    ts = _example("timeseries_lstm")
+    if ts.sunspots_path() is None:
+        if os.environ.get("CI"):
+            raise AssertionError("CI installs statsmodels==0.15.0 (--no-deps) for the sunspot series")
+        pytest.skip("the sunspot series is not installed: pip install --no-deps statsmodels")
+    series = ts.load_sunspots()
+    assert len(series) == 3120  # 260 years of months
+    lstm_mae, naive_mae, _ = ts.run(series, epochs=20)
+    assert lstm_mae < naive_mae, f"LSTM MAE {lstm_mae:.2f} vs naive {naive_mae:.2f}"
+
+
 def _lines(text: str) -> list[str]:
     """Spoken lines of at least 4 words: no speaker headings (``HAMLET.``), no stage
     directions (``[Exit.]``)."""
