@@ -87,10 +87,10 @@ class StopAtLoss(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.t0, self.steps = time.perf_counter(), 0
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
     def on_epoch_end(self, epoch, logs=None):
+        # Counted per epoch, not in on_train_batch_end: a batch hook makes fit read the
+        # metrics back after every step.
+        self.steps += self.params["steps"]
         if self.target is not None and logs.get("val_loss", float("inf")) <= self.target and self.reached is None:
             self.reached = (time.perf_counter() - self.t0, self.steps, logs["val_loss"])
             self.model.stop_training = True
