@@ -19,8 +19,10 @@ For the compiled Ember step it also reports, per step:
 * ``replay``: one call of the plan with real kernels on fixed buffers (wall time);
 * ``py``: the plan's own Python cost (its kernels swapped for stubs returning the
   recorded outputs), in CPU time of the thread;
-* ``host``: the host overhead of a whole ``fit`` step: an epoch with the stubbed plan
-  (the plan's Python, the batch gather, the running means, the loop), CPU time per step;
+* ``host``: the host overhead of a whole ``fit`` step: epochs with the stubbed plan
+  (the plan's Python, the batch gather, the running means, the loop), CPU time per step,
+  as fit(epochs=2) less fit(epochs=1); ``setup``: what is left, the per-fit setup
+  (the data checked for NaNs and copied into tensors), ms per fit;
 * ``calls e`` / ``calls c``: Python and C function calls per ``fit`` step, eager and
   compiled (``sys.setprofile`` over a 20-step epoch; includes the per-epoch setup).
 
@@ -97,9 +99,16 @@ def worker_ember(a) -> dict:
             # The host overhead of a whole fit step: one epoch with the plan's kernels
             # stubbed, in CPU time of this thread (less sensitive to a busy machine).
             with _stubbed(plan, xb._buf, yb._buf):
+                # fit(epochs=2) less fit(epochs=1): the loop's cost per step, without the
+                # per-fit setup (the data's finiteness check and copy into a tensor),
+                # which is reported apart, per fit.
                 t0 = time.thread_time()
                 model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)
-                out["host_us"] = 1e6 * (time.thread_time() - t0) / steps
+                t1 = time.thread_time()
+                model.fit(x, y, batch_size=a.batch, epochs=2, verbose=0)
+                t2 = time.thread_time()
+                out["host_us"] = 1e6 * ((t2 - t1) - (t1 - t0)) / steps
+                out["setup_ms"] = 1e3 * (2 * (t1 - t0) - (t2 - t1))
     return out
 
 
@@ -128,21 +137,48 @@ class _stubbed:
 
     def __enter__(self):
         g = self.plan.replay.__globals__
-        self.fns = {k: v for k, v in g.items() if re.fullmatch(r"f\d+", k)}
+        self.fns = {k: v for k, v in g.items() if re.fullmatch(r"f\d+|R", k)}
         outs: dict = {k: [] for k in self.fns}
         try:
             for k, f in self.fns.items():
-                g[k] = (lambda f, rec: lambda *args, **kw: (rec.append(f(*args, **kw)), rec[-1])[1])(f, outs[k])
+                if k == "R":
+                    g[k] = _RecordingPlan(f, outs[k])
+                else:
+                    g[k] = (lambda f, rec: lambda *args, **kw: (rec.append(f(*args, **kw)), rec[-1])[1])(f, outs[k])
             self.plan.replay(*self.bufs)
         finally:
             g.update(self.fns)
         for k in self.fns:
-            g[k] = (lambda nxt: lambda *args, **kw: nxt())(itertools.cycle(outs[k]).__next__)
+            if k == "R":  # the Rust plan: one call, its kernels run
+                g[k] = _StubPlan(outs[k])
+            else:
+                g[k] = (lambda nxt: lambda *args, **kw: nxt())(itertools.cycle(outs[k]).__next__)
         return self
 
     def __exit__(self, *exc):
         self.plan.replay.__globals__.update(self.fns)
         return False
+
+
+class _RecordingPlan:
+    """A Rust plan whose ``run`` also keeps what it returned."""
+
+    def __init__(self, plan, rec: list):
+        self.plan, self.rec = plan, rec
+
+    def run(self, *args):
+        self.rec.append(self.plan.run(*args))
+        return self.rec[-1]
+
+
+class _StubPlan:
+    """A Rust plan whose ``run`` returns the outputs one real run gave."""
+
+    def __init__(self, outs):
+        self.nxt = itertools.cycle(outs).__next__
+
+    def run(self, *args):
+        return self.nxt()
 
 
 def _replay_costs(plan, *bufs) -> tuple[float, float]:
@@ -287,7 +323,7 @@ def main() -> None:
         print(f"# MNIST MLP 784-512-256-10, Adam, fit 1 epoch of {a.samples} samples; samples/s, median of {a.repeat} "
               f"epochs (shared machine: indicative)")
         print(f"{'thr':>3} {'batch':>5} " + " ".join(f"{c:>14}" for c in cols)
-              + f" {'comp/best':>9} {'host us':>8} {'py us':>6} {'replay us':>9} {'calls e':>8} {'calls c':>8}")
+              + f" {'comp/best':>9} {'host us':>8} {'setup ms':>8} {'py us':>6} {'replay us':>9} {'calls e':>8} {'calls c':>8}")
         for threads in (int(t) for t in a.threads.split(",")):
             for batch in (int(b) for b in a.batches.split(",")):
                 r = _spawn(sys.executable, "ember", a, threads, batch)
@@ -299,7 +335,7 @@ def main() -> None:
                 comp = r.get("ember compiled")
                 ratio = f"{comp / max(others):9.2f}" if others and isinstance(comp, float) else f"{'-':>9}"
                 cells = [f"{r[c]:14.0f}" if isinstance(r.get(c), float) else f"{str(r.get(c, '-'))[:14]:>14}" for c in cols]
-                extra = (f" {r['host_us']:8.1f} {r['py_us']:6.1f} {r['replay_us']:9.1f}" if "host_us" in r else "")
+                extra = (f" {r['host_us']:8.1f} {r['setup_ms']:8.1f} {r['py_us']:6.1f} {r['replay_us']:9.1f}" if "host_us" in r else "")
                 if "ember eager calls" in r:
                     extra += f" {r['ember eager calls']:8.0f} {r['ember compiled calls']:8.0f}"
                 print(f"{threads:>3} {batch:>5} " + " ".join(cells) + f" {ratio}{extra}", flush=True)

@@ -42,6 +42,10 @@ def _both(build, x, y, backend_name, **kw):
     for a, b in zip(opt_e, opt_c):
         np.testing.assert_array_equal(a, b)
     assert eager.optimizer.iterations == comp.optimizer.iterations
+    if backend_name == "cpu":  # and every CPU plan replayed as one call of the Rust core
+        for plan in step.compiler.plans():
+            assert plan.rust is not None, plan.rust_why
+            assert len(plan.rust) == plan.n_calls
     return comp
 
 
@@ -373,3 +377,108 @@ def test_function_nested_and_returning_a_variable():
         out = outer(em.tensor([1.0]))
     assert out is v and v.numpy().tolist() == [11.0]
     assert outer._compiler.replays == 3 and outer.fallback_reason is None
+
+
+# -- the Rust replay of CPU plans (rust/src/py/plan.rs) ------------------------------------------
+def _affine_fn():
+    w = em.Variable(np.array([[2.0, -1.0], [0.5, 3.0]], np.float32))
+
+    @em.function
+    def f(x, y):
+        w.assign(w * 0.5 + 1.0)
+        return em.ops.matmul(x, w) + y, em.ops.sum(x)
+
+    return w, f
+
+
+def _affine_ref(steps, xs, ys):
+    w = np.array([[2.0, -1.0], [0.5, 3.0]], np.float32)
+    outs = []
+    for x, y in zip(xs, ys):
+        w = (w * np.float32(0.5) + np.float32(1.0)).astype(np.float32)
+        outs.append((x @ w + y, x.sum()))
+    return w, outs
+
+
+def test_rust_plan_outputs_kept_by_the_caller_stay_intact():
+    """Every call's results are its own buffers: the traced call's too (copied when the
+    plan is made), though the Rust plan refills the traced buffers on each replay."""
+    w, f = _affine_fn()
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((3, 2)).astype(np.float32) for _ in range(6)]
+    ys = [rng.standard_normal((3, 2)).astype(np.float32) for _ in range(6)]
+    kept = [f(em.tensor(x), em.tensor(y)) for x, y in zip(xs, ys)]
+    plan = f._compiler.plans()[0]
+    assert plan.rust is not None, plan.rust_why
+    assert "R.run(" in plan.source and f._compiler.replays >= 3
+    w_ref, ref = _affine_ref(6, xs, ys)
+    for (a, s), (ra, rs) in zip(kept, ref):  # read only now, after all the replays
+        np.testing.assert_allclose(a.numpy(), ra, rtol=1e-6)
+        np.testing.assert_allclose(s.numpy(), rs, rtol=1e-6)
+    np.testing.assert_array_equal(w.numpy(), w_ref)
+    t = em.tensor(xs[0])  # an input the replay borrowed is back in its tensor
+    f(t, em.tensor(ys[0]))
+    np.testing.assert_array_equal(t.numpy(), xs[0])
+
+
+def test_rust_plan_aliased_inputs_replay_in_python():
+    """Inputs that alias each other or a buffer of the plan (a weight) cannot be moved
+    into the plan's input buffers: that call runs the Python form, with the same values."""
+    w, f = _affine_fn()
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((2, 2)).astype(np.float32)
+    for _ in range(3):
+        f(em.tensor(x0), em.tensor(x0 + 1))
+    assert f._compiler.plans()[0].rust is not None
+    w_before = w.numpy().copy()
+    t = em.tensor(x0)
+    a, s = f(t, t)  # the same tensor twice
+    w_now = (w_before * np.float32(0.5) + np.float32(1.0)).astype(np.float32)
+    np.testing.assert_allclose(a.numpy(), x0 @ w_now + x0, rtol=1e-6)
+    a, s = f(w, em.tensor(x0))  # the weight itself as an input (read after its update, as eagerly)
+    w_next = (w_now * np.float32(0.5) + np.float32(1.0)).astype(np.float32)
+    np.testing.assert_allclose(a.numpy(), w_next @ w_next + x0, rtol=1e-6)
+    np.testing.assert_array_equal(w.numpy(), w_next)
+
+
+def test_rust_plan_error_in_a_replayed_kernel_raises_and_restores_inputs():
+    """A kernel failing inside the Rust replay raises the eager error (an out-of-range
+    label, here) and gives the caller's input buffers back."""
+    em.utils.set_random_seed(0)
+    model = em.Sequential([em.Input((4,)), em.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=em.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 1] * 4, np.int32)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    plan = model._compiled_train_step.compiler.plans()[0]
+    assert plan.rust is not None, plan.rust_why
+    xb, yb = em.tensor(x[:4]), em.tensor(np.array([0, 1, 7, 1], np.int32))
+    with pytest.raises(em.errors.EmberError, match="7"):
+        plan.replay(xb._buf, yb._buf)
+    np.testing.assert_array_equal(xb.numpy(), x[:4])
+    assert yb.numpy().tolist() == [0, 1, 7, 1]
+
+
+def test_rust_plan_is_refused_for_steps_beyond_single_kernels(monkeypatch):
+    """A backend call that is not exactly one CPU kernel (a buffer made from host data)
+    keeps the Python form of the plan, with the reason; EMBER_COMPILED_REPLAY=python
+    (compiled.REPLAY) keeps it for every plan."""
+    import ember.compiled as compiled
+
+    v = em.Variable(np.zeros((3,), np.float32))
+
+    @em.function
+    def g(x):
+        v.assign(v + x * em.tensor(np.array([1.0, 2.0, 3.0], np.float32)))
+
+    for _ in range(3):
+        g(em.tensor(np.ones((3,), np.float32)))
+    plan = g._compiler.plans()[0]
+    assert plan.rust is None and "from_numpy" in plan.rust_why
+    assert v.numpy().tolist() == [3.0, 6.0, 9.0]
+
+    monkeypatch.setattr(compiled, "REPLAY", "python")
+    w, f = _affine_fn()
+    for _ in range(3):
+        f(em.tensor(np.ones((2, 2), np.float32)), em.tensor(np.ones((2, 2), np.float32)))
+    assert f._compiler.plans()[0].rust is None and "R.run(" not in f._compiler.plans()[0].source

@@ -48,13 +48,16 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 import re
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 
+from . import _core
 from . import metrics as metrics_module
 from . import random as _random
 from . import tree
@@ -69,6 +72,9 @@ __all__ = ["function", "Function", "CompileWarning"]
 MAX_SIGNATURES = 8
 #: traces tried for one signature before giving up (the first may build state)
 MAX_TRACES = 3
+#: replay CPU plans in one call of the Rust core ("rust", the default) or as the
+#: generated Python ("python": every kernel called from Python, for comparison)
+REPLAY = os.environ.get("EMBER_COMPILED_REPLAY", "rust")
 #: the backend methods that read a buffer back to the host (untraceable in a step)
 _READBACKS = frozenset({"to_numpy", "all_finite"})
 
@@ -257,6 +263,12 @@ class _Trace:
         self.draws: list = []  # (generator or None for the global one, blocks)
         self.out = None
         self.struct = None
+        # The same step as recorded by the Rust core (CPU kernels only): a `_core.Plan`,
+        # or why there is none; and the per-step expressions its cells hold, in order.
+        self.rust = None
+        self.rust_why: str | None = None
+        self.cells: dict[str, int] = {}
+        self.slot_bufs: list = []
 
     def enc(self, v):
         if isinstance(v, _Sym):
@@ -287,11 +299,44 @@ class _Trace:
                 self.n_slots += 1
                 self.refs[id(v)] = r
                 self.keep.append(v)
+                self.slot_bufs.append(v)
                 return r
             return ("a", r)  # a buffer the call returned as is (an alias of a known one)
         if type(v) in (tuple, list):
             return (type(v).__name__, tuple(self.enc_out(x) for x in v))
         return ("l", v)
+
+
+_SIGNATURES: dict = {}
+
+
+def _name_cells(tr: _Trace, name: str, real: Callable, args: tuple, kwargs: dict) -> None:
+    """Tells the Rust recorder which arguments of the next kernel call are per-step
+    values (by parameter name, each with its cell and this step's value)."""
+    if not any(isinstance(a, _Sym) or type(a) in (tuple, list) for a in (*args, *kwargs.values())):
+        return
+    fn = getattr(real, "__func__", real)
+    sig = _SIGNATURES.get(fn)
+    if sig is None:
+        try:
+            sig = _SIGNATURES[fn] = inspect.signature(real)
+        except (TypeError, ValueError):
+            tr.rust_why = f"backend.{name} has no signature to name its per-step arguments by"
+            return
+    try:
+        bound = sig.bind(*args, **kwargs).arguments
+    except TypeError:
+        tr.rust_why = f"backend.{name}: its arguments do not bind to its signature"
+        return
+    named = {}
+    for k, v in bound.items():
+        if isinstance(v, _Sym):
+            named[k] = (tr.cells.setdefault(v._e, len(tr.cells)), v._v)
+        elif type(v) in (tuple, list) and any(isinstance(x, _Sym) for x in v):
+            tr.rust_why = f"backend.{name}: argument {k!r} holds a per-step value inside a {type(v).__name__}"
+            return
+    if named:
+        _core._plan_scalars(named)
 
 
 def _wrap_method(tr: _Trace, be, name: str, real: Callable) -> Callable:
@@ -305,11 +350,16 @@ def _wrap_method(tr: _Trace, be, name: str, real: Callable) -> Callable:
                 tr.untraceable = (f"the step reads a tensor back to the host (backend.{name}), e.g. Python control "
                                   "flow on tensor values, a float() of a loss or a host-side metric")
             return real(*args, **kwargs)
+        n0 = _core._plan_len()
+        if tr.rust_why is None:
+            _name_cells(tr, name, real, args, kwargs)
         tr.depth += 1
         try:
             out = real(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
         finally:
             tr.depth -= 1
+        if tr.rust_why is None and _core._plan_len() != n0 + 1:
+            tr.rust_why = f"backend.{name} is not one call of a CPU kernel"
         if tr.untraceable is None:
             try:
                 tr.calls.append((be, name, tuple(tr.enc(a) for a in args),
@@ -397,12 +447,17 @@ class _Tracing:
         Optimizer.apply = apply
         _random.SeedGenerator.next = next_
         _active[0] = tr
+        _core._plan_record(True)
         return tr
 
     def __exit__(self, *exc):
         from .optimizers.base import Optimizer
 
         _active[0] = None
+        plan, why = _core._plan_record(False)
+        tr = self.tr
+        if tr.rust_why is None:
+            tr.rust, tr.rust_why = plan, why
         Optimizer.apply = self.apply
         _random.SeedGenerator.next = self.next
         for be, name, prev in reversed(self.patched):
@@ -568,6 +623,10 @@ class _Plan:
                 g[fns[key]] = getattr(be, name)
             call = ", ".join([arg(a) for a in args] + [f"{k}={arg(v)}" for k, v in kwargs])
             lines.append(f"{target(out)} = {fns[key]}({call})")
+        #: the Rust form of the kernel calls (one call per step), or why there is none
+        self.rust, self.rust_why = None, tr.rust_why
+        if tr.rust is not None and REPLAY == "rust":
+            self._bind_rust(tr, g, lines, n_preamble)
         # A constant learning rate that no kernel argument refers to symbolically was
         # baked into literals (a custom rule's numpy arithmetic, say): the plan holds only
         # while it is unchanged (a callback setting optimizer.learning_rate retraces).
@@ -612,6 +671,31 @@ class _Plan:
         code = compile(self.source, "<ember.compiled plan>", "exec")
         exec(code, g)  # noqa: S102 - our own generated source
         self.replay: Callable = g["_replay"]
+
+
+    def _bind_rust(self, tr: _Trace, g: dict, lines: list, n_preamble: int) -> None:
+        """Replaces the kernel lines by one call of the Rust plan, which hands out the
+        returned buffers under their slot names; the Python lines stay as the fallback
+        for inputs that alias each other or the step's own buffers."""
+        # tr.keep starts with the unique inputs, in order.
+        uniq = [b for b in tr.keep if tr.refs.get(id(b), ("",))[0] == "p"]
+        params = [tr.refs[id(b)][1] for b in uniq]
+        outs = []
+        for e in tr.out[1]:
+            if e[0] == "s" and e[1] not in outs:
+                outs.append(e[1])
+        plan = tr.rust
+        plan.bind(uniq, [c for c in tr.consts if isinstance(c, _core.CpuBuffer)], [tr.slot_bufs[k] for k in outs])
+        g["R"] = plan
+        exprs = sorted(tr.cells, key=tr.cells.get)
+        cells = "".join(f"{e}, " for e in exprs)
+        ins = "".join(f"p{i}, " for i in params)
+        targets = "".join(f"s{k}, " for k in outs)
+        body = lines[n_preamble:]
+        head = [f"_o = R.run(({ins}), ({cells}))", "if _o is not None:", f"    ({targets}) = _o", "else:"]
+        lines[n_preamble:] = head + [f"    {ln}" for ln in body] + (["    pass"] if not body else [])
+        self.rust = plan
+        self.rust_outputs = [tr.slot_bufs[k] for k in outs]
 
 
 def _lit_src(v) -> str | None:
@@ -688,6 +772,19 @@ def _same_spec(a, b) -> bool:
     return _same_value(a[1], b[1])
 
 
+def _detach(obj, ids: set):
+    """``obj`` with each tensor whose buffer is in ``ids`` replaced by a copy."""
+    if isinstance(obj, Tensor) and not isinstance(obj, Variable) and id(obj._buf) in ids:
+        t = Tensor._wrap(obj._backend.copy(obj._buf), obj.shape, obj.dtype, obj._backend)
+        t._keras_logits, t._keras_mask = obj._keras_logits, obj._keras_mask
+        return t
+    if type(obj) in (tuple, list):
+        return type(obj)(_detach(x, ids) for x in obj)
+    if type(obj) is dict:
+        return {k: _detach(v, ids) for k, v in obj.items()}
+    return obj
+
+
 # -- the cache of plans ------------------------------------------------------------------------------
 class _Entry:
     __slots__ = ("plan", "last", "traces", "failed")
@@ -722,9 +819,9 @@ class _Compiler:
             warnings.warn(f"{self.name}: the step runs eagerly, it cannot be compiled: {reason}", CompileWarning,
                           stacklevel=4)
 
-    def run(self, key, tensors: list, backends: list, invoke: Callable):
+    def run(self, key, tensors: list, backends: dict, invoke: Callable):
         """The step's outputs: replayed from the plan of ``key``, or computed by
-        ``invoke()`` (eagerly, tracing while no plan exists)."""
+        ``invoke()`` (eagerly, tracing while no plan exists, on the ``backends`` by name)."""
         if _active[0] is not None:  # called inside another step's trace: it becomes part of that plan
             return invoke()
         ent = self.entries.get(key)
@@ -748,7 +845,7 @@ class _Compiler:
         if ent.failed is not None:
             return invoke()
         params = [t._buf for t in tensors]
-        tr, out = _trace(invoke, params, backends)
+        tr, out = _trace(invoke, params, list(backends.values()))
         ent.traces += 1
         self.traces += 1
         if tr.untraceable is None:
@@ -771,6 +868,10 @@ class _Compiler:
             ent.plan = _Plan(tr, tr.struct)
             ent.last = None
             self.n_plans += 1
+            if ent.plan.rust is not None:
+                # The Rust plan refills (and hands out) the buffers this trace returned:
+                # the caller gets copies, which no replay touches.
+                out = _detach(out, {id(b) for b in ent.plan.rust_outputs})
         elif ent.traces >= MAX_TRACES:
             self._fail(ent, diff or "no two traces agreed")
         else:
@@ -810,7 +911,7 @@ class Function:
             hash(key)
         except TypeError:
             return self.fn(*args, **kwargs)
-        return self._compiler.run(key, leaves, list(_backends.values()), lambda: self.fn(*args, **kwargs))
+        return self._compiler.run(key, leaves, _backends, lambda: self.fn(*args, **kwargs))
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -878,6 +979,8 @@ def _sig(t) -> Any:
 
 def _first_dim(x) -> int:
     """The batch size, as ``models.model._batch_size``."""
+    if type(x) is Tensor:
+        return x.shape[0] if x.shape else 1
     first = tree.flatten(x)[0]
     return int(first.shape[0]) if getattr(first, "shape", None) else 1
 
@@ -946,7 +1049,7 @@ class TrainStep:
             with no_grad():  # the outputs are not needed past the metrics' values
                 return loss, None, [m._fn(y, y_pred, **m._kwargs) for m, _ in mfns]
 
-        loss, y_pred, values = self.compiler.run(key, tensors, list(_backends.values()), invoke)
+        loss, y_pred, values = self.compiler.run(key, tensors, _backends, invoke)
         if self.compiler.n_plans != n_plans:
             self._token = self._state_token(model)
         if values is None:

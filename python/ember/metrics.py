@@ -160,6 +160,13 @@ class Mean(Metric):
         if isinstance(values, Tensor) and values.device != "cpu":
             self._update_on_device(values, sample_weight)
             return
+        if type(values) is Tensor and values.size == 1 and (sample_weight is None or type(sample_weight) in (int, float)):
+            # A batch's loss weighted by its size, every step of fit: the sums below, for one value.
+            v1 = float(values._backend.to_numpy(values._buf, (1,), values.dtype)[0])
+            w1 = 1.0 if sample_weight is None else float(sample_weight)
+            self.total += v1 if sample_weight is None else v1 * w1
+            self.count += w1
+            return
         try:
             v = np.asarray(values.numpy() if isinstance(values, Tensor) else values, dtype=np.float64)
             if sample_weight is not None:

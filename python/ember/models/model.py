@@ -233,9 +233,16 @@ def _resident(a: np.ndarray, dtype: str, device: str):
 
 
 def _rows(data, idx: np.ndarray) -> Tensor:
+    """The batch at ``idx`` (in-range row numbers: an epoch's permutation or a range)."""
     if isinstance(data, tuple):
         a, dtype, device = data
         return Tensor(a[idx], dtype=dtype, device=device)
+    if data.device == "cpu" and data.size and idx.ndim == 1:
+        # The row-gather kernel directly: the data needs no gradient and the indices no
+        # range check, and ops.take's checks cost more than the copy at batch 32.
+        be, n = data._backend, data.shape[0]
+        buf = be.take_rows(data._buf, data.size // n, idx.tolist())
+        return Tensor._wrap(buf, (len(idx),) + data.shape[1:], data.dtype, be)
     return take(data, idx, axis=0)
 
 

@@ -94,7 +94,8 @@ impl CpuBuffer {
     #[staticmethod]
     fn full(py: Python<'_>, n: usize, value: f64, dtype: &str) -> PyResult<Self> {
         let dt = parse_dtype(dtype)?;
-        Ok(py.detach(|| -> Result<Self> {
+        // Work 0: inline on the calling thread, as before plans recorded it.
+        super::run(py, 0, move || -> Result<Self> {
             Ok(match dt {
                 DType::F32 => {
                     let mut v = alloc_f32(n)?;
@@ -107,7 +108,7 @@ impl CpuBuffer {
                     Self::i32(v)
                 }
             })
-        })?)
+        })
     }
 
     #[getter]
@@ -122,7 +123,7 @@ impl CpuBuffer {
     /// A deep copy (new memory).
     fn copy(&self, py: Python<'_>) -> PyResult<Self> {
         let s = self.shared();
-        Ok(py.detach(|| -> Result<Self> {
+        super::run(py, 0, move || -> Result<Self> {
             Ok(match &*read(&s) {
                 Storage::F32(v) => {
                     let mut o = alloc_f32(v.len())?;
@@ -135,17 +136,17 @@ impl CpuBuffer {
                     Self::i32(o)
                 }
             })
-        })?)
+        })
     }
 
     /// Overwrites this buffer's contents with `src`'s (same dtype and length): the
     /// in-place `Variable.assign`.
     fn assign(&self, py: Python<'_>, src: &CpuBuffer) -> PyResult<()> {
-        if Arc::ptr_eq(&self.inner, &src.inner) {
-            return Ok(());
-        }
         let (dst, src) = (self.shared(), src.shared());
-        py.detach(|| {
+        super::run(py, 0, move || {
+            if Arc::ptr_eq(&dst, &src) {
+                return Ok(());
+            }
             let s = read(&src);
             let mut d = write(&dst);
             match (&mut *d, &*s) {
@@ -165,8 +166,7 @@ impl CpuBuffer {
                 }
             }
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 
     /// Raw bytes, read-only, without copying (numpy: `np.frombuffer(buf, np.float32)`).

@@ -7,6 +7,7 @@
 mod buffer;
 mod conv;
 mod errors;
+mod plan;
 mod rnn;
 
 use pyo3::prelude::*;
@@ -33,9 +34,15 @@ use buffer::{as_f32, as_i32, read, write, Shared};
 /// Releases the GIL and runs `f`; work of at least `MIN_PARALLEL` element-operations goes
 /// to Ember's pool (FTZ/DAZ workers), smaller work runs inline because handing a job to
 /// another thread costs microseconds.
-fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
-    let r = py.detach(|| if work < MIN_PARALLEL { f() } else { parallel::run(f).and_then(|r| r) });
-    r.map_err(PyErr::from)
+///
+/// While a step is traced (`plan.rs`), the closure is also kept, with the buffers it
+/// returned, to be replayed by the step's plan: it must be callable again (`Fn`) and own
+/// what it captures.
+fn run<T: plan::Outputs + Send + 'static>(py: Python<'_>, work: usize, f: impl Fn() -> Result<T> + Send + Sync + 'static) -> PyResult<T> {
+    let r = py.detach(|| if work < MIN_PARALLEL { f() } else { parallel::run(&f).and_then(|r| r) });
+    let r = r.map_err(PyErr::from)?;
+    plan::record(work, f, &r);
+    Ok(r)
 }
 
 fn f32buf(v: Vec<f32>) -> CpuBuffer {
@@ -390,7 +397,7 @@ fn matmul(py: Python<'_>, a: &CpuBuffer, a_shape: Vec<usize>, b: &CpuBuffer, b_s
         check_len(op, "right operand", bv.len(), &b_shape)?;
         let mut c = crate::memory::alloc_f32(batch * m * n)?;
         gemm_kernel(av, bv, &mut c, &spec);
-        Ok((f32buf(c), out_shape))
+        Ok((f32buf(c), out_shape.clone()))
     })
 }
 
@@ -587,7 +594,11 @@ fn dense_backward(
 #[pyfunction]
 fn random(py: Python<'_>, kind: &str, n: usize, seed: u64, offset: u64, a: f32, b: f32) -> PyResult<CpuBuffer> {
     let kind = kind.to_string();
+    // The seed and the counter change every step of a compiled plan.
+    let (seed, offset) = (plan::param("seed", seed), plan::param("offset", offset));
+    let (a, b) = (plan::param("a", a), plan::param("b", b));
     run(py, n * 8, move || {
+        let (seed, offset, a, b) = (seed.get()?, offset.get()?, a.get()?, b.get()?);
         Ok(f32buf(match kind.as_str() {
             "uniform" => rng::uniform(n, seed, offset, a, b)?,
             "normal" => rng::normal(n, seed, offset, a, b)?,
@@ -629,7 +640,7 @@ fn optimizer_update<const K: usize>(
     grad: &CpuBuffer,
     slots: [(Option<&CpuBuffer>, &'static str); K],
     cost: usize,
-    update: impl FnOnce(&mut [f32], &[f32], [Option<&mut [f32]>; K]) -> Result<()> + Send,
+    update: impl Fn(&mut [f32], &[f32], [Option<&mut [f32]>; K]) -> Result<()> + Send + Sync + 'static,
 ) -> PyResult<()> {
     let (p, g) = (param.shared(), grad.shared());
     let shared: Vec<(Option<Shared>, &'static str)> = slots.iter().map(|(b, name)| (b.map(|b| b.shared()), *name)).collect();
@@ -679,8 +690,11 @@ fn sgd_update(
     nesterov: bool,
     decay: f32,
 ) -> PyResult<()> {
-    optimizer_update(py, "sgd_update", param, grad, [(velocity, "velocity")], 4, |p, g, [v]| {
-        optim::sgd(p, g, v, lr, momentum, nesterov, decay)
+    let lr = plan::param("lr", lr);
+    let momentum = plan::param("momentum", momentum);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, "sgd_update", param, grad, [(velocity, "velocity")], 4, move |p, g, [v]| {
+        optim::sgd(p, g, v, lr.get()?, momentum.get()?, nesterov, decay.get()?)
     })
 }
 
@@ -703,8 +717,14 @@ fn adam_update(
 ) -> PyResult<()> {
     let op = "adam_update";
     let slots = [(Some(m), "first moment"), (Some(v), "second moment"), (vhat, "vhat")];
-    optimizer_update(py, op, param, grad, slots, 10, |p, g, [m, v, vhat]| {
-        optim::adam(p, g, required(op, m)?, required(op, v)?, vhat, lr, beta_1, beta_2, epsilon, step, decay)
+    let lr = plan::param("lr", lr);
+    let beta_1 = plan::param("beta_1", beta_1);
+    let beta_2 = plan::param("beta_2", beta_2);
+    let epsilon = plan::param("epsilon", epsilon);
+    let step = plan::param("step", step);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, slots, 10, move |p, g, [m, v, vhat]| {
+        optim::adam(p, g, required(op, m)?, required(op, v)?, vhat, lr.get()?, beta_1.get()?, beta_2.get()?, epsilon.get()?, step.get()?, decay.get()?)
     })
 }
 
@@ -726,8 +746,13 @@ fn rmsprop_update(
 ) -> PyResult<()> {
     let op = "rmsprop_update";
     let slots = [(Some(velocity), "velocity"), (average_gradient, "average gradient"), (momentum_slot, "momentum")];
-    optimizer_update(py, op, param, grad, slots, 10, |p, g, [v, a, m]| {
-        optim::rmsprop(p, g, required(op, v)?, a, m, lr, rho, momentum, epsilon, decay)
+    let lr = plan::param("lr", lr);
+    let rho = plan::param("rho", rho);
+    let momentum = plan::param("momentum", momentum);
+    let epsilon = plan::param("epsilon", epsilon);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, slots, 10, move |p, g, [v, a, m]| {
+        optim::rmsprop(p, g, required(op, v)?, a, m, lr.get()?, rho.get()?, momentum.get()?, epsilon.get()?, decay.get()?)
     })
 }
 
@@ -735,8 +760,11 @@ fn rmsprop_update(
 #[pyo3(signature = (param, grad, accumulator, lr, epsilon, decay=0.0))]
 fn adagrad_update(py: Python<'_>, param: &CpuBuffer, grad: &CpuBuffer, accumulator: &CpuBuffer, lr: f32, epsilon: f32, decay: f32) -> PyResult<()> {
     let op = "adagrad_update";
-    optimizer_update(py, op, param, grad, [(Some(accumulator), "accumulator")], 6, |p, g, [a]| {
-        optim::adagrad(p, g, required(op, a)?, lr, epsilon, decay)
+    let lr = plan::param("lr", lr);
+    let epsilon = plan::param("epsilon", epsilon);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, [(Some(accumulator), "accumulator")], 6, move |p, g, [a]| {
+        optim::adagrad(p, g, required(op, a)?, lr.get()?, epsilon.get()?, decay.get()?)
     })
 }
 
@@ -756,8 +784,12 @@ fn adadelta_update(
 ) -> PyResult<()> {
     let op = "adadelta_update";
     let slots = [(Some(accumulated_grad), "accumulated gradient"), (Some(accumulated_delta), "accumulated delta")];
-    optimizer_update(py, op, param, grad, slots, 10, |p, g, [eg, ed]| {
-        optim::adadelta(p, g, required(op, eg)?, required(op, ed)?, lr, rho, epsilon, decay)
+    let lr = plan::param("lr", lr);
+    let rho = plan::param("rho", rho);
+    let epsilon = plan::param("epsilon", epsilon);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, slots, 10, move |p, g, [eg, ed]| {
+        optim::adadelta(p, g, required(op, eg)?, required(op, ed)?, lr.get()?, rho.get()?, epsilon.get()?, decay.get()?)
     })
 }
 
@@ -778,8 +810,14 @@ fn adamax_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "adamax_update";
-    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(u), "norm")], 8, |p, g, [m, u]| {
-        optim::adamax(p, g, required(op, m)?, required(op, u)?, lr, beta_1, beta_2, epsilon, step, decay)
+    let lr = plan::param("lr", lr);
+    let beta_1 = plan::param("beta_1", beta_1);
+    let beta_2 = plan::param("beta_2", beta_2);
+    let epsilon = plan::param("epsilon", epsilon);
+    let step = plan::param("step", step);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(u), "norm")], 8, move |p, g, [m, u]| {
+        optim::adamax(p, g, required(op, m)?, required(op, u)?, lr.get()?, beta_1.get()?, beta_2.get()?, epsilon.get()?, step.get()?, decay.get()?)
     })
 }
 
@@ -801,8 +839,15 @@ fn nadam_update(
     decay: f32,
 ) -> PyResult<()> {
     let op = "nadam_update";
-    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(v), "second moment")], 10, |p, g, [m, v]| {
-        optim::nadam(p, g, required(op, m)?, required(op, v)?, lr, beta_1, beta_2, epsilon, step, u_product, decay)
+    let lr = plan::param("lr", lr);
+    let beta_1 = plan::param("beta_1", beta_1);
+    let beta_2 = plan::param("beta_2", beta_2);
+    let epsilon = plan::param("epsilon", epsilon);
+    let step = plan::param("step", step);
+    let u_product = plan::param("u_product", u_product);
+    let decay = plan::param("decay", decay);
+    optimizer_update(py, op, param, grad, [(Some(m), "first moment"), (Some(v), "second moment")], 10, move |p, g, [m, v]| {
+        optim::nadam(p, g, required(op, m)?, required(op, v)?, lr.get()?, beta_1.get()?, beta_2.get()?, epsilon.get()?, step.get()?, u_product.get()?, decay.get()?)
     })
 }
 
@@ -960,6 +1005,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shader_source, m)?)?;
     m.add_function(wrap_pyfunction!(shader_names, m)?)?;
     m.add_function(wrap_pyfunction!(pooled_bytes, m)?)?;
+    m.add_class::<plan::Plan>()?;
+    m.add_function(wrap_pyfunction!(plan::_plan_record, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::_plan_len, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::_plan_scalars, m)?)?;
     rnn::register(m)?;
     Ok(())
 }
