@@ -395,12 +395,6 @@ fn blocks<const K: usize>(row: &[f32], u: usize) -> [&[f32]; K] {
     std::array::from_fn(|j| &row[j * u..(j + 1) * u])
 }
 
-#[inline(always)]
-fn blocks_mut<const K: usize>(row: &mut [f32], u: usize) -> [&mut [f32]; K] {
-    let mut it = row.chunks_mut(u.max(1));
-    std::array::from_fn(|_| it.next().unwrap_or_default())
-}
-
 fn check_states(op: &str, s: &RnnSpec, what: &str, c: Option<usize>, want: usize, shape: &str) -> Result<()> {
     match (s.cell == Cell::Lstm, c) {
         (true, None) => Err(Error::value(op, format!("the LSTM needs {what}"))),
@@ -480,7 +474,7 @@ pub fn forward(
             gemm(lhs, &rzr, &mut zbuf[..2 * bu], b, u, 2 * u, false, false);
             let zr: &[f32] = &zbuf[..2 * bu];
             // Phase 1: z and r, and the reset state r * h_in for the second product.
-            for_rows(level, work, [rows_of(g_step, gu, b), rows_of(&mut rhin, u, b)], |bi, [g, ri]| {
+            for_rows(level, work, [rows_of(g_step, gu, b), rows_of(&mut rhin, u, b)], #[inline(always)] |bi, [g, ri]| {
                 let x = xrow(bi);
                 let z = &zr[bi * 2 * u..(bi + 1) * 2 * u];
                 for j in 0..2 * u {
@@ -495,7 +489,7 @@ pub fn forward(
             });
             gemm(&rhin, &rh, &mut zh, b, u, u, false, false);
             let zhr: &[f32] = &zh;
-            for_rows(level, work, [rows_of(g_step, gu, b), rows_of(h_next, u, b)], |bi, [g, hn]| {
+            for_rows(level, work, [rows_of(g_step, gu, b), rows_of(h_next, u, b)], #[inline(always)] |bi, [g, hn]| {
                 let x = xrow(bi);
                 let hp = &h_prev[bi * u..(bi + 1) * u];
                 for j in 0..u {
@@ -523,7 +517,7 @@ pub fn forward(
             None => (&[], <&mut [f32]>::default()),
         };
         let cw = if s.cell == Cell::Lstm { u } else { 0 };
-        for_rows(level, work, [rows_of(g_step, gu, b), rows_of(h_next, u, b), rows_of(c_next, cw, b)], |bi, [g, hn, cn]| {
+        for_rows(level, work, [rows_of(g_step, gu, b), rows_of(h_next, u, b), rows_of(c_next, cw, b)], #[inline(always)] |bi, [g, hn, cn]| {
             let z = &zb[bi * ku..(bi + 1) * ku];
             let x = xrow(bi);
             let hp = &h_prev[bi * u..(bi + 1) * u];
@@ -609,6 +603,61 @@ pub fn forward(
     Ok(RnnForward { outputs, h, c, gates, hs, cs })
 }
 
+/// One batch row of the LSTM's backward step: from the saved gates (i, f, c~, o, act(c_t))
+/// and the state gradients `dh`, `dc` (updated to the previous step's: dc * f, and dh = 0
+/// before the recurrent product adds to it), the gate pre-activation gradients `dr`.
+#[inline(always)]
+fn lstm_backward_row(g: &[f32], cp: &[f32], dr: &mut [f32], dh: &mut [f32], dc: &mut [f32], u: usize, da: impl Fn(f32) -> f32, dra: impl Fn(f32) -> f32) {
+    let (gi, rest) = g.split_at(u);
+    let (gf, rest) = rest.split_at(u);
+    let (gc, rest) = rest.split_at(u);
+    let (go, ga) = rest.split_at(u);
+    let (di, rest) = dr.split_at_mut(u);
+    let (df, rest) = rest.split_at_mut(u);
+    let (dg, dout) = rest.split_at_mut(u);
+    let (ga, dout, cp, dh, dc) = (&ga[..u], &mut dout[..u], &cp[..u], &mut dh[..u], &mut dc[..u]);
+    for j in 0..u {
+        let (i, f, cc, o, ac) = (gi[j], gf[j], gc[j], go[j], ga[j]);
+        let dht = dh[j];
+        let dct = dc[j] + dht * o * da(ac);
+        di[j] = dct * cc * dra(i);
+        df[j] = dct * cp[j] * dra(f);
+        dg[j] = dct * i * da(cc);
+        dout[j] = dht * ac * dra(o);
+        dc[j] = dct * f;
+        dh[j] = 0.0;
+    }
+}
+
+/// One batch row of the GRU's (reset_after) backward step: gates (z, r, hh, h R_h + b_h).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gru_backward_row(g: &[f32], hp: &[f32], dr: &mut [f32], gx: &mut [f32], dh: &mut [f32], u: usize, da: impl Fn(f32) -> f32, dra: impl Fn(f32) -> f32) {
+    let (gz, rest) = g.split_at(u);
+    let (gr, rest) = rest.split_at(u);
+    let (ghh, grh) = rest.split_at(u);
+    let (dz_, rest) = dr.split_at_mut(u);
+    let (dr_, dh_) = rest.split_at_mut(u);
+    let (xz, rest) = gx.split_at_mut(u);
+    let (xr, xh) = rest.split_at_mut(u);
+    let (grh, dh_, xh, hp, dh) = (&grh[..u], &mut dh_[..u], &mut xh[..u], &hp[..u], &mut dh[..u]);
+    for j in 0..u {
+        let (z, r, hh, rh) = (gz[j], gr[j], ghh[j], grh[j]);
+        let dht = dh[j];
+        let dhh = dht * (1.0 - z) * da(hh);
+        let dz = dht * (hp[j] - hh) * dra(z);
+        let drr = dhh * rh * dra(r);
+        dz_[j] = dz;
+        dr_[j] = drr;
+        // The input's h block gets dhh; the recurrent product's dhh * r.
+        dh_[j] = dhh * r;
+        xz[j] = dz;
+        xr[j] = drr;
+        xh[j] = dhh;
+        dh[j] = dht * z;
+    }
+}
+
 /// (R[:, :2u], R[:, 2u:]) of a (u, 3u) matrix, each contiguous.
 fn split_columns(rk: &[f32], u: usize) -> Result<(Vec<f32>, Vec<f32>)> {
     let mut zr = alloc_f32(2 * u * u)?;
@@ -684,6 +733,9 @@ pub fn backward(
     let work = b * gu * 4;
     let level = level();
     let rd = |bi: usize, j: usize| rdm.map_or(1.0, |m| m[bi * u + j]);
+    // Keras's default activations get loops with their derivatives inlined (a match on
+    // the activation inside the loop keeps it from vectorising).
+    let tanh_sigmoid = act == Activation::Tanh && ract == Activation::Sigmoid;
 
     for step in (0..t).rev() {
         let tt = s.t(step);
@@ -714,7 +766,7 @@ pub fn backward(
             if ku > 0 { gxw.chunks_mut(ku).skip(tt).step_by(t).collect() } else { (0..b).map(|_| <&mut [f32]>::default()).collect() };
         if split {
             let dh_step = &mut drec_h[step * bu..(step + 1) * bu];
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(dh_step, u, b)], |bi, [dr, gx, dhr, dhh_row]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(dh_step, u, b)], #[inline(always)] |bi, [dr, gx, dhr, dhh_row]| {
                 if !keep(bi) {
                     pass(bi, dhr, &mut [&mut **dr, &mut **gx, &mut **dhh_row]);
                     return;
@@ -740,7 +792,7 @@ pub fn backward(
             gemm(dh_step, &rh, &mut dhin, b, u, u, false, true);
             let drhin: &[f32] = &dhin;
             let gxr: Vec<&mut [f32]> = if ku > 0 { gxw.chunks_mut(ku).skip(tt).step_by(t).collect() } else { Vec::new() };
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b)], |bi, [dr, gx, dhr]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b)], #[inline(always)] |bi, [dr, gx, dhr]| {
                 if !keep(bi) {
                     return;
                 }
@@ -759,7 +811,7 @@ pub fn backward(
             gemm(dr_step, &rzr, &mut dhin, b, 2 * u, u, false, true);
         } else {
             let dcw = if lstm { u } else { 0 };
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(&mut dc, dcw, b)], |bi, [dr, gx, dhr, dcr]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(&mut dc, dcw, b)], #[inline(always)] |bi, [dr, gx, dhr, dcr]| {
                 if !keep(bi) {
                     pass(bi, dhr, &mut [&mut **dr, &mut **gx]);
                     return;
@@ -778,43 +830,19 @@ pub fn backward(
                     }
                     Cell::Lstm => {
                         let cp = &c_prev[bi * u..(bi + 1) * u];
-                        let [gi, gf, gc, go, ga] = blocks::<5>(g, u);
-                        let [di, df, dg, dout] = blocks_mut::<4>(dr, u);
-                        let it = di.iter_mut().zip(df.iter_mut()).zip(dg.iter_mut()).zip(dout.iter_mut());
-                        let vals = gi.iter().zip(gf).zip(gc).zip(go).zip(ga).zip(cp);
-                        let st = dhr.iter_mut().zip(dcr.iter_mut());
-                        for (((((di, df), dg), dout), (((((&i, &f), &cc), &o), &ac), &cp)), (dh, dc)) in it.zip(vals).zip(st) {
-                            let dht = *dh;
-                            let dct = *dc + dht * o * act.d(ac);
-                            *di = dct * cc * ract.d(i);
-                            *df = dct * cp * ract.d(f);
-                            *dg = dct * i * act.d(cc);
-                            *dout = dht * ac * ract.d(o);
-                            *dc = dct * f;
-                            *dh = 0.0;
+                        if tanh_sigmoid {
+                            lstm_backward_row(g, cp, dr, dhr, dcr, u, |y| 1.0 - y * y, |y| y * (1.0 - y));
+                        } else {
+                            lstm_backward_row(g, cp, dr, dhr, dcr, u, |y| act.d(y), |y| ract.d(y));
                         }
                         gx.copy_from_slice(dr);
                     }
                     Cell::Gru { .. } => {
                         let hp = &h_prev[bi * u..(bi + 1) * u];
-                        let [gz, gr, ghh, grh] = blocks::<4>(g, u);
-                        let [dz_, dr_, dh_] = blocks_mut::<3>(dr, u);
-                        let [xz, xr, xh] = blocks_mut::<3>(gx, u);
-                        let outs = dz_.iter_mut().zip(dr_.iter_mut()).zip(dh_.iter_mut()).zip(xz.iter_mut().zip(xr.iter_mut()).zip(xh.iter_mut()));
-                        let vals = gz.iter().zip(gr).zip(ghh).zip(grh).zip(hp).zip(dhr.iter_mut());
-                        for ((((odz, odr), odh), ((oxz, oxr), oxh)), (((((&z, &r), &hh), &rh), &hp), dh)) in outs.zip(vals) {
-                            let dht = *dh;
-                            let dhh = dht * (1.0 - z) * act.d(hh);
-                            let dz = dht * (hp - hh) * ract.d(z);
-                            let drr = dhh * rh * ract.d(r);
-                            *odz = dz;
-                            *odr = drr;
-                            // The input's h block gets dhh; the recurrent product's dhh * r.
-                            *odh = dhh * r;
-                            *oxz = dz;
-                            *oxr = drr;
-                            *oxh = dhh;
-                            *dh = dht * z;
+                        if tanh_sigmoid {
+                            gru_backward_row(g, hp, dr, gx, dhr, u, |y| 1.0 - y * y, |y| y * (1.0 - y));
+                        } else {
+                            gru_backward_row(g, hp, dr, gx, dhr, u, |y| act.d(y), |y| ract.d(y));
                         }
                     }
                 }
