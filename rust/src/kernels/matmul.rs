@@ -92,6 +92,49 @@ fn use_avx512_kernel(s: &MatmulSpec) -> bool {
         && (volume >= 96 * 96 * 96 || (s.trans_b && volume >= 48 * 48 * 48))
 }
 
+/// A right-hand side `op(B)` (k x n) for many products `A @ op(B)` of `m` rows each: the
+/// AVX-512 kernel's packed panels are made once instead of at every product (a
+/// recurrence multiplies its kernel at every step).
+pub struct PackedRhs<'a> {
+    b: &'a [f32],
+    spec: MatmulSpec,
+    #[cfg(target_arch = "x86_64")]
+    packed: Option<avx512::PackedB>,
+}
+
+/// Packs `b` for `matmul_packed` with `m`-row left operands (`b` is (k, n) row-major, or
+/// (n, k) with `trans_b`); shapes the AVX-512 kernel would not take keep `b` as it is.
+pub fn pack_rhs(b: &[f32], m: usize, k: usize, n: usize, trans_b: bool) -> PackedRhs<'_> {
+    let spec = MatmulSpec { batch: 1, m, k, n, trans_a: false, trans_b, a_batch_stride: 0, b_batch_stride: 0 };
+    #[cfg(target_arch = "x86_64")]
+    {
+        let forced = super::cpu_features::forced_gemm_kernel();
+        let packed = (matches!(forced, None | Some(super::cpu_features::GemmKernel::Avx512))
+            && m > 0
+            && k > 0
+            && n > 0
+            && b.len() >= k * n
+            && use_avx512_kernel(&spec)
+            && std::arch::is_x86_feature_detected!("avx512f"))
+        .then(|| avx512::pack(b, &spec));
+        PackedRhs { b, spec, packed }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    PackedRhs { b, spec }
+}
+
+/// `c = a @ op(B)` for `a` (m, k) row-major, with the values `matmul` gives.
+pub fn matmul_packed(a: &[f32], rhs: &PackedRhs<'_>, c: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(pb) = &rhs.packed {
+        debug_assert!(pb.k == rhs.spec.k && pb.n == rhs.spec.n);
+        debug_assert!(a.len() >= rhs.spec.m * rhs.spec.k && c.len() >= rhs.spec.m * rhs.spec.n);
+        avx512::matmul_packed(a, pb, &mut c[..rhs.spec.m * rhs.spec.n], &rhs.spec);
+        return;
+    }
+    matmul(a, rhs.b, c, &rhs.spec);
+}
+
 /// The portable back end (the `gemm` crate), exposed for benchmarks and tests only.
 #[doc(hidden)]
 pub fn matmul_gemm_crate(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
@@ -279,8 +322,8 @@ mod avx512 {
         };
         let run = |t: &Task| {
             PACK.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => run_task(ptrs, s, t, &mut buf),
-                Err(_) => run_task(ptrs, s, t, &mut Vec::new()),
+                Ok(mut buf) => run_task(ptrs, s, t, &mut buf, None),
+                Err(_) => run_task(ptrs, s, t, &mut Vec::new(), None),
             })
         };
         if parallel && tasks.len() > 1 {
@@ -299,12 +342,92 @@ mod avx512 {
         buf.as_ptr().align_offset(64).min(16)
     }
 
-    fn run_task(p: Ptrs, s: &MatmulSpec, t: &Task, buf: &mut Vec<f32>) {
-        // Even blocks: k = 512 runs as 2 x 256 rather than 384 + 128.
-        let kc_max = s.k.div_ceil(s.k.div_ceil(KC)).next_multiple_of(16).min(s.k);
+    /// Depth of the cache blocks for inner dimension k. Even blocks: k = 512 runs as
+    /// 2 x 256 rather than 384 + 128.
+    fn kc_of(k: usize) -> usize {
+        k.div_ceil(k.div_ceil(KC)).next_multiple_of(16).min(k)
+    }
+
+    /// Width of the cache blocks for a tile `width` columns wide.
+    fn nc_of(width: usize) -> usize {
+        width.div_ceil(width.div_ceil(NC)).next_multiple_of(NR)
+    }
+
+    /// `op(B)` packed once, block by block as `run_task` packs it for a full-width tile,
+    /// for products that reuse it (a recurrence's kernel at every step).
+    pub(super) struct PackedB {
+        pub(super) k: usize,
+        pub(super) n: usize,
+        data: Vec<f32>,
+        off: usize,
+        /// Start of block (jc / nc_max, pc / kc_max) in `data[off..]`, row-major by jc.
+        starts: Vec<usize>,
+    }
+
+    pub(super) fn pack(b: &[f32], s: &MatmulSpec) -> PackedB {
+        let kc_max = kc_of(s.k);
+        let nc_max = nc_of(s.n);
+        let mut starts = Vec::new();
+        let mut total = 0;
+        let mut jc = 0;
+        while jc < s.n {
+            let nc = nc_max.min(s.n - jc);
+            let mut pc = 0;
+            while pc < s.k {
+                let kc = kc_max.min(s.k - pc);
+                starts.push(total);
+                total += nc.div_ceil(NR) * kc * NR;
+                pc += kc;
+            }
+            jc += nc;
+        }
+        let mut data = Vec::new();
+        let off = aligned(&mut data, total + 16);
+        let mut i = 0;
+        let mut jc = 0;
+        while jc < s.n {
+            let nc = nc_max.min(s.n - jc);
+            let mut pc = 0;
+            while pc < s.k {
+                let kc = kc_max.min(s.k - pc);
+                let at = off + starts[i];
+                // SAFETY: b holds op(B) (k x n) as the spec says (checked by the caller).
+                unsafe { pack_b(b.as_ptr(), s, pc, kc, jc, nc, &mut data[at..at + nc.div_ceil(NR) * kc * NR]) };
+                i += 1;
+                pc += kc;
+            }
+            jc += nc;
+        }
+        PackedB { k: s.k, n: s.n, data, off, starts }
+    }
+
+    /// `C = op(A) @ B` with B packed by `pack`: the tasks split the rows only, so each one
+    /// walks B's blocks as `run_task` would pack them, and the values are those of
+    /// `matmul` on the same operands.
+    pub(super) fn matmul_packed(a: &[f32], pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
+        let threads = super::super::parallel::threads_here();
+        let parallel = threads > 1 && 2 * s.m * s.n * s.k >= PAR_MIN_FLOPS;
+        let rows = split(s.m, if parallel { threads } else { 1 }, MR);
+        let ptrs = Ptrs { a: a.as_ptr(), b: std::ptr::null(), c: c.as_mut_ptr() };
+        let run = |&(m0, m1): &(usize, usize)| {
+            let t = Task { bi: 0, m0, m1, n0: 0, n1: s.n };
+            PACK.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut buf) => run_task(ptrs, s, &t, &mut buf, Some(pb)),
+                Err(_) => run_task(ptrs, s, &t, &mut Vec::new(), Some(pb)),
+            })
+        };
+        if rows.len() > 1 {
+            rows.par_iter().with_max_len(1).for_each(run);
+        } else {
+            rows.iter().for_each(run);
+        }
+    }
+
+    fn run_task(p: Ptrs, s: &MatmulSpec, t: &Task, buf: &mut Vec<f32>, pre: Option<&PackedB>) {
+        let kc_max = kc_of(s.k);
         let width = t.n1 - t.n0;
-        let nc_max = width.div_ceil(width.div_ceil(NC)).next_multiple_of(NR);
-        let b_len = kc_max * nc_max;
+        let nc_max = nc_of(width);
+        let b_len = if pre.is_some() { 0 } else { kc_max * nc_max };
         let a_len = kc_max * MR;
         let off = aligned(buf, b_len + a_len + 16);
         let (bpack, rest) = buf[off..].split_at_mut(b_len);
@@ -317,13 +440,24 @@ mod avx512 {
             let b = p.b.add(t.bi * s.b_batch_stride);
             let c = p.c.add(t.bi * s.m * s.n);
             let mut jc = t.n0;
+            let mut block_i = 0;
             while jc < t.n1 {
                 let nc = nc_max.min(t.n1 - jc);
                 let panels = nc.div_ceil(NR);
                 let mut pc = 0;
                 while pc < s.k {
                     let kc = kc_max.min(s.k - pc);
-                    pack_b(b, s, pc, kc, jc, nc, bpack);
+                    let bpack: &[f32] = match pre {
+                        Some(pb) => {
+                            let at = pb.off + pb.starts[block_i];
+                            &pb.data[at..at + panels * kc * NR]
+                        }
+                        None => {
+                            pack_b(b, s, pc, kc, jc, nc, bpack);
+                            &*bpack
+                        }
+                    };
+                    block_i += 1;
                     let mut ir = t.m0;
                     while ir < t.m1 {
                         let mr = MR.min(t.m1 - ir);
@@ -586,6 +720,29 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prepacked right-hand side gives the values of the plain product, bit for bit,
+    /// on one thread and on a pool (whose tasks split the columns where ours split rows).
+    #[test]
+    fn packed_rhs_matches_matmul_bitwise() {
+        let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap_or_else(|_| std::process::abort());
+        for &(m, k, n, tb) in &[(64, 128, 512, false), (64, 512, 128, true), (33, 70, 97, false), (32, 600, 64, true), (5, 8, 9, false), (96, 1000, 600, false)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 97) as f32 - 48.0) / 13.0).collect();
+            let spec = MatmulSpec { batch: 1, m, k, n, trans_a: false, trans_b: tb, a_batch_stride: 0, b_batch_stride: 0 };
+            let run = || {
+                let mut want = vec![0f32; m * n];
+                matmul(&a, &b, &mut want, &spec);
+                let rhs = pack_rhs(&b, m, k, n, tb);
+                let mut got = vec![1f32; m * n];
+                matmul_packed(&a, &rhs, &mut got);
+                (want, got)
+            };
+            for (want, got) in [run(), pool2.install(run)] {
+                assert!(want.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n} trans_b={tb}");
+            }
+        }
+    }
 
     fn naive(a: &[f32], b: &[f32], s: &MatmulSpec) -> Vec<f64> {
         let mut out = vec![0f64; s.batch * s.m * s.n];

@@ -132,6 +132,11 @@ fn restore_mxcsr(csr: u32) {
     let _ = csr;
 }
 
+/// Threads of the pool the caller runs on (rayon's count: 1 off any pool but the global).
+pub fn threads_here() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
 pub fn num_threads() -> usize {
     let t = *THREADS.read().unwrap_or_else(|e| e.into_inner());
     if t == 0 {

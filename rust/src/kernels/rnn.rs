@@ -29,7 +29,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::matmul::{matmul, MatmulSpec};
+use crate::kernels::matmul::{matmul, matmul_packed, pack_rhs, MatmulSpec};
 use crate::memory::alloc_f32;
 
 /// The recurrent cell.
@@ -443,6 +443,8 @@ pub fn forward(
     let (rzr, rh) = if split { split_columns(rk, u)? } else { (Vec::new(), Vec::new()) };
     let mut rhin = if split { alloc_f32(bu)? } else { Vec::new() };
     let mut zh = if split { alloc_f32(bu)? } else { Vec::new() };
+    // The recurrent kernel multiplies every step's state: packed for the GEMM once.
+    let (p_rk, p_rzr, p_rh) = (pack_rhs(rk, b, u, ku, false), pack_rhs(&rzr, b, u, 2 * u, false), pack_rhs(&rh, b, u, u, false));
     let (act, ract) = (s.activation, s.recurrent_activation);
     let work = b * gu * 8;
     let level = level();
@@ -471,7 +473,7 @@ pub fn forward(
         let xrow = |bi: usize| &xw[(bi * t + tt) * ku..(bi * t + tt + 1) * ku];
         let keep = |bi: usize| s.keep(mask, bi, tt);
         if split {
-            gemm(lhs, &rzr, &mut zbuf[..2 * bu], b, u, 2 * u, false, false);
+            matmul_packed(lhs, &p_rzr, &mut zbuf[..2 * bu]);
             let zr: &[f32] = &zbuf[..2 * bu];
             // Phase 1: z and r, and the reset state r * h_in for the second product.
             for_rows(level, work, [rows_of(g_step, gu, b), rows_of(&mut rhin, u, b)], #[inline(always)] |bi, [g, ri]| {
@@ -487,7 +489,7 @@ pub fn forward(
                     g[3 * u + j] = ri[j];
                 }
             });
-            gemm(&rhin, &rh, &mut zh, b, u, u, false, false);
+            matmul_packed(&rhin, &p_rh, &mut zh);
             let zhr: &[f32] = &zh;
             for_rows(level, work, [rows_of(g_step, gu, b), rows_of(h_next, u, b)], #[inline(always)] |bi, [g, hn]| {
                 let x = xrow(bi);
@@ -507,7 +509,7 @@ pub fn forward(
             });
             continue;
         }
-        gemm(lhs, rk, &mut zbuf, b, u, ku, false, false);
+        matmul_packed(lhs, &p_rk, &mut zbuf);
         let zb: &[f32] = &zbuf;
         let (c_prev, c_next): (&[f32], &mut [f32]) = match cs.as_mut() {
             Some(c) => {
@@ -728,6 +730,8 @@ pub fn backward(
     let mut gxw = alloc_f32(b * t * ku)?;
     let mut dhin = alloc_f32(bu)?;
     let (rzr, rh) = if split { split_columns(rk, u)? } else { (Vec::new(), Vec::new()) };
+    // The state gradient's products with R^T at every step, packed once.
+    let (p_rk, p_rzr, p_rh) = (pack_rhs(rk, b, ku, u, true), pack_rhs(&rzr, b, 2 * u, u, true), pack_rhs(&rh, b, u, u, true));
     let (act, ract) = (s.activation, s.recurrent_activation);
     let zo = s.zero_output_for_mask;
     let work = b * gu * 4;
@@ -789,7 +793,7 @@ pub fn backward(
                 }
             });
             // d(r * h_in) = dhh @ R_h^T; then dr and the reset path into dh.
-            gemm(dh_step, &rh, &mut dhin, b, u, u, false, true);
+            matmul_packed(dh_step, &p_rh, &mut dhin);
             let drhin: &[f32] = &dhin;
             let gxr: Vec<&mut [f32]> = if ku > 0 { gxw.chunks_mut(ku).skip(tt).step_by(t).collect() } else { Vec::new() };
             for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b)], #[inline(always)] |bi, [dr, gx, dhr]| {
@@ -808,7 +812,7 @@ pub fn backward(
                     dhr[j] += d * r * m;
                 }
             });
-            gemm(dr_step, &rzr, &mut dhin, b, 2 * u, u, false, true);
+            matmul_packed(dr_step, &p_rzr, &mut dhin);
         } else {
             let dcw = if lstm { u } else { 0 };
             for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(&mut dc, dcw, b)], #[inline(always)] |bi, [dr, gx, dhr, dcr]| {
@@ -847,7 +851,7 @@ pub fn backward(
                     }
                 }
             });
-            gemm(dr_step, rk, &mut dhin, b, ku, u, false, true);
+            matmul_packed(dr_step, &p_rk, &mut dhin);
         }
         match rdm {
             Some(m) => dh.iter_mut().zip(&dhin).zip(m).for_each(|((d, &x), &mm)| *d += x * mm),
