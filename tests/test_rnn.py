@@ -597,3 +597,53 @@ def test_bidirectional_shapes_params_states_gradient_and_config():
         em.layers.Bidirectional(em.layers.Dense(3))
     with pytest.raises(InvalidArgumentError):
         em.layers.Bidirectional(em.layers.LSTM(3), merge_mode="max")
+
+
+@pytest.mark.parametrize("case", [("LSTM", {"return_sequences": True}), ("GRU", {"go_backwards": True}),
+                                  ("GRU", {"reset_after": False, "return_sequences": True}), ("SimpleRNN", {})], ids=_ids)
+def test_row_blocks_of_large_batches(case):
+    """From a batch of 64 on, the CPU kernels run the rows as independent blocks (of about
+    32, in parallel on a pool). A batch of 70 must give the float64 reference's outputs,
+    the same gradients as its parts of 30 and 40 rows (one block each), and bit-identical
+    values on 1 and 2 threads."""
+    layer_cls, kw = case
+    rng = np.random.default_rng(7)
+    b, t, f, u = 70, 6, 4, 24  # enough work for the kernels to run on the pool
+    weights = _random_weights(layer_cls, kw, f, u, rng, scale=0.3)
+    x = rng.uniform(-1, 1, (b, t, f)).astype(np.float32)
+    w_out = None
+
+    def run(xs, threads):
+        nonlocal w_out
+        prev = em.get_num_threads()
+        em.set_num_threads(threads)
+        try:
+            layer = _layer("cpu", layer_cls, kw, f, u, weights)
+            xt = em.tensor(xs)
+            xt.requires_grad = True
+            y = layer(xt)
+            if w_out is None:
+                w_out = rng.uniform(-1, 1, (b,) + y.shape[1:]).astype(np.float32)
+            loss = em.ops.sum(y * em.tensor(w_out[:len(xs)] if len(xs) == b else w_out[part]))
+            params = [layer.kernel, layer.recurrent_kernel] + ([layer.bias] if layer.bias is not None else [])
+            grads = em.autograd.grad(loss, [xt] + params)
+            return y.numpy(), [g.numpy() for g in grads]
+        finally:
+            em.set_num_threads(prev)
+
+    part = slice(0, b)
+    y1, g1 = run(x, 1)
+    y2, g2 = run(x, 2)
+    np.testing.assert_array_equal(y1, y2)
+    for a, c in zip(g1, g2):
+        np.testing.assert_array_equal(a, c)
+    expected, _ = _ref(layer_cls, kw, x, weights)
+    assert_close(y1, expected, what=f"{layer_cls}{kw} batch {b}", **FWD)
+    parts = []
+    for sl in (slice(0, 30), slice(30, 70)):
+        part = sl
+        parts.append(run(x[sl], 2))
+    np.testing.assert_allclose(np.concatenate([p[0] for p in parts]), y1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([p[1][0] for p in parts]), g1[0], rtol=1e-5, atol=1e-6)
+    for i in range(1, len(g1)):
+        np.testing.assert_allclose(parts[0][1][i] + parts[1][1][i], g1[i], rtol=1e-4, atol=1e-5)

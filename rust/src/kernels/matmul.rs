@@ -167,7 +167,7 @@ fn matmul_gemm_kernel(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec, ge
     } else {
         (1, n as isize)
     };
-    let threads = rayon::current_num_threads();
+    let threads = super::parallel::threads_here();
     let flops = 2 * m * n * k;
     let one = |bi: usize, dst: &mut [f32], par: gemm::Parallelism| {
         let a_off = bi * s.a_batch_stride;
@@ -275,7 +275,7 @@ mod avx512 {
 
     pub(super) fn matmul(a: &[f32], b: &[f32], c: &mut [f32], s: &MatmulSpec) {
         let (m, n, k) = (s.m, s.n, s.k);
-        let threads = rayon::current_num_threads().max(1);
+        let threads = super::super::parallel::threads_here();
         let total_flops = 2 * m * n * k * s.batch;
         let parallel = threads > 1 && total_flops >= PAR_MIN_FLOPS;
 

@@ -132,9 +132,26 @@ fn restore_mxcsr(csr: u32) {
     let _ = csr;
 }
 
-/// Threads of the pool the caller runs on (rayon's count: 1 off any pool but the global).
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Threads a kernel called here may split its work over: the pool's, or 1 inside
+/// `serially` (a task that is itself one of several parallel parts).
 pub fn threads_here() -> usize {
-    rayon::current_num_threads().max(1)
+    if SERIAL.with(|s| s.get()) {
+        1
+    } else {
+        rayon::current_num_threads().max(1)
+    }
+}
+
+/// Runs `f` with `threads_here() == 1` on this thread.
+pub fn serially<R>(f: impl FnOnce() -> R) -> R {
+    let prev = SERIAL.with(|s| s.replace(true));
+    let r = f();
+    SERIAL.with(|s| s.set(prev));
+    r
 }
 
 pub fn num_threads() -> usize {

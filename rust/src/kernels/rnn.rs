@@ -25,6 +25,12 @@
 //!
 //! A masked step (Keras 3): every state keeps its value, the output is the previous state
 //! (or zeros with `zero_output_for_mask`).
+//!
+//! Rows never interact, so a batch of 64 or more runs as independent row blocks of about
+//! 32 (`row_chunks`), in parallel on a pool with each block's GEMMs and gate passes on one
+//! thread: one fork per sequence instead of two per step. The saved tensors are then laid
+//! out block after block (each block's `gates`, `hs`, `cs` as above, for its rows); the
+//! split depends on the batch size only, so forward and backward agree on any pool.
 
 use rayon::prelude::*;
 
@@ -364,7 +370,7 @@ where
     }
     // `current_thread_index` is Some only on a pool worker: a small call runs inline on the
     // caller, where rayon would otherwise start its global pool.
-    let threads = rayon::current_num_threads();
+    let threads = super::parallel::threads_here();
     let par = rows > 1 && work >= 1 << 14 && threads > 1 && rayon::current_thread_index().is_some();
     if par {
         let chunk = rows.div_ceil(threads);
@@ -426,16 +432,118 @@ pub fn forward(
     check_states(op, s, "c0", c0.map(<[f32]>::len), bu, &format!("({b}, {u})"))?;
 
     let mut hs = alloc_f32((t + 1) * bu)?;
-    hs[..bu].copy_from_slice(h0);
     let mut cs = match c0 {
-        Some(c) => {
-            let mut v = alloc_f32((t + 1) * bu)?;
-            v[..bu].copy_from_slice(c);
-            Some(v)
-        }
+        Some(_) => Some(alloc_f32((t + 1) * bu)?),
         None => None,
     };
     let mut gates = alloc_f32(t * b * gu)?;
+    let mut outputs = alloc_f32(s.out_len())?;
+    let chunks = row_chunks(b);
+    {
+        // Each chunk's rows: contiguous in the batch-major operands, and a block of its own
+        // in the saved tensors.
+        let (mut hs_r, mut cs_r, mut g_r, mut o_r) = (&mut hs[..], cs.as_deref_mut(), &mut gates[..], &mut outputs[..]);
+        let mut parts = Vec::with_capacity(chunks.len());
+        for &(b0, b1) in &chunks {
+            let sc = RnnSpec { batch: b1 - b0, ..*s };
+            let (hs_c, rest) = std::mem::take(&mut hs_r).split_at_mut((t + 1) * (b1 - b0) * u);
+            hs_r = rest;
+            let cs_c = match cs_r.take() {
+                Some(c) => {
+                    let (a, rest) = c.split_at_mut((t + 1) * (b1 - b0) * u);
+                    cs_r = Some(rest);
+                    Some(a)
+                }
+                None => None,
+            };
+            let (g_c, rest) = std::mem::take(&mut g_r).split_at_mut(t * (b1 - b0) * gu);
+            g_r = rest;
+            let (o_c, rest) = std::mem::take(&mut o_r).split_at_mut(sc.out_len());
+            o_r = rest;
+            parts.push((sc, b0, b1, hs_c, cs_c, g_c, o_c));
+        }
+        let run = |(sc, b0, b1, hs_c, cs_c, g_c, o_c): (RnnSpec, usize, usize, &mut [f32], Option<&mut [f32]>, &mut [f32], &mut [f32])| {
+            forward_rows(
+                &sc,
+                &xw[b0 * t * ku..b1 * t * ku],
+                rk,
+                rb,
+                &h0[b0 * u..b1 * u],
+                c0.map(|c| &c[b0 * u..b1 * u]),
+                mask.map(|m| &m[b0 * t..b1 * t]),
+                rdm.map(|m| &m[b0 * u..b1 * u]),
+                ForwardOut { hs: hs_c, cs: cs_c, gates: g_c, outputs: o_c },
+            )
+        };
+        run_chunks(parts, run)?;
+    }
+    // The final states: the last block of each chunk's saved states.
+    let last = |all: &[f32]| -> Result<Vec<f32>> {
+        let mut v = alloc_f32(bu)?;
+        let mut at = 0;
+        for &(b0, b1) in &chunks {
+            let n = (b1 - b0) * u;
+            v[b0 * u..b1 * u].copy_from_slice(&all[at + t * n..at + (t + 1) * n]);
+            at += (t + 1) * n;
+        }
+        Ok(v)
+    };
+    let h = last(&hs)?;
+    let c = match &cs {
+        Some(c) => Some(last(c)?),
+        None => None,
+    };
+    Ok(RnnForward { outputs, h, c, gates, hs, cs })
+}
+
+/// What `forward_rows` fills for its rows.
+struct ForwardOut<'a> {
+    hs: &'a mut [f32],
+    cs: Option<&'a mut [f32]>,
+    gates: &'a mut [f32],
+    outputs: &'a mut [f32],
+}
+
+/// Row blocks the recurrence runs as independent problems: blocks of about 32 rows from
+/// a batch of 64 on (one GEMM register block tall enough for our kernel), a single block
+/// below. The split depends on the batch size only, so the saved tensors' layout (one
+/// block after the other) is the same whatever the thread count.
+fn row_chunks(b: usize) -> Vec<(usize, usize)> {
+    let n = if b >= 64 { b / 32 } else { 1 };
+    (0..n).map(|i| (b * i / n, b * (i + 1) / n)).collect()
+}
+
+/// Runs the row blocks, and gives their results in order: in parallel when there are
+/// several and threads to run them (each block then runs its kernels on one thread),
+/// else one after the other on this thread.
+fn run_chunks<P: Send, R: Send>(parts: Vec<P>, run: impl Fn(P) -> Result<R> + Sync) -> Result<Vec<R>> {
+    if parts.len() > 1 && super::parallel::threads_here() > 1 && rayon::current_thread_index().is_some() {
+        parts.into_par_iter().with_max_len(1).map(|p| super::parallel::serially(|| run(p))).collect()
+    } else {
+        parts.into_iter().map(run).collect()
+    }
+}
+
+/// The forward recurrence of rows that run together (all of them, or one row block).
+#[allow(clippy::too_many_arguments)]
+fn forward_rows(
+    s: &RnnSpec,
+    xw: &[f32],
+    rk: &[f32],
+    rb: Option<&[f32]>,
+    h0: &[f32],
+    c0: Option<&[f32]>,
+    mask: Option<&[f32]>,
+    rdm: Option<&[f32]>,
+    out: ForwardOut<'_>,
+) -> Result<()> {
+    let (b, t, u, k) = (s.batch, s.time, s.units, s.cell.gates());
+    let (ku, gu, bu) = (k * u, s.cell.saved() * u, b * u);
+    let ForwardOut { hs, mut cs, gates, outputs } = out;
+    hs[..bu].copy_from_slice(h0);
+    if let (Some(c), Some(c0)) = (cs.as_deref_mut(), c0) {
+        c[..bu].copy_from_slice(c0);
+    }
     let mut zbuf = alloc_f32(b * ku)?;
     let mut hin = if rdm.is_some() { alloc_f32(bu)? } else { Vec::new() };
     // reset_after=False: R split into its (z, r) and h column blocks, each contiguous.
@@ -511,7 +619,7 @@ pub fn forward(
         }
         matmul_packed(lhs, &p_rk, &mut zbuf);
         let zb: &[f32] = &zbuf;
-        let (c_prev, c_next): (&[f32], &mut [f32]) = match cs.as_mut() {
+        let (c_prev, c_next): (&[f32], &mut [f32]) = match cs.as_deref_mut() {
             Some(c) => {
                 let (d, r) = c.split_at_mut((step + 1) * bu);
                 (&d[step * bu..], &mut r[..bu])
@@ -577,7 +685,6 @@ pub fn forward(
 
     // Outputs from the states: a masked step's output is the state it kept (the previous
     // one), or zeros with zero_output_for_mask.
-    let mut outputs = alloc_f32(s.out_len())?;
     let out_of = |step: usize, bi: usize, dst: &mut [f32]| {
         if s.zero_output_for_mask && !s.keep(mask, bi, s.t(step)) {
             dst.fill(0.0);
@@ -600,9 +707,7 @@ pub fn forward(
         // No steps: the last output is the initial state.
         outputs.copy_from_slice(&hs[..bu]);
     }
-    let h = hs[t * bu..].to_vec();
-    let c = cs.as_ref().map(|c| c[t * bu..].to_vec());
-    Ok(RnnForward { outputs, h, c, gates, hs, cs })
+    Ok(())
 }
 
 /// One batch row of the LSTM's backward step: from the saved gates (i, f, c~, o, act(c_t))
@@ -710,12 +815,99 @@ pub fn backward(
     check_optional(op, "the final c's gradient", gc.map(<[f32]>::len), bu, &format!("({b}, {u})"))?;
 
     let lstm = s.cell == Cell::Lstm;
+    let mut gxw = alloc_f32(b * t * ku)?;
     let mut dh = alloc_f32(bu)?;
+    let mut dc = if lstm { alloc_f32(bu)? } else { Vec::new() };
+    let chunks = row_chunks(b);
+    // The row blocks of `forward`, each with its blocks of the saved tensors.
+    let results = {
+        let (mut gx_r, mut dh_r, mut dc_r) = (&mut gxw[..], &mut dh[..], &mut dc[..]);
+        let (mut g_at, mut h_at) = (0, 0);
+        let mut parts = Vec::with_capacity(chunks.len());
+        for &(b0, b1) in &chunks {
+            let bc = b1 - b0;
+            let sc = RnnSpec { batch: bc, ..*s };
+            let (gx_c, r) = std::mem::take(&mut gx_r).split_at_mut(bc * t * ku);
+            gx_r = r;
+            let (dh_c, r) = std::mem::take(&mut dh_r).split_at_mut(bc * u);
+            dh_r = r;
+            let (dc_c, r) = std::mem::take(&mut dc_r).split_at_mut(if lstm { bc * u } else { 0 });
+            dc_r = r;
+            let saved = (&gates[g_at..g_at + t * bc * gu], &hs[h_at..h_at + (t + 1) * bc * u], cs.map(|c| &c[h_at..h_at + (t + 1) * bc * u]));
+            g_at += t * bc * gu;
+            h_at += (t + 1) * bc * u;
+            let gy_c = gy.map(|g| if s.return_sequences { &g[b0 * t * u..b1 * t * u] } else { &g[b0 * u..b1 * u] });
+            parts.push((sc, b0, b1, saved, gy_c, gx_c, dh_c, dc_c));
+        }
+        run_chunks(parts, |(sc, b0, b1, (g_c, hs_c, cs_c), gy_c, gx_c, dh_c, dc_c)| {
+            backward_rows(
+                &sc,
+                rk,
+                need_bias,
+                mask.map(|m| &m[b0 * t..b1 * t]),
+                rdm.map(|m| &m[b0 * u..b1 * u]),
+                (g_c, hs_c, cs_c),
+                gy_c,
+                gh.map(|g| &g[b0 * u..b1 * u]),
+                gc.map(|g| &g[b0 * u..b1 * u]),
+                BackwardOut { gxw: gx_c, dh: dh_c, dc: dc_c },
+            )
+        })?
+    };
+    // The weight gradients: the blocks' partial sums, added in block order.
+    let mut grk: Option<Vec<f32>> = None;
+    let mut grb: Option<Vec<f32>> = None;
+    for (k_c, b_c) in results {
+        match grk.as_mut() {
+            None => grk = Some(k_c),
+            Some(acc) => acc.iter_mut().zip(&k_c).for_each(|(a, &x)| *a += x),
+        }
+        if let Some(b_c) = b_c {
+            match grb.as_mut() {
+                None => grb = Some(b_c),
+                Some(acc) => acc.iter_mut().zip(&b_c).for_each(|(a, &x)| *a += x),
+            }
+        }
+    }
+    let grk = match grk {
+        Some(g) => g,
+        None => vec![0.0; u * ku],
+    };
+    Ok(RnnGradients { xw: gxw, recurrent_kernel: grk, recurrent_bias: grb, h0: dh, c0: if lstm { Some(dc) } else { None } })
+}
+
+/// What `backward_rows` fills for its rows.
+struct BackwardOut<'a> {
+    gxw: &'a mut [f32],
+    dh: &'a mut [f32],
+    dc: &'a mut [f32],
+}
+
+/// The backward through time of rows that ran together in `forward_rows`; returns their
+/// parts of the recurrent kernel's and bias's gradients.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn backward_rows(
+    s: &RnnSpec,
+    rk: &[f32],
+    need_bias: bool,
+    mask: Option<&[f32]>,
+    rdm: Option<&[f32]>,
+    saved: (&[f32], &[f32], Option<&[f32]>),
+    gy: Option<&[f32]>,
+    gh: Option<&[f32]>,
+    gc: Option<&[f32]>,
+    out: BackwardOut<'_>,
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let (b, t, u, k) = (s.batch, s.time, s.units, s.cell.gates());
+    let (ku, gu, bu) = (k * u, s.cell.saved() * u, b * u);
+    let split = s.cell == (Cell::Gru { reset_after: false });
+    let (gates, hs, cs) = saved;
+    let BackwardOut { gxw, dh, dc } = out;
+    let lstm = s.cell == Cell::Lstm;
     match gh {
         Some(g) => dh.copy_from_slice(g),
         None => dh.fill(0.0),
     }
-    let mut dc = if lstm { alloc_f32(bu)? } else { Vec::new() };
     if lstm {
         match gc {
             Some(g) => dc.copy_from_slice(g),
@@ -727,7 +919,6 @@ pub fn backward(
     let drec_w = if split { 2 * u } else { ku };
     let mut drec = alloc_f32(t * b * drec_w)?;
     let mut drec_h = if split { alloc_f32(t * bu)? } else { Vec::new() };
-    let mut gxw = alloc_f32(b * t * ku)?;
     let mut dhin = alloc_f32(bu)?;
     let (rzr, rh) = if split { split_columns(rk, u)? } else { (Vec::new(), Vec::new()) };
     // The state gradient's products with R^T at every step, packed once.
@@ -770,7 +961,7 @@ pub fn backward(
             if ku > 0 { gxw.chunks_mut(ku).skip(tt).step_by(t).collect() } else { (0..b).map(|_| <&mut [f32]>::default()).collect() };
         if split {
             let dh_step = &mut drec_h[step * bu..(step + 1) * bu];
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(dh_step, u, b)], #[inline(always)] |bi, [dr, gx, dhr, dhh_row]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(dh, u, b), rows_of(dh_step, u, b)], #[inline(always)] |bi, [dr, gx, dhr, dhh_row]| {
                 if !keep(bi) {
                     pass(bi, dhr, &mut [&mut **dr, &mut **gx, &mut **dhh_row]);
                     return;
@@ -796,7 +987,7 @@ pub fn backward(
             matmul_packed(dh_step, &p_rh, &mut dhin);
             let drhin: &[f32] = &dhin;
             let gxr: Vec<&mut [f32]> = if ku > 0 { gxw.chunks_mut(ku).skip(tt).step_by(t).collect() } else { Vec::new() };
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b)], #[inline(always)] |bi, [dr, gx, dhr]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(dh, u, b)], #[inline(always)] |bi, [dr, gx, dhr]| {
                 if !keep(bi) {
                     return;
                 }
@@ -815,7 +1006,7 @@ pub fn backward(
             matmul_packed(dr_step, &p_rzr, &mut dhin);
         } else {
             let dcw = if lstm { u } else { 0 };
-            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(&mut dh, u, b), rows_of(&mut dc, dcw, b)], #[inline(always)] |bi, [dr, gx, dhr, dcr]| {
+            for_rows(level, work, [rows_of(dr_step, drec_w, b), gxr, rows_of(dh, u, b), rows_of(dc, dcw, b)], #[inline(always)] |bi, [dr, gx, dhr, dcr]| {
                 if !keep(bi) {
                     pass(bi, dhr, &mut [&mut **dr, &mut **gx]);
                     return;
@@ -904,7 +1095,7 @@ pub fn backward(
     } else {
         None
     };
-    Ok(RnnGradients { xw: gxw, recurrent_kernel: grk, recurrent_bias: grb, h0: dh, c0: if lstm { Some(dc) } else { None } })
+    Ok((grk, grb))
 }
 
 #[cfg(test)]
