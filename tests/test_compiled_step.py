@@ -482,3 +482,39 @@ def test_rust_plan_is_refused_for_steps_beyond_single_kernels(monkeypatch):
     for _ in range(3):
         f(em.tensor(np.ones((2, 2), np.float32)), em.tensor(np.ones((2, 2), np.float32)))
     assert f._compiler.plans()[0].rust is None and "R.run(" not in f._compiler.plans()[0].source
+
+
+def test_rust_plan_concurrent_replays_take_turns():
+    """Two threads replaying the same plan get their own results (the plan's buffers serve
+    one replay at a time)."""
+    import threading
+
+    w = em.tensor(np.arange(12, dtype=np.float32).reshape(3, 4) / 10)
+
+    @em.function
+    def f(x, y):
+        return em.ops.tanh(em.ops.matmul(x, w)) + y
+
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        f(em.tensor(rng.standard_normal((8, 3)).astype(np.float32)), em.tensor(np.zeros((8, 4), np.float32)))
+    assert f._compiler.plans()[0].rust is not None
+    errors = []
+
+    def worker(seed):
+        r = np.random.default_rng(seed)
+        for _ in range(200):
+            x = r.standard_normal((8, 3)).astype(np.float32)
+            y = r.standard_normal((8, 4)).astype(np.float32)
+            got = f(em.tensor(x), em.tensor(y)).numpy()
+            want = np.tanh(x.astype(np.float64) @ (np.arange(12).reshape(3, 4) / 10)) + y
+            if not np.allclose(got, want, rtol=1e-5, atol=1e-5):
+                errors.append(seed)
+                return
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

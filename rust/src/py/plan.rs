@@ -220,7 +220,7 @@ pub fn _plan_record(on: bool) -> (Option<Plan>, Option<String>) {
             None => (None, Some("nothing was recorded".to_string())),
             Some(rec) => match rec.invalid {
                 Some(why) => (None, Some(why)),
-                None => (Some(Plan { steps: rec.steps, cells: rec.cells, bound: None }), None),
+                None => (Some(Plan { steps: rec.steps, cells: rec.cells, bound: None, busy: std::sync::Mutex::new(()) }), None),
             },
         }
     })
@@ -270,6 +270,9 @@ pub struct Plan {
     steps: Vec<Step>,
     cells: Arc<Cells>,
     bound: Option<Binding>,
+    /// Held by a replay: the plan's buffers and cells serve one replay at a time (two
+    /// threads calling the same compiled function take turns).
+    busy: std::sync::Mutex<()>,
 }
 
 fn swap(a: &Shared, b: &Shared) {
@@ -334,10 +337,12 @@ impl Plan {
                 return Ok(None);
             }
         }
-        for (i, v) in scalars.iter().enumerate() {
-            self.cells.set(i, value_of(v)?);
-        }
+        let values = scalars.iter().map(value_of).collect::<PyResult<Vec<Value>>>()?;
         let result = py.detach(|| {
+            let _turn = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, v) in values.into_iter().enumerate() {
+                self.cells.set(i, v);
+            }
             for (t, n) in b.params.iter().zip(&new) {
                 swap(t, n);
             }
@@ -345,17 +350,9 @@ impl Plan {
             for (t, n) in b.params.iter().zip(&new) {
                 swap(t, n);
             }
-            r
+            // The returned buffers leave before the next replay may refill them.
+            r.map(|()| b.outputs.iter().map(|o| CpuBuffer::from_storage(std::mem::replace(&mut *write(o), Storage::F32(Vec::new())))).collect())
         });
-        result?;
-        Ok(Some(
-            b.outputs
-                .iter()
-                .map(|o| {
-                    let s = std::mem::replace(&mut *write(o), Storage::F32(Vec::new()));
-                    CpuBuffer::from_storage(s)
-                })
-                .collect(),
-        ))
+        Ok(Some(result?))
     }
 }
