@@ -79,17 +79,24 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
     matmul_gemm_kernel(a, b, out, &s, super::cpu_features::kernel_fn(forced));
 }
 
-/// Whether our AVX-512 kernel beats the `gemm` crate on this shape (measured on Zen 4):
-/// it needs at least a few full register blocks; thin products (matrix-vector, m or n below
-/// a few blocks) and tiny ones are faster through the crate, which also has no packing step.
-/// With `trans_b` ours wins down to 64^3 (the crate transposes B slowly).
+/// Whether our AVX-512 kernel beats the `gemm` crate on this shape. Measured on Zen 4
+/// (the CI machines), best of 3, 1 thread: with `trans_b` ours wins by 1.5-3.5x (the crate
+/// transposes B slowly), down to 48^3; without it the crate is as fast or faster at every
+/// shape of the MLP and the recurrences (m 16-128, k 128-3200: by 0-25%, and by up to 60%
+/// for weight gradients, trans_a with a deep k), so those go to the crate.
 #[cfg(target_arch = "x86_64")]
 fn use_avx512_kernel(s: &MatmulSpec) -> bool {
+    s.trans_b && avx512_fits(s)
+}
+
+/// Shapes our AVX-512 kernel handles well: a few full register blocks at least (thin
+/// products, m or n below a few blocks, and tiny ones are the crate's, which has no
+/// packing step). A prepacked right-hand side (`pack_rhs`) takes these with or without
+/// `trans_b`: without the per-product packing ours is the faster one.
+#[cfg(target_arch = "x86_64")]
+fn avx512_fits(s: &MatmulSpec) -> bool {
     let volume = s.m * s.n * s.k;
-    s.m >= 32
-        && s.n >= 64
-        && s.k >= 32
-        && (volume >= 96 * 96 * 96 || (s.trans_b && volume >= 48 * 48 * 48))
+    s.m >= 32 && s.n >= 64 && s.k >= 32 && (volume >= 96 * 96 * 96 || (s.trans_b && volume >= 48 * 48 * 48))
 }
 
 /// A right-hand side `op(B)` (k x n) for many products `A @ op(B)` of `m` rows each: the
@@ -114,7 +121,7 @@ pub fn pack_rhs(b: &[f32], m: usize, k: usize, n: usize, trans_b: bool) -> Packe
             && k > 0
             && n > 0
             && b.len() >= k * n
-            && use_avx512_kernel(&spec)
+            && avx512_fits(&spec)
             && std::arch::is_x86_feature_detected!("avx512f"))
         .then(|| avx512::pack(b, &spec));
         PackedRhs { b, spec, packed }
@@ -123,7 +130,8 @@ pub fn pack_rhs(b: &[f32], m: usize, k: usize, n: usize, trans_b: bool) -> Packe
     PackedRhs { b, spec }
 }
 
-/// `c = a @ op(B)` for `a` (m, k) row-major, with the values `matmul` gives.
+/// `c = a @ op(B)` for `a` (m, k) row-major: our AVX-512 kernel's values where it packed
+/// (those of `matmul` with `trans_b`), else `matmul`'s.
 pub fn matmul_packed(a: &[f32], rhs: &PackedRhs<'_>, c: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if let Some(pb) = &rhs.packed {
@@ -402,8 +410,8 @@ mod avx512 {
     }
 
     /// `C = op(A) @ B` with B packed by `pack`: the tasks split the rows only, so each one
-    /// walks B's blocks as `run_task` would pack them, and the values are those of
-    /// `matmul` on the same operands.
+    /// walks B's blocks as `run_task` would pack them, and the values are those of this
+    /// kernel's `matmul` on the same operands.
     pub(super) fn matmul_packed(a: &[f32], pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
         let threads = super::super::parallel::threads_here();
         let parallel = threads > 1 && 2 * s.m * s.n * s.k >= PAR_MIN_FLOPS;
@@ -721,8 +729,9 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    /// A prepacked right-hand side gives the values of the plain product, bit for bit,
-    /// on one thread and on a pool (whose tasks split the columns where ours split rows).
+    /// A prepacked right-hand side gives the values of the AVX-512 kernel's product, bit
+    /// for bit, on one thread and on a pool (whose tasks split the columns where ours split
+    /// rows); shapes the kernel does not take give `matmul`'s.
     #[test]
     fn packed_rhs_matches_matmul_bitwise() {
         let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap_or_else(|_| std::process::abort());
@@ -732,6 +741,13 @@ mod tests {
             let spec = MatmulSpec { batch: 1, m, k, n, trans_a: false, trans_b: tb, a_batch_stride: 0, b_batch_stride: 0 };
             let run = || {
                 let mut want = vec![0f32; m * n];
+                #[cfg(target_arch = "x86_64")]
+                if avx512_fits(&spec) && std::arch::is_x86_feature_detected!("avx512f") {
+                    avx512::matmul(&a, &b, &mut want, &spec);
+                } else {
+                    matmul(&a, &b, &mut want, &spec);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
                 matmul(&a, &b, &mut want, &spec);
                 let rhs = pack_rhs(&b, m, k, n, tb);
                 let mut got = vec![1f32; m * n];
