@@ -80,13 +80,13 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
 }
 
 /// Whether our AVX-512 kernel beats the `gemm` crate on this shape. Measured on Zen 4
-/// (the CI machines), best of 3, 1 thread: with `trans_b` ours wins by 1.5-3.5x (the crate
-/// transposes B slowly), down to 48^3; without it the crate is as fast or faster at every
-/// shape of the MLP and the recurrences (m 16-128, k 128-3200: by 0-25%, and by up to 60%
-/// for weight gradients, trans_a with a deep k), so those go to the crate.
+/// (the CI machines), best of 3: with `trans_b` ours wins by 1.5-3.5x (the crate
+/// transposes B slowly); with `trans_a` (weight gradients) the two tie on 1 thread and ours
+/// wins by 1.1-1.4x on 2; a plain product (MLP and recurrence shapes, m 16-128) is the
+/// crate's, by 1.1-1.4x on 1 and 2 threads.
 #[cfg(target_arch = "x86_64")]
 fn use_avx512_kernel(s: &MatmulSpec) -> bool {
-    s.trans_b && avx512_fits(s)
+    (s.trans_a || s.trans_b) && avx512_fits(s)
 }
 
 /// Shapes our AVX-512 kernel handles well: a few full register blocks at least (thin
