@@ -373,38 +373,26 @@ mod avx512 {
     }
 
     pub(super) fn pack(b: &[f32], s: &MatmulSpec) -> PackedB {
-        let kc_max = kc_of(s.k);
-        let nc_max = nc_of(s.n);
-        let mut starts = Vec::new();
-        let mut total = 0;
-        let mut jc = 0;
-        while jc < s.n {
-            let nc = nc_max.min(s.n - jc);
-            let mut pc = 0;
-            while pc < s.k {
-                let kc = kc_max.min(s.k - pc);
-                starts.push(total);
-                total += nc.div_ceil(NR) * kc * NR;
-                pc += kc;
+        // The (jc, nc, pc, kc) cache blocks in the order `run_task` visits them.
+        let (kc_max, nc_max) = (kc_of(s.k), nc_of(s.n));
+        let mut blocks = Vec::new();
+        for jc in (0..s.n).step_by(nc_max) {
+            for pc in (0..s.k).step_by(kc_max) {
+                blocks.push((jc, nc_max.min(s.n - jc), pc, kc_max.min(s.k - pc)));
             }
-            jc += nc;
+        }
+        let mut starts = Vec::with_capacity(blocks.len());
+        let mut total = 0;
+        for &(_, nc, _, kc) in &blocks {
+            starts.push(total);
+            total += nc.div_ceil(NR) * kc * NR;
         }
         let mut data = Vec::new();
         let off = aligned(&mut data, total + 16);
-        let mut i = 0;
-        let mut jc = 0;
-        while jc < s.n {
-            let nc = nc_max.min(s.n - jc);
-            let mut pc = 0;
-            while pc < s.k {
-                let kc = kc_max.min(s.k - pc);
-                let at = off + starts[i];
-                // SAFETY: b holds op(B) (k x n) as the spec says (checked by the caller).
-                unsafe { pack_b(b.as_ptr(), s, pc, kc, jc, nc, &mut data[at..at + nc.div_ceil(NR) * kc * NR]) };
-                i += 1;
-                pc += kc;
-            }
-            jc += nc;
+        for (&(jc, nc, pc, kc), &start) in blocks.iter().zip(&starts) {
+            let at = off + start;
+            // SAFETY: b holds op(B) (k x n) as the spec says (checked by the caller).
+            unsafe { pack_b(b.as_ptr(), s, pc, kc, jc, nc, &mut data[at..at + nc.div_ceil(NR) * kc * NR]) };
         }
         PackedB { k: s.k, n: s.n, data, off, starts }
     }
