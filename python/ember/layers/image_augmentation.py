@@ -34,7 +34,7 @@ from ..ops import image as _image
 from ..ops.array_ops import floor, take, where
 from ..ops.numpy_ops import isnan
 from ..tensor import Tensor, as_tensor
-from .image_preprocessing import _FILL_MODES, _INTERPOLATIONS, _const, _factor_pair, _ImageLayer, \
+from .image_preprocessing import _const, _factor_pair, _ImageLayer, \
     _RandomImageLayer, affine_transform
 from .layer import Layer
 
@@ -750,19 +750,9 @@ class RandomShear(_RandomImageLayer):
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
                  data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        owner = type(self).__name__
         self.x_factor = self._shear_factor(x_factor, "x_factor")
         self.y_factor = self._shear_factor(y_factor, "y_factor")
-        if fill_mode not in _FILL_MODES:
-            raise InvalidArgumentError(f"{owner}: fill_mode must be one of {_FILL_MODES}, got {fill_mode!r}")
-        if interpolation not in _INTERPOLATIONS:
-            raise InvalidArgumentError(f"{owner}: interpolation must be one of {_INTERPOLATIONS}, got "
-                                       f"{interpolation!r}")
-        if isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real):
-            raise InvalidArgumentError(f"{owner}: fill_value must be a number, got {fill_value!r}")
-        self.interpolation = interpolation
-        self.fill_mode = fill_mode
-        self.fill_value = float(fill_value)
+        self._init_affine(fill_mode, interpolation, fill_value)
         self._init_image(data_format)
         self._init_seed(seed)
 

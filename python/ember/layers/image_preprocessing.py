@@ -318,6 +318,20 @@ class _ImageLayer(Layer):
 
 
 class _RandomImageLayer(_ImageLayer):
+    def _init_affine(self, fill_mode, interpolation, fill_value) -> None:
+        """Checks and keeps the resampling arguments of the geometric layers."""
+        owner = type(self).__name__
+        if fill_mode not in _FILL_MODES:
+            raise InvalidArgumentError(f"{owner}: fill_mode must be one of {_FILL_MODES}, got {fill_mode!r}")
+        if interpolation not in _INTERPOLATIONS:
+            raise InvalidArgumentError(f"{owner}: interpolation must be one of {_INTERPOLATIONS}, got "
+                                       f"{interpolation!r}")
+        if isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real):
+            raise InvalidArgumentError(f"{owner}: fill_value must be a number, got {fill_value!r}")
+        self.fill_mode = fill_mode
+        self.interpolation = interpolation
+        self.fill_value = float(fill_value)
+
     def _init_seed(self, seed) -> None:
         self.seed = _seed_arg(seed, type(self).__name__)
         self._gen = _random.SeedGenerator(self.seed) if self.seed is not None else None
@@ -578,19 +592,6 @@ class RandomCrop(_RandomImageLayer):
 class _AffineLayer(_RandomImageLayer):
     """Shared by RandomTranslation/Rotation/Zoom: a per-image affine matrix, sampled
     like ``keras.ops.image.affine_transform``."""
-
-    def _init_affine(self, fill_mode, interpolation, fill_value) -> None:
-        owner = type(self).__name__
-        if fill_mode not in _FILL_MODES:
-            raise InvalidArgumentError(f"{owner}: fill_mode must be one of {_FILL_MODES}, got {fill_mode!r}")
-        if interpolation not in _INTERPOLATIONS:
-            raise InvalidArgumentError(f"{owner}: interpolation must be one of {_INTERPOLATIONS}, got "
-                                       f"{interpolation!r}")
-        if isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real):
-            raise InvalidArgumentError(f"{owner}: fill_value must be a number, got {fill_value!r}")
-        self.fill_mode = fill_mode
-        self.interpolation = interpolation
-        self.fill_value = float(fill_value)
 
     def _matrices(self, n: int, h: int, w: int) -> np.ndarray:
         raise NotImplementedError
