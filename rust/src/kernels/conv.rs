@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::error::{fmt_shape, Error, Result};
 use crate::memory::alloc_f32;
 
-use super::cpu_features::{forced_gemm_kernel, kernel_fn, GemmFn};
+use super::cpu_features::{forced_gemm_kernel, kernel_fn, vectorized, GemmFn};
 use super::nn::DenseActivation;
 use super::parallel::MIN_PARALLEL;
 use super::unary::sigmoid;
@@ -745,41 +745,6 @@ fn direct_backward(
         }
     }
     gb.iter_mut().zip(&gbt).for_each(|(a, &v)| *a += v as f64);
-}
-
-/// Runs `f` compiled for the vector instruction set the GEMM family uses now (AVX-512 or
-/// AVX2 on x86-64, detected at run time; a forced narrower family is honoured, so tests
-/// cover each path): the crate is built for the baseline ISA, and the elementwise loops
-/// of these kernels (register blocks, compare/selects, bias and activation) only
-/// vectorise wide inside a function with the features enabled. `f` is inlined into the
-/// wrapper, as a closure with one call site is.
-#[inline(always)]
-pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use super::cpu_features::{gemm_kernel, GemmKernel};
-        match gemm_kernel() {
-            // SAFETY: gemm_kernel() only reports a family the CPU supports.
-            GemmKernel::Avx512 => return unsafe { simd::avx512(f) },
-            // SAFETY: as above (AVX2 and FMA detected).
-            GemmKernel::Avx2 => return unsafe { simd::avx2(f) },
-            _ => {}
-        }
-    }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
 }
 
 #[cfg(test)]

@@ -294,6 +294,41 @@ mod forced {
     family!(scalar, gemm_common::simd::Scalar, gemm_f32::microkernel::scalar::f32, 1);
 }
 
+/// Runs `f` compiled for the vector instruction set the GEMM family uses now (AVX-512 or
+/// AVX2 on x86-64, detected at run time; a forced narrower family is honoured, so tests
+/// cover each path): the crate is built for the baseline ISA, and the elementwise loops
+/// of these kernels (register blocks, compare/selects, bias and activation) only
+/// vectorise wide inside a function with the features enabled. `f` is inlined into the
+/// wrapper, as a closure with one call site is.
+#[inline(always)]
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        
+        match gemm_kernel() {
+            // SAFETY: gemm_kernel() only reports a family the CPU supports.
+            GemmKernel::Avx512 => return unsafe { simd::avx512(f) },
+            // SAFETY: as above (AVX2 and FMA detected).
+            GemmKernel::Avx2 => return unsafe { simd::avx2(f) },
+            _ => {}
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use crate::error::{fmt_shape, Error, Result};
 use crate::memory::{alloc_f32, alloc_i32};
 
-use super::conv::{vectorized, window_geometry};
+use super::conv::window_geometry;
+use super::cpu_features::vectorized;
 use super::parallel::MIN_PARALLEL;
 
 /// Channels per fixed-width block of the max pooling loop (one zmm of f32 and one of i32).
