@@ -80,13 +80,15 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
 }
 
 /// Whether our AVX-512 kernel beats the `gemm` crate on this shape. Measured on Zen 4
-/// (the CI machines), best of 3: with `trans_b` ours wins by 1.5-3.5x (the crate
-/// transposes B slowly); with `trans_a` (weight gradients) the two tie on 1 thread and ours
-/// wins by 1.1-1.4x on 2; a plain product (MLP and recurrence shapes, m 16-128) is the
-/// crate's, by 1.1-1.4x on 1 and 2 threads.
+/// (the CI machines): with `trans_b` ours wins by 1.5-3.5x (the crate transposes B
+/// slowly). A plain product (MLP and recurrence shapes, m 16-128) is the crate's, by
+/// 1.1-1.4x on 1 and 2 threads. So is a `trans_a` product (a weight gradient): the two tie
+/// at the MLP's shapes, and the crate wins the tall ones, by 1.3-1.6x at 32x3200x512 (an
+/// LSTM's input projection at batch 64, 50 steps; best of 9, on 1 and 2 threads), where
+/// ours packs all of B for few rows of C.
 #[cfg(target_arch = "x86_64")]
 fn use_avx512_kernel(s: &MatmulSpec) -> bool {
-    (s.trans_a || s.trans_b) && avx512_fits(s)
+    s.trans_b && avx512_fits(s)
 }
 
 /// Shapes our AVX-512 kernel handles well: a few full register blocks at least (thin
