@@ -289,6 +289,11 @@ def test_dense_fused_vs_reference_and_composite(backend_name, act, bias):
             gx2, gw2, _ = be.dense_backward(xb, wb, yb, be.from_numpy(gy, "float32"), rows, fin, fout, act, False)
             assert gx2 is None
             np.testing.assert_array_equal(be.to_numpy(gw2, (fin, fout), "float32"), outs[name][2])
+            # Without the bias's gradient: None, and the other two unchanged.
+            gx3, gw3, gb3 = be.dense_backward(xb, wb, yb, be.from_numpy(gy, "float32"), rows, fin, fout, act, True, False)
+            assert gb3 is None
+            np.testing.assert_array_equal(be.to_numpy(gx3, (rows, fin), "float32"), outs[name][1])
+            np.testing.assert_array_equal(be.to_numpy(gw3, (fin, fout), "float32"), outs[name][2])
         tag = f"dense {act} bias={bias} {rows}x{fin}x{fout}"
         ref_y = _dense_ref(x, w, b, act)
         ref_g = _dense_grads_ref(x, w, b, act, gy)

@@ -340,15 +340,17 @@ class Backend(ABC):
         return y if activation == "linear" else self.unary(activation, y)
 
     def dense_backward(
-        self, x: Buffer, w: Buffer, y: Buffer, gy: Buffer, rows: int, fin: int, fout: int, activation: str, need_gx: bool
-    ) -> tuple[Buffer | None, Buffer, Buffer]:
-        """Composite: (gx, gw, gb) of ``dense``."""
+        self, x: Buffer, w: Buffer, y: Buffer, gy: Buffer, rows: int, fin: int, fout: int, activation: str, need_gx: bool,
+        need_gb: bool = True,
+    ) -> tuple[Buffer | None, Buffer, Buffer | None]:
+        """Composite: (gx, gw, gb) of ``dense``; gx is None unless ``need_gx``, gb None
+        unless ``need_gb``."""
         # For relu, sigmoid and tanh op'(x) is a function of y (relu: y > 0 iff x > 0),
         # so y stands in for x.
         gz = gy if activation == "linear" else self.unary_backward(activation, y, y, gy)
         gx = self.matmul(gz, (rows, fout), w, (fin, fout), False, True)[0] if need_gx else None
         gw = self.matmul(x, (rows, fin), gz, (rows, fout), True, False)[0]
-        gb = self.sum_to_shape(gz, (rows, fout), (fout,))
+        gb = self.sum_to_shape(gz, (rows, fout), (fout,)) if need_gb else None
         return gx, gw, gb
 
     def batch_norm(self, x: Buffer, gamma: Buffer | None, beta: Buffer | None, rows: int, channels: int,

@@ -85,7 +85,8 @@ def dense(x, kernel, bias=None, activation: str = "linear") -> Tensor:
     y = _wrap(ybuf, lead + (fout,), "float32", be)
 
     def backward(g):
-        gx, gw, gb = be.dense_backward(x._buf, kernel._buf, ybuf, g._buf, rows, fin, fout, activation, x.requires_grad)
+        gx, gw, gb = be.dense_backward(x._buf, kernel._buf, ybuf, g._buf, rows, fin, fout, activation, x.requires_grad,
+                                       bias is not None)
         return (
             None if gx is None else _wrap(gx, x.shape, "float32", be),
             _wrap(gw, kernel.shape, "float32", be),

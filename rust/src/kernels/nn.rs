@@ -369,7 +369,8 @@ pub fn dense_backward(
     fout: usize,
     act: DenseActivation,
     need_gx: bool,
-) -> Result<(Option<Vec<f32>>, Vec<f32>, Vec<f32>)> {
+    need_gb: bool,
+) -> Result<(Option<Vec<f32>>, Vec<f32>, Option<Vec<f32>>)> {
     check_dense("dense_backward", x.len(), rows, fin, w.len(), fout, None)?;
     if y.len() != rows * fout || gy.len() != rows * fout {
         return Err(Error::shape("dense_backward", "output or its gradient does not match (rows, units)"));
@@ -401,9 +402,15 @@ pub fn dense_backward(
     let mut gw = alloc_f32(fin * fout)?;
     let spec = MatmulSpec { batch: 1, m: fin, k: rows, n: fout, trans_a: true, trans_b: false, a_batch_stride: 0, b_batch_stride: 0 };
     matmul(x, gz, &mut gw, &spec);
-    let gb = match reduce_block(super::reduce::ReduceOp::Sum, gz, 1, rows, fout)? {
-        Reduced::F32(v) => v,
-        Reduced::I32(_) => return Err(Error::dtype("dense_backward", "internal: sum gave integers")),
+    // A layer without a bias (use_bias=False, a projection whose bias is added later) has
+    // no use for the column sums, a full pass over gz.
+    let gb = if need_gb {
+        match reduce_block(super::reduce::ReduceOp::Sum, gz, 1, rows, fout)? {
+            Reduced::F32(v) => Some(v),
+            Reduced::I32(_) => return Err(Error::dtype("dense_backward", "internal: sum gave integers")),
+        }
+    } else {
+        None
     };
     Ok((gx, gw, gb))
 }

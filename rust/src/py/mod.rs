@@ -556,6 +556,7 @@ fn dense(py: Python<'_>, x: &CpuBuffer, w: &CpuBuffer, b: Option<&CpuBuffer>, ro
 }
 
 #[pyfunction]
+#[pyo3(signature = (x, w, y, gy, rows, fin, fout, activation, need_gx, need_gb = true))]
 #[allow(clippy::too_many_arguments)]
 fn dense_backward(
     py: Python<'_>,
@@ -568,7 +569,8 @@ fn dense_backward(
     fout: usize,
     activation: &str,
     need_gx: bool,
-) -> PyResult<(Option<CpuBuffer>, CpuBuffer, CpuBuffer)> {
+    need_gb: bool,
+) -> PyResult<(Option<CpuBuffer>, CpuBuffer, Option<CpuBuffer>)> {
     let act = DenseActivation::parse(activation)?;
     let (x, w, y, gy) = (x.shared(), w.shared(), y.shared(), gy.shared());
     run(py, rows * fin * fout, move || {
@@ -584,8 +586,9 @@ fn dense_backward(
             fout,
             act,
             need_gx,
+            need_gb,
         )?;
-        Ok((gx.map(f32buf), f32buf(gw), f32buf(gb)))
+        Ok((gx.map(f32buf), f32buf(gw), gb.map(f32buf)))
     })
 }
 

@@ -94,14 +94,14 @@ class LinalgKernels:
             raise ShapeError(f"dense: input ({rows}, {fin}), kernel of {w.n} values and bias do not fit (units {fout})")
         return self._gemm(x, w, b, 1, rows, fin, fout, False, False, 0, 0, activation)
 
-    def dense_backward(self, x, w, y, gy, rows, fin, fout, activation, need_gx):
+    def dense_backward(self, x, w, y, gy, rows, fin, fout, activation, need_gx, need_gb=True):
         # The composite backward (three GEMMs and a column sum), with the CPU kernel's checks.
         check_f32("dense_backward", x, w, y, gy)
         if x.n != rows * fin or w.n != fin * fout:
             raise ShapeError(f"dense_backward: input ({rows}, {fin}) or kernel ({fin}, {fout}) does not match its buffer")
         if y.n != rows * fout or gy.n != rows * fout:
             raise ShapeError("dense_backward: output or its gradient does not match (rows, units)")
-        return super().dense_backward(x, w, y, gy, rows, fin, fout, activation, need_gx)
+        return super().dense_backward(x, w, y, gy, rows, fin, fout, activation, need_gx, need_gb)
 
     # -- data movement (transpose and broadcast_to are Backend's composites over strided_copy) --
     def _indices(self, op: str, indices, n_rows: int):
