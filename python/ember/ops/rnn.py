@@ -207,6 +207,13 @@ def _fused(cell: str, x: Tensor, kernel, recurrent_kernel, input_bias, recurrent
     if dropout_mask is not None:
         x = multiply(x, reshape(_dropout(cell, dropout_mask, b, f, "dropout_mask", x.device), (b, 1, f)))
     rdm = _dropout(cell, recurrent_dropout_mask, b, units, "recurrent_dropout_mask", x.device)
+    # An LSTM's or SimpleRNN's bias is added inside the recurrence, as the kernel's per-step
+    # bias, rather than by the input projection: the same sum, but its gradient is then
+    # summed from each step's gate gradients while they are in cache, instead of by one more
+    # pass over all (batch x time, k units) of them. (A GRU's two biases are not
+    # interchangeable: its recurrent bias sits inside the reset gate's product.)
+    if cell != "gru" and recurrent_bias is None and input_bias is not None:
+        input_bias, recurrent_bias = None, input_bias
     xw = dense(x, kernel, input_bias, "linear")
     rb = None if recurrent_bias is None else _float(as_tensor(recurrent_bias, device=x.device))
     h0 = states[0]

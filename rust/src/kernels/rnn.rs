@@ -931,6 +931,7 @@ fn backward_rows(
     // Keras's default activations get loops with their derivatives inlined (a match on
     // the activation inside the loop keeps it from vectorising).
     let tanh_sigmoid = act == Activation::Tanh && ract == Activation::Sigmoid;
+    let mut grb = if need_bias { Some(vec![0.0f32; ku]) } else { None };
 
     for step in (0..t).rev() {
         let tt = s.t(step);
@@ -1048,6 +1049,12 @@ fn backward_rows(
             Some(m) => dh.iter_mut().zip(&dhin).zip(m).for_each(|((d, &x), &mm)| *d += x * mm),
             None => dh.iter_mut().zip(&dhin).for_each(|(d, &x)| *d += x),
         }
+        // The bias gradient, from the step's gate gradients while they are in cache.
+        if let (Some(acc), true) = (grb.as_deref_mut(), ku > 0) {
+            for row in dr_step.chunks_exact(ku) {
+                acc.iter_mut().zip(row).for_each(|(a, &x)| *a += x);
+            }
+        }
     }
 
     // The recurrent kernel's gradient over all steps at once: h_in^T @ drec, depth T * B.
@@ -1084,17 +1091,6 @@ fn backward_rows(
     } else {
         gemm(&hin_all, &drec, &mut grk, u, t * b, ku, true, false);
     }
-    let grb = if need_bias {
-        let mut v = vec![0.0f32; ku];
-        if ku > 0 {
-            for row in drec.chunks(ku) {
-                v.iter_mut().zip(row).for_each(|(a, &x)| *a += x);
-            }
-        }
-        Some(v)
-    } else {
-        None
-    };
     Ok((grk, grb))
 }
 
