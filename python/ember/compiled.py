@@ -58,6 +58,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _core
+from .ops import core as _ops_core
 from . import metrics as metrics_module
 from . import random as _random
 from . import tree
@@ -447,6 +448,7 @@ class _Tracing:
         Optimizer.apply = apply
         _random.SeedGenerator.next = next_
         _active[0] = tr
+        _ops_core._tracing[0] = True
         _core._plan_record(True)
         return tr
 
@@ -454,6 +456,7 @@ class _Tracing:
         from .optimizers.base import Optimizer
 
         _active[0] = None
+        _ops_core._tracing[0] = False
         plan, why = _core._plan_record(False)
         tr = self.tr
         if tr.rust_why is None:

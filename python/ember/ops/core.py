@@ -36,9 +36,15 @@ def _record(out: Tensor, inputs: tuple, backward) -> Tensor:
 
 
 _scalar_cache: dict = {}
+# Set while a step is traced (`ember.compiled`): a cached scalar costs no kernel call and
+# a new one costs one, so with the cache two traces of the same step could disagree on
+# their calls depending on what ran before. Traced steps make their scalars every time.
+_tracing = [False]
 
 
 def _scalar(value: float, like: Tensor) -> Tensor:
+    if _tracing[0]:
+        return full((), float(value), "float32", like.device)
     key = (float(value), like.device)
     t = _scalar_cache.get(key)
     if t is None:
