@@ -80,15 +80,18 @@ pub fn matmul(a: &[f32], b: &[f32], c: &mut [f32], spec: &MatmulSpec) {
 }
 
 /// Whether our AVX-512 kernel beats the `gemm` crate on this shape. Measured on Zen 4
-/// (the CI machines): with `trans_b` ours wins by 1.5-3.5x (the crate transposes B
-/// slowly). A plain product (MLP and recurrence shapes, m 16-128) is the crate's, by
-/// 1.1-1.4x on 1 and 2 threads. So is a `trans_a` product (a weight gradient): the two tie
-/// at the MLP's shapes, and the crate wins the tall ones, by 1.3-1.6x at 32x3200x512 (an
-/// LSTM's input projection at batch 64, 50 steps; best of 9, on 1 and 2 threads), where
-/// ours packs all of B for few rows of C.
+/// (the CI machines), best of 9:
+/// * with `trans_b` ours wins by 1.5-3.5x (the crate transposes B slowly);
+/// * a plain product (MLP and recurrence shapes, m 16-128) is the crate's, by 1.1-1.4x on
+///   1 and 2 threads;
+/// * a `trans_a` product (a weight gradient) is the crate's on 1 thread (1.2x at 64x6400x1024,
+///   a tie at the MLP's shapes) and ours on a pool (1.1-1.35x at 64x6400x1024 and
+///   256x3200x1024), except with few rows: at 32x3200x512 (an LSTM's input projection at
+///   batch 64) the crate wins by 1.4-1.6x on both, since ours packs all of B for 32 rows of C.
 #[cfg(target_arch = "x86_64")]
 fn use_avx512_kernel(s: &MatmulSpec) -> bool {
-    s.trans_b && avx512_fits(s)
+    let pooled_weight_gradient = s.trans_a && s.m >= 64 && super::parallel::threads_here() > 1;
+    (s.trans_b || pooled_weight_gradient) && avx512_fits(s)
 }
 
 /// Shapes our AVX-512 kernel handles well: a few full register blocks at least (thin
@@ -143,6 +146,28 @@ pub fn matmul_packed(a: &[f32], rhs: &PackedRhs<'_>, c: &mut [f32]) {
         return;
     }
     matmul(a, rhs.b, c, &rhs.spec);
+}
+
+/// `c = a @ op(B)` where row i of the left operand starts at `a[i * lda]` (rows `k` long,
+/// `lda >= k`): a recurrence's per-step rows inside a (batch, time, k) tensor, multiplied
+/// where they lie. Bit-identical to `matmul_packed` on the rows copied together.
+pub fn matmul_packed_rows(a: &[f32], lda: usize, rhs: &PackedRhs<'_>, c: &mut [f32]) {
+    let (m, k) = (rhs.spec.m, rhs.spec.k);
+    debug_assert!(lda >= k && (m == 0 || a.len() >= (m - 1) * lda + k));
+    if lda == k || m <= 1 {
+        return matmul_packed(a, rhs, c);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(pb) = &rhs.packed {
+        avx512::matmul_packed_lda(a, lda, pb, &mut c[..m * rhs.spec.n], &rhs.spec);
+        return;
+    }
+    // The crate's path (shapes our kernel does not take, CPUs without AVX-512) on a copy.
+    let mut rows = Vec::with_capacity(m * k);
+    for i in 0..m {
+        rows.extend_from_slice(&a[i * lda..i * lda + k]);
+    }
+    matmul(&rows, rhs.b, c, &rhs.spec);
 }
 
 /// The portable back end (the `gemm` crate), exposed for benchmarks and tests only.
@@ -332,8 +357,8 @@ mod avx512 {
         };
         let run = |t: &Task| {
             PACK.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => run_task(ptrs, s, t, &mut buf, None),
-                Err(_) => run_task(ptrs, s, t, &mut Vec::new(), None),
+                Ok(mut buf) => run_task(ptrs, s, lda_of(s), t, &mut buf, None),
+                Err(_) => run_task(ptrs, s, lda_of(s), t, &mut Vec::new(), None),
             })
         };
         if parallel && tasks.len() > 1 {
@@ -403,6 +428,20 @@ mod avx512 {
     /// walks B's blocks as `run_task` would pack them, and the values are those of this
     /// kernel's `matmul` on the same operands.
     pub(super) fn matmul_packed(a: &[f32], pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
+        matmul_packed_lda(a, lda_of(s), pb, c, s)
+    }
+
+    /// A's row stride in a product of `s`'s shape laid out as `s` says.
+    fn lda_of(s: &MatmulSpec) -> usize {
+        if s.trans_a {
+            s.m
+        } else {
+            s.k
+        }
+    }
+
+    /// `matmul_packed` with A's rows (or, with `trans_a`, its k rows) `lda` apart.
+    pub(super) fn matmul_packed_lda(a: &[f32], lda: usize, pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
         let threads = super::super::parallel::threads_here();
         let parallel = threads > 1 && 2 * s.m * s.n * s.k >= PAR_MIN_FLOPS;
         let rows = split(s.m, if parallel { threads } else { 1 }, MR);
@@ -410,8 +449,8 @@ mod avx512 {
         let run = |&(m0, m1): &(usize, usize)| {
             let t = Task { bi: 0, m0, m1, n0: 0, n1: s.n };
             PACK.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => run_task(ptrs, s, &t, &mut buf, Some(pb)),
-                Err(_) => run_task(ptrs, s, &t, &mut Vec::new(), Some(pb)),
+                Ok(mut buf) => run_task(ptrs, s, lda, &t, &mut buf, Some(pb)),
+                Err(_) => run_task(ptrs, s, lda, &t, &mut Vec::new(), Some(pb)),
             })
         };
         if rows.len() > 1 {
@@ -421,7 +460,8 @@ mod avx512 {
         }
     }
 
-    fn run_task(p: Ptrs, s: &MatmulSpec, t: &Task, buf: &mut Vec<f32>, pre: Option<&PackedB>) {
+    /// One tile; A's rows (its k rows with `trans_a`) are `lda` elements apart.
+    fn run_task(p: Ptrs, s: &MatmulSpec, lda: usize, t: &Task, buf: &mut Vec<f32>, pre: Option<&PackedB>) {
         let kc_max = kc_of(s.k);
         let width = t.n1 - t.n0;
         let nc_max = nc_of(width);
@@ -463,12 +503,12 @@ mod avx512 {
                         // across the panels); a partial one is packed with zero padding.
                         let (ap, a_rs, a_cs) = if mr == MR {
                             if s.trans_a {
-                                (a.add(pc * s.m + ir), 1, s.m)
+                                (a.add(pc * lda + ir), 1, lda)
                             } else {
-                                (a.add(ir * s.k + pc), s.k, 1)
+                                (a.add(ir * lda + pc), lda, 1)
                             }
                         } else {
-                            pack_a(a, s, ir, mr, pc, kc, apack);
+                            pack_a(a, s, lda, ir, mr, pc, kc, apack);
                             (apack.as_ptr(), 1, MR)
                         };
                         let ak = ASliver {
@@ -597,9 +637,11 @@ mod avx512 {
     }
 
     /// Packs `op(A)[ir..ir+mr, pc..pc+kc]` as a `kc x MR` sliver, zero padded.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn pack_a(
         a: *const f32,
         s: &MatmulSpec,
+        lda: usize,
         ir: usize,
         mr: usize,
         pc: usize,
@@ -611,7 +653,7 @@ mod avx512 {
             // A is (k, m): the MR values of step p are contiguous.
             for p in 0..kc {
                 // SAFETY: row pc+p < k, columns ir..ir+mr <= m.
-                let src = unsafe { std::slice::from_raw_parts(a.add((pc + p) * s.m + ir), mr) };
+                let src = unsafe { std::slice::from_raw_parts(a.add((pc + p) * lda + ir), mr) };
                 let row = &mut d[p * MR..(p + 1) * MR];
                 row[..mr].copy_from_slice(src);
                 row[mr..].fill(0.0);
@@ -622,7 +664,7 @@ mod avx512 {
             }
             for i in 0..mr {
                 // SAFETY: row ir+i < m, columns pc..pc+kc <= k.
-                let src = unsafe { std::slice::from_raw_parts(a.add((ir + i) * s.k + pc), kc) };
+                let src = unsafe { std::slice::from_raw_parts(a.add((ir + i) * lda + pc), kc) };
                 for (p, &v) in src.iter().enumerate() {
                     d[p * MR + i] = v;
                 }
@@ -721,7 +763,8 @@ mod tests {
 
     /// A prepacked right-hand side gives the values of the AVX-512 kernel's product, bit
     /// for bit, on one thread and on a pool (whose tasks split the columns where ours split
-    /// rows); shapes the kernel does not take give `matmul`'s.
+    /// rows), with the left rows contiguous or apart; shapes the kernel does not take give
+    /// `matmul`'s.
     #[test]
     fn packed_rhs_matches_matmul_bitwise() {
         let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap_or_else(|_| std::process::abort());
@@ -742,10 +785,19 @@ mod tests {
                 let rhs = pack_rhs(&b, m, k, n, tb);
                 let mut got = vec![1f32; m * n];
                 matmul_packed(&a, &rhs, &mut got);
-                (want, got)
+                // The same rows spread 3k apart (every third row of a larger tensor).
+                let lda = 3 * k + 1;
+                let mut spread = vec![f32::NAN; (m - 1) * lda + k];
+                for i in 0..m {
+                    spread[i * lda..i * lda + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+                }
+                let mut strided = vec![1f32; m * n];
+                matmul_packed_rows(&spread, lda, &rhs, &mut strided);
+                (want, got, strided)
             };
-            for (want, got) in [run(), pool2.install(run)] {
+            for (want, got, strided) in [run(), pool2.install(run)] {
                 assert!(want.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n} trans_b={tb}");
+                assert!(want.iter().zip(&strided).all(|(x, y)| x.to_bits() == y.to_bits()), "rows apart: {m}x{k}x{n} trans_b={tb}");
             }
         }
     }
