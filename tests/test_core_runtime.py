@@ -60,6 +60,34 @@ def test_env_var_sets_thread_count():
     assert out.stdout.strip() == "3"
 
 
+_ONE_THREAD_SCRIPT = """
+import threading, time, numpy as np, ember as em
+x = em.tensor(np.ones((300, 300), np.float32))
+em.ops.sum(x @ x)  # the pool is built here: this thread is its only worker
+out = {}
+def other():
+    # Kernels from another thread while the main thread is busy in Python, not in the pool.
+    out["v"] = [float(em.ops.sum(x @ x)) for _ in range(3)]
+t = threading.Thread(target=other)
+t.start()
+deadline = time.time() + 30
+while t.is_alive() and time.time() < deadline:
+    sum(range(1000))  # pure Python: the main thread never enters the pool here
+t.join(timeout=1)
+print("ok" if out.get("v") == [300.0 ** 3] * 3 else "hung or wrong: %r" % out)
+"""
+
+
+def test_one_thread_pool_runs_on_the_caller_and_serves_other_threads():
+    # With one thread the pool's only worker is the thread that built it (no hand-over of
+    # every kernel to a sleeping worker); other threads' kernels get a pool of their own,
+    # since the only worker may be busy in Python for as long as it likes.
+    out = subprocess.run([sys.executable, "-c", _ONE_THREAD_SCRIPT], env={**os.environ, "EMBER_NUM_THREADS": "1"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok", out.stdout
+
+
 def test_workers_flush_denormals():
     assert _core.workers_flush_denormals()
 

@@ -15,8 +15,18 @@ use crate::error::{Error, Result};
 /// than it saves.
 pub const MIN_PARALLEL: usize = 1 << 15;
 
-static POOL: RwLock<Option<Arc<rayon::ThreadPool>>> = RwLock::new(None);
+static POOL: RwLock<Option<Pool>> = RwLock::new(None);
 static THREADS: RwLock<usize> = RwLock::new(0);
+
+/// The pool, and for a one-thread pool that the building thread joined, that thread and a
+/// plain one-worker pool for calls from any other thread (built when first needed): a job
+/// handed to a pool whose only worker is a thread busy in Python would wait for it.
+#[derive(Clone)]
+struct Pool {
+    main: Arc<rayon::ThreadPool>,
+    owner: Option<std::thread::ThreadId>,
+    others: Arc<std::sync::OnceLock<Arc<rayon::ThreadPool>>>,
+}
 
 fn default_threads() -> usize {
     std::env::var("EMBER_NUM_THREADS")
@@ -54,7 +64,7 @@ pub fn denormals_flushed() -> bool {
     }
 }
 
-fn build(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+fn build(threads: usize) -> Result<Pool> {
     let builder = || {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -65,20 +75,42 @@ fn build(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     // PyTorch's intra-op pool uses its caller: a kernel it calls then runs on it at once and
     // shares the work, instead of being handed to a sleeping worker while the caller sleeps
     // too (two wake-ups, about 40-60 us each on a small VM, on every parallel kernel of a
-    // step). A thread can join one pool only, so a rebuilt pool (set_num_threads, after a
-    // fork) falls back to plain workers; calls from other threads are handed over as before.
-    if threads > 1 {
-        if let Ok(p) = builder().use_current_thread().build() {
-            return Ok(Arc::new(p));
-        }
+    // step; a 32-row batch gather measured 37-155 us handed over against 4 us at once). A
+    // thread can join one pool only, so a rebuilt pool (set_num_threads, after a fork) falls
+    // back to plain workers. Calls from other threads are handed over: to the pool's other
+    // workers, or with one thread to a pool of their own (see `Pool`).
+    let others = Arc::new(std::sync::OnceLock::new());
+    if let Ok(p) = builder().use_current_thread().build() {
+        let owner = (threads == 1).then(|| std::thread::current().id());
+        return Ok(Pool { main: Arc::new(p), owner, others });
     }
     builder()
         .build()
-        .map(Arc::new)
+        .map(|p| Pool { main: Arc::new(p), owner: None, others })
         .map_err(|e| Error::value("set_num_threads", format!("could not start {threads} threads: {e}")))
 }
 
+/// The pool a kernel called on this thread runs on.
 fn pool() -> Result<Arc<rayon::ThreadPool>> {
+    let p = shared_pool()?;
+    match p.owner {
+        Some(id) if id != std::thread::current().id() => {
+            if let Some(o) = p.others.get() {
+                return Ok(o.clone());
+            }
+            let o = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "ember-worker-other".to_string())
+                .start_handler(|_| set_flush_denormals())
+                .build()
+                .map_err(|e| Error::value("set_num_threads", format!("could not start a thread: {e}")))?;
+            Ok(p.others.get_or_init(|| Arc::new(o)).clone())
+        }
+        _ => Ok(p.main),
+    }
+}
+
+fn shared_pool() -> Result<Pool> {
     if let Ok(guard) = POOL.read() {
         if let Some(p) = guard.as_ref() {
             return Ok(p.clone());
