@@ -138,29 +138,23 @@ pub fn pack_rhs(b: &[f32], m: usize, k: usize, n: usize, trans_b: bool) -> Packe
 /// `c = a @ op(B)` for `a` (m, k) row-major: our AVX-512 kernel's values where it packed
 /// (those of `matmul` with `trans_b`), else `matmul`'s.
 pub fn matmul_packed(a: &[f32], rhs: &PackedRhs<'_>, c: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(pb) = &rhs.packed {
-        debug_assert!(pb.k == rhs.spec.k && pb.n == rhs.spec.n);
-        debug_assert!(a.len() >= rhs.spec.m * rhs.spec.k && c.len() >= rhs.spec.m * rhs.spec.n);
-        avx512::matmul_packed(a, pb, &mut c[..rhs.spec.m * rhs.spec.n], &rhs.spec);
-        return;
-    }
-    matmul(a, rhs.b, c, &rhs.spec);
+    matmul_packed_rows(a, rhs.spec.k, rhs, c)
 }
 
-/// `c = a @ op(B)` where row i of the left operand starts at `a[i * lda]` (rows `k` long,
+/// `matmul_packed` where row i of the left operand starts at `a[i * lda]` (rows `k` long,
 /// `lda >= k`): a recurrence's per-step rows inside a (batch, time, k) tensor, multiplied
-/// where they lie. Bit-identical to `matmul_packed` on the rows copied together.
+/// where they lie, with the values of the rows copied together.
 pub fn matmul_packed_rows(a: &[f32], lda: usize, rhs: &PackedRhs<'_>, c: &mut [f32]) {
-    let (m, k) = (rhs.spec.m, rhs.spec.k);
-    debug_assert!(lda >= k && (m == 0 || a.len() >= (m - 1) * lda + k));
-    if lda == k || m <= 1 {
-        return matmul_packed(a, rhs, c);
-    }
+    let (m, k, n) = (rhs.spec.m, rhs.spec.k, rhs.spec.n);
+    debug_assert!(lda >= k && (m == 0 || a.len() >= (m - 1) * lda + k) && c.len() >= m * n);
     #[cfg(target_arch = "x86_64")]
     if let Some(pb) = &rhs.packed {
-        avx512::matmul_packed_lda(a, lda, pb, &mut c[..m * rhs.spec.n], &rhs.spec);
+        debug_assert!(pb.k == k && pb.n == n);
+        avx512::matmul_packed(a, lda, pb, &mut c[..m * n], &rhs.spec);
         return;
+    }
+    if lda == k || m <= 1 {
+        return matmul(a, rhs.b, c, &rhs.spec);
     }
     // The crate's path (shapes our kernel does not take, CPUs without AVX-512) on a copy.
     let mut rows = Vec::with_capacity(m * k);
@@ -355,10 +349,11 @@ mod avx512 {
             b: b.as_ptr(),
             c: c.as_mut_ptr(),
         };
+        let lda = if s.trans_a { s.m } else { s.k };
         let run = |t: &Task| {
             PACK.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => run_task(ptrs, s, lda_of(s), t, &mut buf, None),
-                Err(_) => run_task(ptrs, s, lda_of(s), t, &mut Vec::new(), None),
+                Ok(mut buf) => run_task(ptrs, s, lda, t, &mut buf, None),
+                Err(_) => run_task(ptrs, s, lda, t, &mut Vec::new(), None),
             })
         };
         if parallel && tasks.len() > 1 {
@@ -426,22 +421,8 @@ mod avx512 {
 
     /// `C = op(A) @ B` with B packed by `pack`: the tasks split the rows only, so each one
     /// walks B's blocks as `run_task` would pack them, and the values are those of this
-    /// kernel's `matmul` on the same operands.
-    pub(super) fn matmul_packed(a: &[f32], pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
-        matmul_packed_lda(a, lda_of(s), pb, c, s)
-    }
-
-    /// A's row stride in a product of `s`'s shape laid out as `s` says.
-    fn lda_of(s: &MatmulSpec) -> usize {
-        if s.trans_a {
-            s.m
-        } else {
-            s.k
-        }
-    }
-
-    /// `matmul_packed` with A's rows (or, with `trans_a`, its k rows) `lda` apart.
-    pub(super) fn matmul_packed_lda(a: &[f32], lda: usize, pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
+    /// kernel's `matmul` on the same operands. A's rows are `lda` elements apart.
+    pub(super) fn matmul_packed(a: &[f32], lda: usize, pb: &PackedB, c: &mut [f32], s: &MatmulSpec) {
         let threads = super::super::parallel::threads_here();
         let parallel = threads > 1 && 2 * s.m * s.n * s.k >= PAR_MIN_FLOPS;
         let rows = split(s.m, if parallel { threads } else { 1 }, MR);

@@ -64,30 +64,36 @@ pub fn denormals_flushed() -> bool {
     }
 }
 
+/// A pool of `threads` workers named `name`-i, each flushing denormals.
+fn builder(threads: usize, name: &'static str) -> rayon::ThreadPoolBuilder {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("{name}-{i}"))
+        .start_handler(|_| set_flush_denormals())
+}
+
+fn start_error(threads: usize, e: rayon::ThreadPoolBuildError) -> Error {
+    Error::value("set_num_threads", format!("could not start {threads} threads: {e}"))
+}
+
 fn build(threads: usize) -> Result<Pool> {
-    let builder = || {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("ember-worker-{i}"))
-            .start_handler(|_| set_flush_denormals())
-    };
     // The thread that builds the pool (Python's, normally) joins it as worker 0, as
     // PyTorch's intra-op pool uses its caller: a kernel it calls then runs on it at once and
     // shares the work, instead of being handed to a sleeping worker while the caller sleeps
     // too (two wake-ups, about 40-60 us each on a small VM, on every parallel kernel of a
-    // step; a 32-row batch gather measured 37-155 us handed over against 4 us at once). A
+    // step; a 128-row batch gather measured 37-155 us handed over against 16 us at once). A
     // thread can join one pool only, so a rebuilt pool (set_num_threads, after a fork) falls
     // back to plain workers. Calls from other threads are handed over: to the pool's other
     // workers, or with one thread to a pool of their own (see `Pool`).
     let others = Arc::new(std::sync::OnceLock::new());
-    if let Ok(p) = builder().use_current_thread().build() {
+    if let Ok(p) = builder(threads, "ember-worker").use_current_thread().build() {
         let owner = (threads == 1).then(|| std::thread::current().id());
         return Ok(Pool { main: Arc::new(p), owner, others });
     }
-    builder()
+    builder(threads, "ember-worker")
         .build()
         .map(|p| Pool { main: Arc::new(p), owner: None, others })
-        .map_err(|e| Error::value("set_num_threads", format!("could not start {threads} threads: {e}")))
+        .map_err(|e| start_error(threads, e))
 }
 
 /// The pool a kernel called on this thread runs on.
@@ -98,12 +104,7 @@ fn pool() -> Result<Arc<rayon::ThreadPool>> {
             if let Some(o) = p.others.get() {
                 return Ok(o.clone());
             }
-            let o = rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .thread_name(|_| "ember-worker-other".to_string())
-                .start_handler(|_| set_flush_denormals())
-                .build()
-                .map_err(|e| Error::value("set_num_threads", format!("could not start a thread: {e}")))?;
+            let o = builder(1, "ember-worker-other").build().map_err(|e| start_error(1, e))?;
             Ok(p.others.get_or_init(|| Arc::new(o)).clone())
         }
         _ => Ok(p.main),

@@ -1066,35 +1066,24 @@ fn backward_rows(
         }
     }
 
-    // The recurrent kernel's gradient over all steps at once: h_in^T @ drec, depth T * B
-    // (with the gate gradients in gxw, h_in in gxw's (batch, time) row order).
-    if direct {
-        let mut hin = alloc_f32(t * bu)?;
+    // The recurrent kernel's gradient over all steps at once: h_in^T @ (its products'
+    // output gradients), depth T * B, with h_in (h times the recurrent dropout mask) in
+    // their row order: (batch, time) for the gate gradients in gxw, else drec's (step, batch).
+    let hin_all: std::borrow::Cow<[f32]> = if rdm.is_none() && !direct {
+        std::borrow::Cow::Borrowed(&hs[..t * bu])
+    } else {
+        let mut v = alloc_f32(t * bu)?;
         if u > 0 {
-            for (i, dst) in hin.chunks_exact_mut(u).enumerate() {
-                let (bi, tt) = (i / t, i % t);
-                let src = &hs[s.t(tt) * bu + bi * u..][..u];
+            for (i, dst) in v.chunks_exact_mut(u).enumerate() {
+                let (step, bi) = if direct { (s.t(i % t), i / t) } else { (i / b, i % b) };
+                let src = &hs[step * bu + bi * u..][..u];
                 match rdm {
                     Some(m) => dst.iter_mut().zip(src).zip(&m[bi * u..(bi + 1) * u]).for_each(|((o, &h), &d)| *o = h * d),
                     None => dst.copy_from_slice(src),
                 }
             }
         }
-        let mut grk = alloc_f32(u * ku)?;
-        gemm(&hin, gxw, &mut grk, u, t * b, ku, true, false);
-        return Ok((grk, grb));
-    }
-    let hin_all: std::borrow::Cow<[f32]> = match rdm {
-        Some(m) => {
-            let mut v = alloc_f32(t * bu)?;
-            if u > 0 {
-                for (dst, (src, mrow)) in v.chunks_mut(u).zip(hs[..t * bu].chunks(u).zip(m.chunks(u).cycle())) {
-                    dst.iter_mut().zip(src).zip(mrow).for_each(|((o, &h), &d)| *o = h * d);
-                }
-            }
-            std::borrow::Cow::Owned(v)
-        }
-        None => std::borrow::Cow::Borrowed(&hs[..t * bu]),
+        std::borrow::Cow::Owned(v)
     };
     let mut grk = alloc_f32(u * ku)?;
     if split {
@@ -1115,7 +1104,7 @@ fn backward_rows(
             }
         }
     } else {
-        gemm(&hin_all, &drec, &mut grk, u, t * b, ku, true, false);
+        gemm(&hin_all, if direct { &*gxw } else { &drec }, &mut grk, u, t * b, ku, true, false);
     }
     Ok((grk, grb))
 }
